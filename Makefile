@@ -1,0 +1,98 @@
+# fluxgraph — `make` builds build/fluxgraph and the tests; `make test` runs them.
+# Variables: BUILD (output dir), CUDA_ARCHS (e.g. "90a" for a quick compile check),
+# FG_NO_CUDA=1 (skip CUDA even when nvcc exists), CC.
+
+VERSION := 0.1.0
+BUILD ?= build
+CC ?= cc
+# Fat binary by default: Ampere, Ada, Hopper (90a), Blackwell (100, 120) and GB10 (121),
+# plus PTX of the newest for forward compatibility.
+CUDA_ARCHS ?= 80 86 89 90a 100 120 121
+
+.DEFAULT_GOAL := all
+CONFIG := $(BUILD)/config.mk
+$(CONFIG): tools/configure.sh
+	@bash tools/configure.sh $@
+-include $(CONFIG)
+
+ifeq ($(FG_NO_CUDA),1)
+HAVE_CUDA := 0
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter
+# -ffp-contract=off: no silent FMA contraction, so results (and the bit-exact RNG) do not
+# depend on the compiler's mood; the RNG asks for its FMAs explicitly.
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -ffp-contract=off -pthread $(WARN) -I. $(DEP_CFLAGS) \
+             -DFG_VERSION='"$(VERSION)"' -DFG_HAVE_CUDA=$(HAVE_CUDA)
+LDLIBS = $(DEP_LIBS) -lm -pthread
+
+# Layers, bottom up. Each folder is one layer; a missing folder is simply empty.
+LAYERS := core kernels kernels/cpu text_encoders unet vae sampling graph nodes
+LIB_SRCS := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
+CLI_SRCS := $(wildcard cli/*.c)
+
+ifeq ($(HAVE_CUDA),1)
+CUDA_SRCS := $(wildcard kernels/cuda/*.cu)
+comma := ,
+GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+           -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
+NVCCFLAGS ?= -O2 -g
+ALL_NVCCFLAGS = $(NVCCFLAGS) -std=c++17 -I. $(GENCODE) -Xcompiler -fPIC,-Wall \
+                -DFG_CUDA_ARCHS='"$(foreach a,$(CUDA_ARCHS),sm_$(a)) compute_$(lastword $(CUDA_ARCHS))"'
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart $(if $(filter 1,$(HAVE_CUBLASLT)),-lcublasLt) \
+             $(if $(filter 1,$(HAVE_CUDNN)),-lcudnn) -lstdc++
+else
+CUDA_SRCS :=
+LIB_SRCS += kernels/cuda/cuda_none.c
+CUDA_LIBS :=
+endif
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+
+# One test program per tests/test_NAME.c, plus the helpers in tests/NAME/*.c if present.
+TEST_MAINS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_MAINS:tests/%.c=$(BUILD)/tests/%)
+TEST_UTIL_OBJS := $(BUILD)/obj/tests/testing.o
+test_extra_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(patsubst test_%,%,$(1))/*.c))
+
+.SECONDARY:
+.PHONY: all features test asan clean demo bench
+all: $(BUILD)/fluxgraph $(TEST_BINS) features
+
+features: $(CONFIG)
+	@cat $(BUILD)/config.features
+
+$(BUILD)/obj/%.o: %.c $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(ALL_NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fluxgraph: $(CLI_OBJS) $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $$(call test_extra_objs,$$*) \
+                  $(TEST_UTIL_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+
+# THE test command: every unit, golden, corpus and CLI test on the CPU backend.
+test: all
+	@bash tests/run_tests.sh $(BUILD)
+
+# Same tests under AddressSanitizer + UBSan (CPU-only build in its own folder).
+asan:
+	$(MAKE) BUILD=build-asan FG_NO_CUDA=1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+demo: all
+	@bash tools/demo.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

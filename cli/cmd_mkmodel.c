@@ -1,0 +1,11 @@
+/* Placeholder: replaced by the real subcommand. */
+#include <stdio.h>
+
+#include "cli/commands.h"
+
+int cmd_mkmodel(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "fluxgraph: mkmodel is not implemented yet\n");
+    return 1;
+}

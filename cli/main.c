@@ -1,0 +1,89 @@
+/* fluxgraph: run ComfyUI FLUX workflows without Python. This file parses the global options
+ * and hands over to one subcommand; it is the only place allowed to decide exit codes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "core/threadpool.h"
+#include "kernels/ops.h"
+
+cli_globals g_cli;
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"info", cmd_info, "FILE.safetensors: tensors, dtypes, parameters, detected model kind"},
+    {"mkmodel", cmd_mkmodel, "--preset NAME DIR | --list: random-weight models in the real layouts"},
+    {"probe", cmd_probe, "COMPONENT --golden FILE --out FILE: run one component on golden inputs"},
+    {"version", cmd_version, "version, backends and compiled CUDA architectures"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: fluxgraph [--device cpu|cuda] [--threads N] [-v|-q] COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+}
+
+int cli_report(fg_error *err) {
+    if (!err) return 0;
+    fprintf(stderr, "fluxgraph: error: %s\n", fg_error_message(err));
+    fg_error_free(err);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    fg_log_init_from_env();
+    int i = 1;
+    const char *device = NULL;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--device") == 0 && i + 1 < argc) device = argv[++i];
+        else if (strncmp(a, "--device=", 9) == 0) device = a + 9;
+        else if (strcmp(a, "--threads") == 0 && i + 1 < argc) g_cli.threads = atoi(argv[++i]);
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) fg_log_set_level(FG_LOG_DEBUG);
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) fg_log_set_level(FG_LOG_ERROR);
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            return cmd_version(0, NULL);
+        } else {
+            fprintf(stderr, "fluxgraph: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (g_cli.threads > 0) fg_threadpool_global_set_size(g_cli.threads);
+    if (device) {
+        if (strcmp(device, "cpu") == 0) g_cli.device = FG_DEVICE_CPU;
+        else if (strcmp(device, "cuda") == 0) g_cli.device = FG_DEVICE_CUDA;
+        else {
+            fprintf(stderr, "fluxgraph: --device must be cpu or cuda, not '%s'\n", device);
+            return 2;
+        }
+        g_cli.device_forced = 1;
+        if (!fg_device_available(g_cli.device)) {
+            fprintf(stderr, "fluxgraph: error: --device %s requested but %s\n", device,
+                    fg_device_description(g_cli.device));
+            return 1;
+        }
+    } else {
+        /* CUDA only when a device really exists; otherwise the CPU backend. */
+        g_cli.device = fg_device_available(FG_DEVICE_CUDA) ? FG_DEVICE_CUDA : FG_DEVICE_CPU;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+        if (strcmp(argv[i], commands[c].name) == 0) return commands[c].run(argc - i, argv + i);
+    fprintf(stderr, "fluxgraph: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+}

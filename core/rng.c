@@ -1,0 +1,2 @@
+/* Placeholder: replaced by the torch-exact generator. */
+#include "core/rng.h"

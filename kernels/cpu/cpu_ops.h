@@ -1,0 +1,57 @@
+/* CPU backend internals: the per-family implementations behind fg_cpu_backend(), and the
+ * scratch and threading helpers they share. Arguments arrive validated by the dispatcher. */
+#ifndef FG_KERNELS_CPU_OPS_H
+#define FG_KERNELS_CPU_OPS_H
+
+#include "kernels/backend.h"
+
+/* Per-thread growable scratch buffer (slot 0..3 so one op can hold a few at once); lives
+ * until the thread exits. Returns NULL only on allocation failure. */
+float *fg_cpu_scratch(int slot, size_t n_floats);
+
+/* Reads element i of a float tensor of any float dtype (slow path, for small parameters). */
+float fg_cpu_load_f32(const fg_tensor *t, int64_t i);
+/* Widens a whole weight tensor's elements [begin, begin+n) to f32 into dst. */
+void fg_cpu_widen(float *dst, const fg_tensor *t, int64_t begin, int64_t n);
+
+/* dense (cpu_linear.c, cpu_attention.c, cpu_embedding.c, cpu_rope.c) */
+fg_error *fg_cpu_linear(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, const fg_tensor *bias,
+                        float w_scale, fg_activation act);
+fg_error *fg_cpu_embedding(fg_tensor *out, const fg_tensor *ids, const fg_tensor *table);
+fg_error *fg_cpu_attention(fg_tensor *out, const fg_tensor *q, const fg_tensor *k, const fg_tensor *v,
+                           const fg_tensor *mask, float scale);
+fg_error *fg_cpu_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, const fg_tensor *sin);
+
+/* normalisation (cpu_norm.c) */
+fg_error *fg_cpu_layer_norm(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, const fg_tensor *bias,
+                            float eps, const fg_tensor *shift, const fg_tensor *scale);
+fg_error *fg_cpu_rms_norm(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, float eps);
+fg_error *fg_cpu_group_norm(fg_tensor *out, const fg_tensor *x, int groups, const fg_tensor *weight,
+                            const fg_tensor *bias, float eps, bool fuse_silu);
+fg_error *fg_cpu_softmax(fg_tensor *out, const fg_tensor *x);
+
+/* elementwise (cpu_elementwise.c) */
+float fg_cpu_activate(float x, fg_activation act);
+fg_error *fg_cpu_unary(fg_tensor *out, const fg_tensor *x, fg_activation act);
+fg_error *fg_cpu_add(fg_tensor *out, const fg_tensor *a, const fg_tensor *b);
+fg_error *fg_cpu_mul(fg_tensor *out, const fg_tensor *a, const fg_tensor *b);
+fg_error *fg_cpu_add_gated(fg_tensor *out, const fg_tensor *x, const fg_tensor *gate, const fg_tensor *y);
+fg_error *fg_cpu_axpby(fg_tensor *out, float alpha, const fg_tensor *x, float beta, const fg_tensor *y);
+fg_error *fg_cpu_scale_shift(fg_tensor *out, const fg_tensor *x, float mul, float add);
+fg_error *fg_cpu_cast(fg_tensor *out, const fg_tensor *x);
+
+/* layout (cpu_layout.c) */
+fg_error *fg_cpu_permute(fg_tensor *out, const fg_tensor *x, const int *perm);
+fg_error *fg_cpu_concat(fg_tensor *out, const fg_tensor *const *inputs, int n, int dim);
+fg_error *fg_cpu_slice(fg_tensor *out, const fg_tensor *x, int dim, int64_t start);
+fg_error *fg_cpu_pad2d(fg_tensor *out, const fg_tensor *x, int top, int bottom, int left, int right,
+                       fg_pad_mode mode);
+fg_error *fg_cpu_patchify(fg_tensor *out, const fg_tensor *x, int p);
+fg_error *fg_cpu_unpatchify(fg_tensor *out, const fg_tensor *x, int p);
+fg_error *fg_cpu_upsample_nearest2x(fg_tensor *out, const fg_tensor *x);
+
+/* convolution (cpu_conv.c) */
+fg_error *fg_cpu_conv2d(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, const fg_tensor *bias,
+                        const fg_conv2d_params *params);
+
+#endif

@@ -1,0 +1,85 @@
+/* Backend selection, device memory and the checks shared by every op dispatcher. */
+#include <string.h>
+
+#include "kernels/backend.h"
+
+const fg_backend *fg_backend_for(fg_device dev) {
+    if (dev == FG_DEVICE_CPU) return fg_cpu_backend();
+    if (dev == FG_DEVICE_CUDA) return fg_cuda_backend();
+    return NULL;
+}
+
+bool fg_device_available(fg_device dev) {
+    const fg_backend *be = fg_backend_for(dev);
+    return be && be->available();
+}
+
+const char *fg_device_description(fg_device dev) {
+    const fg_backend *be = fg_backend_for(dev);
+    if (!be) return "not compiled in";
+    return be->description();
+}
+
+fg_error *fg_dispatch_backend(const char *op, const fg_tensor *out, const fg_backend **be) {
+    const fg_backend *b = fg_backend_for(out->device);
+    if (!b) return fg_errorf(FG_ERR_UNSUPPORTED, "%s: this binary has no %s backend", op, fg_device_name(out->device));
+    *be = b;
+    return NULL;
+}
+
+fg_error *fg_check_same_device(const char *op, const fg_tensor *out, int n, const fg_tensor *const *tensors,
+                               const char *const *names) {
+    for (int i = 0; i < n; i++) {
+        if (tensors[i] && tensors[i]->device != out->device)
+            return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is on %s but the output is on %s", op, names[i],
+                             fg_device_name(tensors[i]->device), fg_device_name(out->device));
+    }
+    return NULL;
+}
+
+fg_error *fg_unsupported_op(const fg_backend *be, const char *op) {
+    return fg_errorf(FG_ERR_UNSUPPORTED, "op %s is not implemented on the %s backend yet", op, be->name);
+}
+
+fg_error *fg_tensor_alloc(fg_tensor *t, fg_device dev, fg_dtype dt, int ndim, const int64_t *shape) {
+    size_t nbytes;
+    FG_TRY(fg_shape_check(dt, ndim, shape, &nbytes));
+    const fg_backend *be = fg_backend_for(dev);
+    if (!be || !be->available())
+        return fg_errorf(FG_ERR_DEVICE, "cannot allocate on %s: no such device", fg_device_name(dev));
+    void *p = NULL;
+    FG_TRY(be->alloc(&p, nbytes));
+    FG_TRY(fg_tensor_view(t, dt, dev, ndim, shape, p));
+    t->owns_data = true;
+    return NULL;
+}
+
+void fg_tensor_free(fg_tensor *t) {
+    if (!t) return;
+    if (t->owns_data && t->data) {
+        const fg_backend *be = fg_backend_for(t->device);
+        if (be) be->free(t->data);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+fg_error *fg_tensor_copy(fg_tensor *dst, const fg_tensor *src) {
+    char a[96], b[96];
+    if (dst->dtype != src->dtype || fg_tensor_numel(dst) != fg_tensor_numel(src))
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "copy: %s %s into %s %s", fg_dtype_name(src->dtype),
+                         fg_tensor_shape_str(src, a, sizeof a), fg_dtype_name(dst->dtype),
+                         fg_tensor_shape_str(dst, b, sizeof b));
+    size_t n = fg_tensor_nbytes(src);
+    if (n == 0) return NULL;
+    /* The accelerator's backend drives any copy that touches it. */
+    fg_device dev = dst->device != FG_DEVICE_CPU ? dst->device : src->device;
+    const fg_backend *be = fg_backend_for(dev);
+    if (!be) return fg_errorf(FG_ERR_UNSUPPORTED, "copy: this binary has no %s backend", fg_device_name(dev));
+    return be->copy(dst->data, dst->device, src->data, src->device, n);
+}
+
+fg_error *fg_device_synchronize(fg_device dev) {
+    const fg_backend *be = fg_backend_for(dev);
+    if (!be) return fg_errorf(FG_ERR_UNSUPPORTED, "this binary has no %s backend", fg_device_name(dev));
+    return be->synchronize();
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test program (build/tests/test_*) and every shell test (tests/test_*.sh), each of
+# which ends with an "N passed, N failed" line, and prints the sum as the final line.
+# Usage: tests/run_tests.sh [BUILD_DIR]    (run from the repository root)
+set -u
+build=${1:-build}
+total_pass=0
+total_fail=0
+broken=()
+run_one() {
+    local name=$1; shift
+    local log
+    log=$(mktemp)
+    local start=$SECONDS
+    "$@" >"$log" 2>&1
+    local rc=$?
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "== $name: no summary line (exit $rc)"; tail -n 30 "$log"
+        broken+=("$name"); total_fail=$((total_fail + 1))
+    else
+        local p f
+        p=$(echo "$line" | awk '{print $1}'); f=$(echo "$line" | awk '{print $3}')
+        total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+        if [ "$f" != 0 ] || [ $rc != 0 ]; then
+            echo "== $name: $line (exit $rc)"; grep -E '^(FAIL| )' "$log" | head -n 60
+            [ "$f" = 0 ] && { broken+=("$name"); total_fail=$((total_fail + 1)); }
+        else
+            echo "== $name: $line ($((SECONDS - start))s)"
+        fi
+    fi
+    rm -f "$log"
+}
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+for t in tests/test_*.sh; do
+    [ -f "$t" ] || continue
+    run_one "$(basename "$t")" bash "$t" "$build"
+done
+[ ${#broken[@]} -gt 0 ] && echo "broken: ${broken[*]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
