@@ -58,7 +58,7 @@ TEST_UTIL_OBJS := $(BUILD)/obj/tests/testing.o
 test_extra_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(patsubst test_%,%,$(1))/*.c))
 
 .SECONDARY:
-.PHONY: all features test asan clean demo bench
+.PHONY: all features test test-gpu asan clean demo bench
 all: $(BUILD)/fluxgraph $(TEST_BINS) features
 
 features: $(CONFIG)
@@ -84,6 +84,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $$(call test_extra_objs,$$*) \
 # THE test command: every unit, golden, corpus and CLI test on the CPU backend.
 test: all
 	@bash tests/run_tests.sh $(BUILD)
+
+# GPU checks: the op cases on CUDA against the CPU backend (needs a GPU; says so otherwise).
+test-gpu: all
+	@if $(BUILD)/fluxgraph --device cuda version >/dev/null 2>&1; then \
+		$(BUILD)/tests/test_ops --device cuda; \
+	else echo "test-gpu: no CUDA device here ($$($(BUILD)/fluxgraph version | grep 'cuda:' | sed 's/^ *//')); nothing to run"; fi
 
 # Same tests under AddressSanitizer + UBSan (CPU-only build in its own folder).
 asan:
