@@ -282,5 +282,6 @@ int main(void) {
     RUN_TEST(test_open_memory_valid);
     RUN_TEST(test_open_memory_errors);
     RUN_TEST(test_open_path_errors);
+    RUN_TEST(test_mutation_fuzz);
     return test_summary();
 }

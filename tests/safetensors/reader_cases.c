@@ -387,3 +387,61 @@ void test_open_path_errors(void) {
     unlink(path);
     CHECK(st == NULL);
 }
+
+/* ---- mutation fuzzing ---------------------------------------------------------------- */
+
+/* Random byte edits and truncations of a valid file: every result is either a clean error that
+ * names the buffer, or a file whose entries tile the data section (ASan catches any stray read). */
+void test_mutation_fuzz(void) {
+    size_t size;
+    const uint8_t data[26] = {0};
+    uint8_t *seed = st_frame("{\"__metadata__\":{\"k\":\"v\"},"
+                             "\"a\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[0,8]},"
+                             "\"z\":{\"dtype\":\"BF16\",\"shape\":[0],\"data_offsets\":[8,8]},"
+                             "\"b\":{\"dtype\":\"U8\",\"shape\":[18],\"data_offsets\":[8,26]}}",
+                             data, sizeof data, &size);
+    uint8_t *buf = malloc(size);
+    CHECK(seed && buf);
+    if (!seed || !buf) {
+        free(seed);
+        free(buf);
+        return;
+    }
+    static const char alphabet[] = "{}[]\",:0123456789-.e \\uFBI_a\xff";
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    int accepted = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        memcpy(buf, seed, size);
+        size_t len = size;
+        int edits = 1 + (int)(rng % 3);
+        for (int k = 0; k < edits; k++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)(rng >> 33) % len;
+            buf[pos] = (uint8_t)alphabet[(rng >> 17) % (sizeof alphabet - 1)];
+        }
+        if ((rng >> 60) == 0) len = (size_t)(rng >> 20) % size;
+        fg_safetensors *st = NULL;
+        fg_error *err = fg_safetensors_open_memory(buf, len, "fuzz", &st);
+        if (err) {
+            CHECK(strncmp(fg_error_message(err), "fuzz: ", 6) == 0, "%s", fg_error_message(err));
+            fg_error_free(err);
+            continue;
+        }
+        accepted++;
+        uint64_t cursor = 0;
+        for (size_t i = 0; i < fg_safetensors_count(st); i++) {
+            const fg_st_entry *e = fg_safetensors_entry(st, i);
+            CHECK(e->begin == cursor && e->end >= e->begin);
+            cursor = e->end;
+            fg_tensor t;
+            if (CHECK_OK(fg_safetensors_entry_tensor(st, e, &t)) && fg_tensor_nbytes(&t)) {
+                const uint8_t *p = t.data;
+                CHECK(p >= buf && p + fg_tensor_nbytes(&t) <= buf + len);
+            }
+        }
+        fg_safetensors_close(st);
+    }
+    CHECK(accepted > 0, "no mutant was accepted: the seed file itself may be broken");
+    free(seed);
+    free(buf);
+}

@@ -17,5 +17,6 @@ void test_hostile_corpus(void);
 void test_open_memory_valid(void);
 void test_open_memory_errors(void);
 void test_open_path_errors(void);
+void test_mutation_fuzz(void);
 
 #endif
