@@ -1,11 +1,136 @@
-/* Placeholder: replaced by the real subcommand. */
+/* fluxgraph probe COMPONENT --golden FILE --out FILE [--model FILE]
+ * Reads the inputs a golden file records, runs one component, and writes the results under the
+ * golden tensors' names (with the golden metadata copied through). The output file appears only
+ * when every tensor was produced: the writer renames a finished temporary file into place. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "cli/probe.h"
+
+typedef struct probe_component {
+    const char *name;
+    probe_component_fn run;
+    const char *summary;
+} probe_component;
+
+/* A new component is a cli/probe_NAME.c file plus one row here. */
+static const probe_component components[] = {
+    {"rng", probe_rng, "torch.manual_seed + torch.randn (CPU, AVX2 kernel) for each seed/shape"},
+};
+
+struct probe_ctx {
+    const fg_safetensors *golden;
+    const char *model_path;
+    fg_st_writer *writer;
+    /* Outputs the writer reads from at write time; one allocation each so their addresses stay
+     * put while the list grows. */
+    fg_tensor **owned;
+    size_t owned_count, owned_cap;
+};
+
+const fg_safetensors *probe_golden(const probe_ctx *ctx) { return ctx->golden; }
+const char *probe_model_path(const probe_ctx *ctx) { return ctx->model_path; }
+
+fg_error *probe_output_add(probe_ctx *ctx, const char *name, fg_tensor *t) {
+    if (ctx->owned_count == ctx->owned_cap) {
+        size_t cap = ctx->owned_cap ? ctx->owned_cap * 2 : 16;
+        fg_tensor **grown = realloc(ctx->owned, cap * sizeof *grown);
+        if (!grown) {
+            fg_tensor_free_host(t);
+            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "probe output list");
+        }
+        ctx->owned = grown;
+        ctx->owned_cap = cap;
+    }
+    fg_tensor *kept = malloc(sizeof *kept);
+    if (!kept) {
+        fg_tensor_free_host(t);
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "probe output list");
+    }
+    *kept = *t;
+    ctx->owned[ctx->owned_count++] = kept;
+    memset(t, 0, sizeof *t);
+    return fg_st_writer_add(ctx->writer, name, kept);
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: fluxgraph probe COMPONENT --golden FILE --out FILE [--model FILE]\n\ncomponents:\n");
+    for (size_t i = 0; i < sizeof components / sizeof components[0]; i++)
+        fprintf(f, "  %-9s %s\n", components[i].name, components[i].summary);
+}
+
+static const probe_component *find_component(const char *name) {
+    for (size_t i = 0; i < sizeof components / sizeof components[0]; i++)
+        if (strcmp(components[i].name, name) == 0) return &components[i];
+    return NULL;
+}
+
+static fg_error *copy_metadata(const fg_safetensors *golden, fg_st_writer *w) {
+    for (size_t i = 0; i < fg_safetensors_metadata_count(golden); i++) {
+        const char *key, *value;
+        fg_safetensors_metadata_at(golden, i, &key, &value);
+        FG_TRY(fg_st_writer_set_metadata(w, key, value));
+    }
+    return NULL;
+}
+
+static fg_error *run_probe(const probe_component *c, const char *golden_path, const char *model_path,
+                           const char *out_path) {
+    fg_safetensors *golden = NULL;
+    FG_TRY_CTX(fg_safetensors_open(golden_path, &golden), "golden file");
+    probe_ctx ctx = {.golden = golden, .model_path = model_path};
+    fg_error *err = fg_st_writer_create(&ctx.writer);
+    if (!err) err = fg_error_wrapf(c->run(&ctx), "probe %s on %s", c->name, golden_path);
+    if (!err) err = copy_metadata(golden, ctx.writer);
+    if (!err) err = fg_error_wrapf(fg_st_writer_write(ctx.writer, out_path), "writing %s", out_path);
+    fg_st_writer_free(ctx.writer);
+    for (size_t i = 0; i < ctx.owned_count; i++) {
+        fg_tensor_free_host(ctx.owned[i]);
+        free(ctx.owned[i]);
+    }
+    free(ctx.owned);
+    fg_safetensors_close(golden);
+    return err;
+}
 
 int cmd_probe(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "fluxgraph: probe is not implemented yet\n");
-    return 1;
+    const char *component = NULL, *golden = NULL, *out = NULL, *model = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = strcmp(a, "--golden") == 0 ? &golden
+                            : strcmp(a, "--out") == 0  ? &out
+                            : strcmp(a, "--model") == 0 ? &model
+                                                        : NULL;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "fluxgraph: probe: %s needs a value\n", a);
+                return 2;
+            }
+            *slot = argv[++i];
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] == '-' || component) {
+            fprintf(stderr, "fluxgraph: probe: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        } else {
+            component = a;
+        }
+    }
+    if (!component || !golden || !out) {
+        usage(stderr);
+        return 2;
+    }
+    const probe_component *c = find_component(component);
+    if (!c) {
+        fprintf(stderr, "fluxgraph: error: probe: unknown component '%s'\n", component);
+        usage(stderr);
+        return 1;
+    }
+    int rc = cli_report(run_probe(c, golden, model, out));
+    if (rc == 0) printf("probe %s: wrote %s\n", c->name, out);
+    return rc;
 }
