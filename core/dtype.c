@@ -129,21 +129,25 @@ uint8_t fg_f32_to_e5m2(float f) {
     return (uint8_t)(sign | mag);
 }
 
+/* Tensor data may sit at any address (a safetensors file need not align its tensors), so
+ * multi-byte elements are loaded with memcpy, which compiles to a plain load. */
+static uint16_t load_u16(const void *p, size_t i) {
+    uint16_t v;
+    memcpy(&v, (const char *)p + i * 2, 2);
+    return v;
+}
+
 void fg_convert_to_f32(float *dst, const void *src, fg_dtype dt, size_t n) {
     switch (dt) {
     case FG_F32: memmove(dst, src, n * 4); break;
-    case FG_BF16: {
-        const uint16_t *s = src;
-        for (size_t i = 0; i < n; i++) dst[i] = bits_f32((uint32_t)s[i] << 16);
+    case FG_BF16:
+        for (size_t i = 0; i < n; i++) dst[i] = bits_f32((uint32_t)load_u16(src, i) << 16);
         break;
-    }
-    case FG_F16: {
+    case FG_F16:
         /* A 64K-entry table would be faster; per-layer widening is not the hot path on CPU
          * compared with sgemm, so keep the exact scalar decode. */
-        const uint16_t *s = src;
-        for (size_t i = 0; i < n; i++) dst[i] = fg_f16_to_f32(s[i]);
+        for (size_t i = 0; i < n; i++) dst[i] = fg_f16_to_f32(load_u16(src, i));
         break;
-    }
     case FG_F8_E4M3: {
         float lut[256];
         for (int i = 0; i < 256; i++) lut[i] = fg_e4m3_to_f32((uint8_t)i);
@@ -158,16 +162,20 @@ void fg_convert_to_f32(float *dst, const void *src, fg_dtype dt, size_t n) {
         for (size_t i = 0; i < n; i++) dst[i] = lut[s[i]];
         break;
     }
-    case FG_I64: {
-        const int64_t *s = src;
-        for (size_t i = 0; i < n; i++) dst[i] = (float)s[i];
+    case FG_I64:
+        for (size_t i = 0; i < n; i++) {
+            int64_t v;
+            memcpy(&v, (const char *)src + i * 8, 8);
+            dst[i] = (float)v;
+        }
         break;
-    }
-    case FG_I32: {
-        const int32_t *s = src;
-        for (size_t i = 0; i < n; i++) dst[i] = (float)s[i];
+    case FG_I32:
+        for (size_t i = 0; i < n; i++) {
+            int32_t v;
+            memcpy(&v, (const char *)src + i * 4, 4);
+            dst[i] = (float)v;
+        }
         break;
-    }
     case FG_U8:
     case FG_BOOL: {
         const uint8_t *s = src;

@@ -1,4 +1,4 @@
-/* Linked instead of kernels/cuda/*.cu when the build has no nvcc: the CUDA backend is absent
+/* Linked instead of the kernels/cuda sources when the build has no nvcc: the CUDA backend is absent
  * and every request for it says so. */
 #include "kernels/backend.h"
 
