@@ -10,6 +10,8 @@ CC ?= cc
 CUDA_ARCHS ?= 80 86 89 90a 100 120 121
 
 .DEFAULT_GOAL := all
+# V=1 shows the full commands.
+Q := $(if $(filter 1,$(V)),,@)
 CONFIG := $(BUILD)/config.mk
 $(CONFIG): tools/configure.sh
 	@bash tools/configure.sh $@
@@ -66,20 +68,24 @@ features: $(CONFIG)
 
 $(BUILD)/obj/%.o: %.c $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC    $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.cu.o: %.cu $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(ALL_NVCCFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  NVCC  $< ($(CUDA_ARCHS))")
+	$(Q)$(NVCC) $(ALL_NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/fluxgraph: $(CLI_OBJS) $(LIB_OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LINK  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $$(call test_extra_objs,$$*) \
                   $(TEST_UTIL_OBJS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+	@$(if $(Q),echo "  LINK  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 
 # THE test command: every unit, golden, corpus and CLI test on the CPU backend.
 test: all
@@ -96,7 +102,7 @@ asan:
 	$(MAKE) BUILD=build-asan FG_NO_CUDA=1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 $(BUILD)/bench_ops: $(BUILD)/obj/bench/bench_ops.o $(LIB_OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 
 # Benchmarks (never part of `make test`): prints markdown rows for BENCHMARKS.md.
 # BENCH_DEVICE=cuda on a GPU machine.
