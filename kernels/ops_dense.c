@@ -44,6 +44,17 @@ static fg_error *check_ndim(const char *op, const char *name, const fg_tensor *t
     return NULL;
 }
 
+/* Ops that read inputs after starting to write out (sgemm, blocked attention) cannot run in
+ * place; a caller passing overlapping storage gets an error instead of garbage. */
+static fg_error *check_no_overlap(const char *op, const fg_tensor *out, const char *name, const fg_tensor *t) {
+    if (!t || t->device != out->device || !t->data || !out->data) return NULL;
+    const char *a = out->data, *b = t->data;
+    size_t na = fg_tensor_nbytes(out), nb = fg_tensor_nbytes(t);
+    FG_CHECK_ARG(!(na && nb && a < b + nb && b < a + na), "%s: out overlaps %s in memory (not supported in place)", op,
+                 name);
+    return NULL;
+}
+
 /* ---- linear --------------------------------------------------------------------------- */
 
 static fg_error *check_linear(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, const fg_tensor *bias,
@@ -71,6 +82,7 @@ static fg_error *check_linear(fg_tensor *out, const fg_tensor *x, const fg_tenso
                      shp(bias, &sb), shp(w, &sw));
     const fg_tensor *ts[] = {x, w, bias};
     const char *names[] = {"x", "w", "bias"};
+    for (int i = 0; i < 3; i++) FG_TRY(check_no_overlap(op, out, names[i], ts[i]));
     return fg_check_same_device(op, out, 3, ts, names);
 }
 
@@ -150,6 +162,7 @@ static fg_error *check_attention(fg_tensor *out, const fg_tensor *q, const fg_te
     if (mask) FG_TRY(check_attention_mask(mask, q, k));
     const fg_tensor *ts[] = {q, k, v, mask};
     const char *names[] = {"q", "k", "v", "mask"};
+    for (int i = 0; i < 4; i++) FG_TRY(check_no_overlap(op, out, names[i], ts[i]));
     return fg_check_same_device(op, out, 4, ts, names);
 }
 

@@ -397,6 +397,8 @@ static void linear_errors(void) {
     EXPECT_INVALID(fg_linear(out, &xc, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is on cuda but the output is on cpu");
     EXPECT_INVALID(fg_linear(out, x, w, &bc, 1.0f, FG_ACT_NONE), "linear: bias is on cuda");
     EXPECT_UNSUPPORTED(fg_linear(out, ht(FG_BF16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE), "F32");
+    fg_tensor *sq = ht(FG_F32, FG_SHAPE(64, 64)), *sqw = ht(FG_F32, FG_SHAPE(64, 64));
+    EXPECT_INVALID(fg_linear(sq, sq, sqw, NULL, 1.0f, FG_ACT_NONE), "linear: out overlaps x in memory");
     /* Hostile headers: too many dims, a negative dim, missing storage. */
     fg_tensor bad = *x;
     bad.ndim = 9;
@@ -459,6 +461,8 @@ static void attention_errors(void) {
     EXPECT_INVALID(fg_attention(out, q, k, v, &mc, 0.5f), "attention: mask is on cuda");
     EXPECT_INVALID(fg_attention(out, q, &kc, v, NULL, 0.5f), "attention: k is on cuda");
     EXPECT_UNSUPPORTED(fg_attention(out, q, k, ht(FG_F16, FG_SHAPE(2, 3, 7, 6)), NULL, 0.5f), "F32");
+    fg_tensor *same = ht(FG_F32, FG_SHAPE(1, 1, 4, 4));
+    EXPECT_INVALID(fg_attention(same, same, same, same, NULL, 0.5f), "attention: out overlaps q");
     release();
 }
 
