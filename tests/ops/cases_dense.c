@@ -229,13 +229,16 @@ static void add_attention(op_case_list *l, attn_shape s, mask_kind mk, double sc
 
 static void attention_cases(op_case_list *l) {
     for (int i = 0; i < 4; i++) {
-        attn_shape s = {op_rand_int(l, 1, 3), op_rand_int(l, 1, 3), op_rand_int(l, 1, 41), op_rand_int(l, 1, 41),
+        /* i = 1, 2, 3: mask [B, 1], [1, H], [B, H] with B, H >= 2 so the broadcast matters. */
+        attn_shape s = {op_rand_int(l, i ? 2 : 1, 3), op_rand_int(l, i ? 2 : 1, 3), op_rand_int(l, 1, 41), op_rand_int(l, 1, 41),
                         op_rand_int(l, 1, 33), op_rand_int(l, 1, 19), 1, 1};
         s.mb = i & 1 ? s.b : 1;
         s.mh = i & 2 ? s.h : 1;
         add_attention(l, s, i == 0 ? MASK_NONE : MASK_RANDOM, 1.0 / sqrt((double)s.d), -1);
     }
     add_attention(l, (attn_shape){2, 3, 17, 17, 8, 8, 2, 3}, MASK_RANDOM, 1.0 / sqrt(8.0), -1);
+    add_attention(l, (attn_shape){3, 2, 11, 14, 5, 6, 3, 1}, MASK_RANDOM, 1.0 / sqrt(5.0), 3);
+    add_attention(l, (attn_shape){2, 3, 6, 9, 4, 4, 1, 1}, MASK_RANDOM, 0.5, -1);
     add_attention(l, (attn_shape){1, 2, 23, 29, 32, 32, 1, 1}, MASK_RANDOM, 1.0, -1); /* T5: scale 1 */
     add_attention(l, (attn_shape){2, 2, 13, 13, 7, 5, 1, 1}, MASK_CAUSAL, 1.0 / sqrt(7.0), 6);
     add_attention(l, (attn_shape){2, 1, 9, 9, 4, 4, 2, 1}, MASK_RANDOM, 0.5, 0);
