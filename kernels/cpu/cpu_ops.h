@@ -14,7 +14,7 @@ float fg_cpu_load_f32(const fg_tensor *t, int64_t i);
 /* Widens a whole weight tensor's elements [begin, begin+n) to f32 into dst. */
 void fg_cpu_widen(float *dst, const fg_tensor *t, int64_t begin, int64_t n);
 
-/* dense (cpu_linear.c, cpu_attention.c, cpu_embedding.c, cpu_rope.c) */
+/* dense (cpu_linear.c: linear, embedding; cpu_attention.c: attention, softmax, rope) */
 fg_error *fg_cpu_linear(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, const fg_tensor *bias,
                         float w_scale, fg_activation act);
 fg_error *fg_cpu_embedding(fg_tensor *out, const fg_tensor *ids, const fg_tensor *table);
