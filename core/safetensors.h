@@ -12,7 +12,9 @@
  *   - sorted by offset, the entries tile the data section exactly: no gaps, no overlaps, no
  *     trailing bytes;
  *   - __metadata__, when present, is an object of string values; tensor names are non-empty.
- * Real files are 10-24 GB: the data is mapped once and never copied by the reader. */
+ * Real files are 10-24 GB: the data is mapped once and never copied by the reader.
+ * Tensor data is only as aligned as the file makes it: files written by the Python library (and
+ * by this writer) pad the header to a multiple of 8, but the format does not require it. */
 #ifndef FG_CORE_SAFETENSORS_H
 #define FG_CORE_SAFETENSORS_H
 
@@ -44,9 +46,10 @@ void fg_safetensors_close(fg_safetensors *st);
 
 const char *fg_safetensors_path(const fg_safetensors *st);
 size_t fg_safetensors_count(const fg_safetensors *st);
-/* Entries in data-offset order (i < count). */
+/* Entries in data-offset order (i < count; NULL past the end). At a shared offset zero-size
+ * tensors come first, ties broken by name. */
 const fg_st_entry *fg_safetensors_entry(const fg_safetensors *st, size_t i);
-/* NULL if absent. */
+/* NULL if absent. O(log n) (binary search over a name index built at open time). */
 const fg_st_entry *fg_safetensors_find(const fg_safetensors *st, const char *name);
 /* A CPU tensor viewing the mapped bytes (read-only in practice: do not write through it).
  * FG_ERR_NOT_FOUND names the tensor and file when absent. */
@@ -71,12 +74,17 @@ fg_error *fg_st_writer_create(fg_st_writer **out) FG_MUST_CHECK;
 void fg_st_writer_free(fg_st_writer *w);
 /* Adds a tensor whose bytes are t->data (a CPU tensor that must stay valid until write). */
 fg_error *fg_st_writer_add(fg_st_writer *w, const char *name, const fg_tensor *t) FG_MUST_CHECK;
-/* Adds a tensor whose bytes come from fill(ctx, ...) during write. */
+/* Adds a tensor whose bytes come from fill(ctx, ...) during write: one call per tensor with the
+ * whole tensor's nbytes, into one reused buffer as large as the largest lazy tensor. A fill
+ * error aborts the write (no file is left behind). */
 fg_error *fg_st_writer_add_lazy(fg_st_writer *w, const char *name, fg_dtype dt, int ndim, const int64_t *shape,
                                 fg_st_fill_fn fill, void *ctx) FG_MUST_CHECK;
 fg_error *fg_st_writer_set_metadata(fg_st_writer *w, const char *key, const char *value) FG_MUST_CHECK;
 /* Writes to "<path>.tmp" and renames it over path only when everything succeeded, so a
- * failure never leaves a partial file. Tensors appear in the order they were added. */
+ * failure never leaves a partial file (an existing file at path stays untouched). Tensors
+ * appear in the order they were added, __metadata__ first, the header padded with spaces to a
+ * multiple of 8 bytes. Names the reader would reject (empty, "__metadata__", duplicates,
+ * invalid UTF-8) are refused when added. */
 fg_error *fg_st_writer_write(fg_st_writer *w, const char *path) FG_MUST_CHECK;
 
 #endif

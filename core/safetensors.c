@@ -1,2 +1,0 @@
-/* Placeholder: replaced by the strict reader and streaming writer. */
-#include "core/safetensors.h"
