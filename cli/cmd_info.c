@@ -1,4 +1,4 @@
-/* `fluxgraph info FILE.safetensors [--json]`: what a weights file holds (tensors, dtypes,
+/* `fluxgraph info FILE.safetensors [--json | --tensors]`: what a weights file holds (tensors, dtypes,
  * parameters, metadata keys) and which model it is, with the hyper-parameters its shapes
  * imply. Any file the strict reader rejects gives one error line and exit status 1. */
 #include <inttypes.h>
@@ -191,6 +191,23 @@ static void print_json(const char *path, long long size, const fg_safetensors *s
     printf("]}\n");
 }
 
+/* The manifest format of `mkmodel --list` ("name DTYPE 3072x64", data-offset order), so a
+ * file can be compared with a generated layout. */
+static void print_tensors(const char *path, const fg_safetensors *st, const dtype_stats *s) {
+    const char *base = strrchr(path, '/');
+    printf("# manifest of ");
+    put_text(stdout, base ? base + 1 : path);
+    printf(": %" PRIu64 " tensors, %" PRIu64 " parameters; format: name dtype shape(dims joined by x)\n", s->tensors,
+           s->params);
+    for (size_t i = 0; i < fg_safetensors_count(st); i++) {
+        const fg_st_entry *e = fg_safetensors_entry(st, i);
+        put_text(stdout, e->name);
+        printf(" %s ", fg_dtype_name(e->dtype));
+        for (int d = 0; d < e->ndim; d++) printf(d ? "x%lld" : "%lld", (long long)e->shape[d]);
+        printf("\n");
+    }
+}
+
 /* ---- command ------------------------------------------------------------------------------ */
 
 /* "fluxgraph: error: <file>: <reason>" on one line, whatever the reason contains. */
@@ -207,19 +224,24 @@ static int report_file_error(const char *path, fg_error *err) {
     return 1;
 }
 
+#define INFO_USAGE                                                                         \
+    "usage: fluxgraph info FILE.safetensors [--json | --tensors]\n"                        \
+    "  --json     machine-readable summary\n"                                             \
+    "  --tensors  every tensor as \"name DTYPE shape\" (the format of mkmodel --list)\n"
+
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
-    int json = 0;
+    int json = 0, tensors = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = 1;
+        else if (strcmp(argv[i], "--tensors") == 0) tensors = 1;
         else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "fluxgraph info: unexpected argument '%s'\nusage: fluxgraph info FILE.safetensors [--json]\n",
-                    argv[i]);
+            fprintf(stderr, "fluxgraph info: unexpected argument '%s'\n%s", argv[i], INFO_USAGE);
             return 2;
         } else path = argv[i];
     }
     if (!path) {
-        fprintf(stderr, "usage: fluxgraph info FILE.safetensors [--json]\n");
+        fprintf(stderr, "%s", INFO_USAGE);
         return 2;
     }
     fg_safetensors *st = NULL;
@@ -232,7 +254,8 @@ int cmd_info(int argc, char **argv) {
     fg_model_kind kind;
     err = fg_model_kind_detect(st, &kind);
     if (!err) {
-        if (json) print_json(path, size, st, &stats, &kind);
+        if (tensors) print_tensors(path, st, &stats);
+        else if (json) print_json(path, size, st, &stats, &kind);
         else print_text(path, size, st, &stats, &kind);
     }
     fg_safetensors_close(st);

@@ -2,13 +2,13 @@
  * lists its state dict, so the output matches the manifests of the real files line by line. */
 #include "cli/model_layouts.h"
 
-#include "core/threadpool.h"
-
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/threadpool.h"
 
 /* Bound on every configured size, so that products of up to four dims never overflow. */
 #define FG_LAYOUT_MAX_DIM (INT64_C(1) << 24)
