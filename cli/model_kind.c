@@ -10,6 +10,7 @@
 
 /* Blocks beyond this index are not counted (depth is the first missing index anyway). */
 #define MAX_INDEXED 4096
+#define MAX_DIM (INT64_C(1) << 32)
 
 typedef struct anchor {
     fg_model_family family;
@@ -78,10 +79,12 @@ static const fg_st_entry *find(const fg_safetensors *st, const char *prefix, con
     return fg_safetensors_find(st, name);
 }
 
-/* shape[axis] of prefix+key, 0 when absent or of lower rank. */
+/* shape[axis] of prefix+key; 0 ("unknown") when absent, of lower rank, or absurdly large
+ * (an empty tensor may have any dim), which keeps all later arithmetic far from overflow. */
 static int64_t dim(const fg_safetensors *st, const char *prefix, const char *key, int axis) {
     const fg_st_entry *e = find(st, prefix, key);
-    return e && e->ndim > axis ? e->shape[axis] : 0;
+    if (!e || e->ndim <= axis || e->shape[axis] > MAX_DIM) return 0;
+    return e->shape[axis];
 }
 
 static int64_t dimf(const fg_safetensors *st, const char *prefix, int axis, const char *fmt, long long i) {

@@ -197,6 +197,8 @@ fg_error *fg_layout_t5(const fg_t5_config *c, fg_layout *out) {
     const int64_t dims[] = {c->d_model, c->layers, c->heads, c->d_kv, c->d_ff, c->vocab, c->buckets};
     static const char *const names[] = {"d_model", "layers", "heads", "d_kv", "d_ff", "vocab", "buckets"};
     FG_TRY(check_dims("t5", 7, dims, names));
+    FG_CHECK_ARG(c->heads * c->d_kv <= FG_LAYOUT_MAX_DIM, "t5 config: heads x d_kv = %lld is out of range",
+                 (long long)(c->heads * c->d_kv));
     builder b = {out, c->dtype, NULL};
     size_t start = out->count;
     int64_t D = c->d_model, inner = c->heads * c->d_kv;
@@ -311,8 +313,8 @@ fg_error *fg_layout_ae(const fg_ae_config *c, fg_layout *out) {
     static const char *const names[] = {"ch", "num_res_blocks", "z_channels", "in_channels", "out_ch"};
     FG_TRY(check_dims("ae", 5, dims, names));
     for (int64_t i = 0; i < c->levels; i++)
-        FG_CHECK_ARG(c->ch_mult[i] > 0 && c->ch_mult[i] <= 64, "ae config: ch_mult[%lld] = %lld is out of range",
-                     (long long)i, (long long)c->ch_mult[i]);
+        FG_CHECK_ARG(c->ch_mult[i] > 0 && c->ch_mult[i] <= 64 && c->ch * c->ch_mult[i] <= FG_LAYOUT_MAX_DIM,
+                     "ae config: ch_mult[%lld] = %lld is out of range", (long long)i, (long long)c->ch_mult[i]);
     builder b = {out, c->dtype, NULL};
     size_t start = out->count;
     ae_encoder(&b, c);

@@ -350,6 +350,22 @@ static void test_unknown_files(void) {
         CHECK(k.ncomponents == 1 && k.components[0].config.u.flux.hidden == 0);
         CHECK(!k.components[0].layout_checked && strstr(k.components[0].layout_problem, "not checked"));
     }
+    /* Empty tensors may carry huge dims (1-byte dtypes allow even INT64_MAX before the 0):
+     * inference must not overflow (UBSan watches). */
+    if (!CHECK_OK(fg_st_writer_create(&w))) return;
+    int64_t huge[2] = {INT64_C(1) << 62, 0}, huger[2] = {INT64_MAX, 0}, three[1] = {3};
+    CHECK_OK(fg_st_writer_add_lazy(w, "img_in.weight", FG_U8, 2, huge, fill_zeros, NULL));
+    CHECK_OK(fg_st_writer_add_lazy(w, "single_blocks.0.linear1.weight", FG_U8, 2, huger, fill_zeros, NULL));
+    CHECK_OK(fg_st_writer_add_lazy(w, "single_blocks.0.norm.query_norm.scale", FG_BF16, 1, three, fill_zeros, NULL));
+    CHECK_OK(fg_st_writer_add_lazy(w, "encoder.conv_in.weight", FG_BOOL, 2, huger, fill_zeros, NULL));
+    CHECK_OK(fg_st_writer_add_lazy(w, "encoder.down.0.block.0.conv1.weight", FG_U8, 2, huge, fill_zeros, NULL));
+    CHECK_OK(fg_st_writer_write(w, tmp_path("huge.safetensors")));
+    fg_st_writer_free(w);
+    if (detect_file(tmp_path("huge.safetensors"), &k)) {
+        CHECK(k.ncomponents == 2, "%zu", k.ncomponents);
+        CHECK(k.components[0].config.u.flux.hidden == 0 && k.components[0].config.u.flux.depth_single == 1);
+        CHECK(!k.components[0].layout_checked && !k.components[1].layout_checked);
+    }
     CHECK_ERR(fg_model_kind_detect(NULL, &k), NULL);
 }
 
