@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_layouts.h"
+#include "core/log.h"
 #include "core/safetensors.h"
 
 static void mkmodel_usage(FILE *f) {
@@ -106,8 +107,9 @@ static fg_error *write_preset(const char *dir, const char *preset, const fg_pres
         FG_TRY(make_parent_dirs(path));
         fg_layout layout = {0};
         FG_TRY(fg_layout_from_config(&files[f].config, &layout));
-        fprintf(stderr, "writing %s (%zu tensors, %.2f GB)\n", path, layout.count, (double)fg_layout_bytes(&layout) / 1e9);
+        FG_LOG_I("writing %s (%zu tensors, %.2f GB)", path, layout.count, (double)fg_layout_bytes(&layout) / 1e9);
         fg_error *err = write_model(path, &layout, preset, seed);
+        if (!err) printf("wrote %s (%zu tensors, %.2f GB)\n", path, layout.count, (double)fg_layout_bytes(&layout) / 1e9);
         fg_layout_free(&layout);
         if (err) return err;
     }
