@@ -30,7 +30,7 @@ ALL_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -ffp-contract=off -pthread $(WARN)
 LDLIBS = $(DEP_LIBS) -lm -pthread
 
 # Layers, bottom up. Each folder is one layer; a missing folder is simply empty.
-LAYERS := core kernels kernels/cpu text_encoders unet vae sampling graph nodes
+LAYERS := core kernels kernels/cpu models text_encoders unet vae sampling graph nodes
 LIB_SRCS := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 CLI_SRCS := $(wildcard cli/*.c)
 

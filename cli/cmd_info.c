@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
-#include "cli/model_kind.h"
+#include "models/model_kind.h"
 #include "core/safetensors.h"
 
 typedef struct dtype_stats {

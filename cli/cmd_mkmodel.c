@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
-#include "cli/model_layouts.h"
+#include "models/model_layouts.h"
 #include "core/log.h"
 #include "core/safetensors.h"
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/model_kind.h"
-#include "cli/model_layouts.h"
+#include "models/model_kind.h"
+#include "models/model_layouts.h"
 #include "core/safetensors.h"
 #include "tests/testing.h"
 

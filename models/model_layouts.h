@@ -3,8 +3,8 @@
  * the tiny test models (spec: models.md sections 1.3, 2.5, 3.2, 4.2). Used by `mkmodel`
  * (random-weight files), by `info` (checking a file against the layout its shapes imply)
  * and later by benchmarks that build random models directly in device memory. */
-#ifndef FG_CLI_MODEL_LAYOUTS_H
-#define FG_CLI_MODEL_LAYOUTS_H
+#ifndef FG_MODELS_MODEL_LAYOUTS_H
+#define FG_MODELS_MODEL_LAYOUTS_H
 
 #include <stdbool.h>
 #include <stddef.h>

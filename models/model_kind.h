@@ -3,14 +3,14 @@
  * inside a ComfyUI all-in-one checkpoint under its key prefix (models.md 1.2, 1.15, 1.17,
  * 2.1, 3.1, 4.1). Hyper-parameters are inferred only where the shapes determine them; a
  * value of 0 means "cannot be read from this file". The loaders will build on this. */
-#ifndef FG_CLI_MODEL_KIND_H
-#define FG_CLI_MODEL_KIND_H
+#ifndef FG_MODELS_MODEL_KIND_H
+#define FG_MODELS_MODEL_KIND_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli/model_layouts.h"
+#include "models/model_layouts.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 

@@ -2,7 +2,7 @@
  * tensor to the component whose prefix and key families fit it best, then read the config
  * from shapes and compare the file with the layout that config generates. Every lookup
  * checks presence and rank first: the file may be valid safetensors but hostile otherwise. */
-#include "cli/model_kind.h"
+#include "models/model_kind.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Layout generators: one function per model family walks the module tree in the order PyTorch
  * lists its state dict, so the output matches the manifests of the real files line by line. */
-#include "cli/model_layouts.h"
+#include "models/model_layouts.h"
 
 #include <math.h>
 #include <stdarg.h>
