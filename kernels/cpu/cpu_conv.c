@@ -60,12 +60,26 @@ static void bias_body(void *ctx, int64_t begin, int64_t end, int worker) {
     }
 }
 
-/* The float copy of a weight: the tensor itself when F32, else widened into scratch slot. */
+typedef struct {
+    float *dst;
+    const fg_tensor *t;
+} widen_job;
+
+static void widen_body(void *ctx, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    const widen_job *j = ctx;
+    fg_cpu_widen(j->dst + begin, j->t, begin, end - begin);
+}
+
+/* The float copy of a weight: the tensor itself when F32, else widened (in parallel: the f16
+ * decode is scalar) into the calling thread's scratch slot. */
 static const float *weight_f32(const fg_tensor *t, int slot) {
     if (t->dtype == FG_F32) return t->data;
     int64_t n = fg_tensor_numel(t);
     float *buf = fg_cpu_scratch(slot, (size_t)(n > 0 ? n : 1));
-    if (buf) fg_cpu_widen(buf, t, 0, n);
+    if (!buf) return NULL;
+    widen_job j = {.dst = buf, .t = t};
+    fg_parallel_for(fg_threadpool_global(), n, 65536, widen_body, &j);
     return buf;
 }
 

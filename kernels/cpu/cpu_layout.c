@@ -44,12 +44,16 @@ typedef struct {
     const char *in;
     size_t esz;
     int ndim;
+    int c;                           /* the out dim that is x's last (contiguous) dim */
     int64_t out_shape[FG_MAX_DIMS];
-    int64_t in_stride[FG_MAX_DIMS]; /* input element stride for each out dim */
+    int64_t in_stride[FG_MAX_DIMS];  /* input element stride for each out dim */
+    int64_t out_stride[FG_MAX_DIMS];
+    int64_t n_ctiles;
 } permute_job;
 
-/* One output row (all dims but the last fixed) per index. */
-static void permute_body(void *ctx, int64_t begin, int64_t end, int worker) {
+/* x's last dim stays last: one output row (all dims but the last fixed) per index, each a
+ * contiguous copy. */
+static void permute_rows_body(void *ctx, int64_t begin, int64_t end, int worker) {
     (void)worker;
     const permute_job *j = ctx;
     int last = j->ndim - 1;
@@ -60,8 +64,38 @@ static void permute_body(void *ctx, int64_t begin, int64_t end, int worker) {
             off += (rem % j->out_shape[d]) * j->in_stride[d];
             rem /= j->out_shape[d];
         }
-        gather(j->out + r * inner * (int64_t)j->esz, j->in + off * (int64_t)j->esz, inner, j->in_stride[last],
-               j->esz);
+        gather(j->out + r * inner * (int64_t)j->esz, j->in + off * (int64_t)j->esz, inner, 1, j->esz);
+    }
+}
+
+/* A transpose in disguise: out dims c and last are swapped relative to x's memory order. Work
+ * in PERMUTE_TILE x PERMUTE_TILE blocks so both the strided reads and the writes stay in
+ * cache; one index = one band of PERMUTE_TILE values of dim c for one combination of the
+ * other dims. */
+#define PERMUTE_TILE 32
+
+static void permute_tiled_body(void *ctx, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    const permute_job *j = ctx;
+    int last = j->ndim - 1, c = j->c;
+    int64_t esz = (int64_t)j->esz, n_last = j->out_shape[last], s_last = j->in_stride[last];
+    for (int64_t idx = begin; idx < end; idx++) {
+        int64_t rem = idx / j->n_ctiles, in_off = 0, out_off = 0;
+        for (int d = last - 1; d >= 0; d--) {
+            if (d == c) continue;
+            int64_t k = rem % j->out_shape[d];
+            rem /= j->out_shape[d];
+            in_off += k * j->in_stride[d];
+            out_off += k * j->out_stride[d];
+        }
+        int64_t i0 = (idx % j->n_ctiles) * PERMUTE_TILE;
+        int64_t i1 = i0 + PERMUTE_TILE < j->out_shape[c] ? i0 + PERMUTE_TILE : j->out_shape[c];
+        for (int64_t j0 = 0; j0 < n_last; j0 += PERMUTE_TILE) {
+            int64_t len = n_last - j0 < PERMUTE_TILE ? n_last - j0 : PERMUTE_TILE;
+            for (int64_t i = i0; i < i1; i++)
+                gather(j->out + (out_off + i * j->out_stride[c] + j0) * esz,
+                       j->in + (in_off + i * j->in_stride[c] + j0 * s_last) * esz, len, s_last, j->esz);
+        }
     }
 }
 
@@ -69,23 +103,34 @@ fg_error *fg_cpu_permute(fg_tensor *out, const fg_tensor *x, const int *perm) {
     int64_t n = fg_tensor_numel(out);
     if (n == 0) return NULL;
     size_t esz = fg_dtype_size(x->dtype);
-    if (out->ndim == 0) {
+    int nd = out->ndim, last = nd - 1;
+    if (nd == 0) {
         memcpy(out->data, x->data, esz);
         return NULL;
     }
-    permute_job j = {.out = out->data, .in = x->data, .esz = esz, .ndim = out->ndim};
+    permute_job j = {.out = out->data, .in = x->data, .esz = esz, .ndim = nd};
     int64_t x_stride[FG_MAX_DIMS];
     int64_t s = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {
         x_stride[d] = s;
         s *= x->shape[d];
     }
-    for (int d = 0; d < out->ndim; d++) {
+    s = 1;
+    for (int d = last; d >= 0; d--) {
         j.out_shape[d] = out->shape[d];
         j.in_stride[d] = x_stride[perm[d]];
+        j.out_stride[d] = s;
+        s *= out->shape[d];
+        if (perm[d] == last) j.c = d;
     }
-    int64_t inner = out->shape[out->ndim - 1];
-    run_rows(n / inner, inner * (int64_t)esz, permute_body, &j);
+    if (j.c == last) {
+        int64_t inner = out->shape[last];
+        run_rows(n / inner, inner * (int64_t)esz, permute_rows_body, &j);
+        return NULL;
+    }
+    j.n_ctiles = (out->shape[j.c] + PERMUTE_TILE - 1) / PERMUTE_TILE;
+    int64_t units = n / (out->shape[j.c] * out->shape[last]) * j.n_ctiles;
+    run_rows(units, PERMUTE_TILE * out->shape[last] * (int64_t)esz, permute_tiled_body, &j);
     return NULL;
 }
 

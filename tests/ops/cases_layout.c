@@ -54,7 +54,30 @@ static fg_error *run_permute(const op_case *c, const fg_tensor *in, fg_tensor *o
     return fg_permute(out, &in[0], perm);
 }
 
+static void permute_case(op_case_list *l, fg_dtype dt, int nd, const int64_t *shape, const int *perm) {
+    int64_t oshape[5];
+    for (int i = 0; i < nd; i++) oshape[i] = shape[perm[i]];
+    char sb[64], pb[32] = "";
+    for (int i = 0; i < nd; i++) snprintf(pb + strlen(pb), sizeof pb - strlen(pb), "%d", perm[i]);
+    op_case *c = op_case_new(l, run_permute, "permute %s %s by %s", fg_dtype_name(dt),
+                             fg_shape_str(nd, shape, sb, sizeof sb), pb);
+    for (int i = 0; i < nd; i++) c->iparam[i] = perm[i];
+    add_input(c, l, dt, nd, shape);
+    double *e = op_case_output(c, dt, nd, oshape);
+    for (int64_t f = 0; f < numel_of(nd, oshape); f++) {
+        int64_t oi[5], ii[5];
+        unflatten(f, nd, oshape, oi);
+        for (int i = 0; i < nd; i++) ii[perm[i]] = oi[i];
+        e[f] = op_in(c, 0, flatten(nd, shape, ii));
+    }
+}
+
 static void cases_permute(op_case_list *l) {
+    /* transposes larger than the 32x32 blocking, with partial blocks */
+    permute_case(l, FG_F32, 2, (const int64_t[]){67, 33}, (const int[]){1, 0});
+    permute_case(l, FG_BF16, 3, (const int64_t[]){2, 70, 45}, (const int[]){0, 2, 1});
+    permute_case(l, FG_I64, 4, (const int64_t[]){2, 37, 3, 40}, (const int[]){0, 3, 2, 1});
+    permute_case(l, FG_U8, 4, (const int64_t[]){3, 33, 5, 65}, (const int[]){3, 0, 1, 2});
     int k = 0;
     for (int nd = 2; nd <= 5; nd++) {
         for (int rep = 0; rep < 3; rep++, k++) {
@@ -77,21 +100,7 @@ static void cases_permute(op_case_list *l) {
                     perm[j] = t;
                 }
             }
-            int64_t oshape[5];
-            for (int i = 0; i < nd; i++) oshape[i] = shape[perm[i]];
-            char sb[64], pb[32] = "";
-            for (int i = 0; i < nd; i++) snprintf(pb + strlen(pb), sizeof pb - strlen(pb), "%d", perm[i]);
-            op_case *c = op_case_new(l, run_permute, "permute %s %s by %s", fg_dtype_name(dt),
-                                     fg_shape_str(nd, shape, sb, sizeof sb), pb);
-            for (int i = 0; i < nd; i++) c->iparam[i] = perm[i];
-            add_input(c, l, dt, nd, shape);
-            double *e = op_case_output(c, dt, nd, oshape);
-            for (int64_t f = 0; f < numel_of(nd, oshape); f++) {
-                int64_t oi[5], ii[5];
-                unflatten(f, nd, oshape, oi);
-                for (int i = 0; i < nd; i++) ii[perm[i]] = oi[i];
-                e[f] = op_in(c, 0, flatten(nd, shape, ii));
-            }
+            permute_case(l, dt, nd, shape, perm);
         }
     }
 }
