@@ -139,6 +139,12 @@ static void bcast_row(const bcast_job *j, float *o, const float *const *p, const
                       int64_t inner) {
     int64_t sa = inner_stride[0], sb = inner_stride[1], sc = inner_stride[2];
     const float *a = p[0], *b = p[1], *c = p[2];
+    if (sa == 1 && sb == 1 && (sc == 1 || j->n_in < 3)) {
+        /* rows of a row-vector or gate broadcast: unit strides, so the loop vectorises */
+        flat_job f = {.kind = j->kind, .out = o, .a = a, .b = b, .c = c};
+        flat_body(&f, 0, inner, 0);
+        return;
+    }
     switch (j->kind) {
     case FLAT_ADD:
         for (int64_t i = 0; i < inner; i++) o[i] = a[i * sa] + b[i * sb];

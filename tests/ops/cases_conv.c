@@ -67,9 +67,10 @@ static void conv_case(op_case_list *l, const char *what, const conv_spec *s) {
 void ops_cases_conv(op_case_list *l) {
     static const fg_dtype wdts[] = {FG_F32, FG_BF16, FG_F16};
     for (int k = 0; k < 12; k++) {
-        conv_spec s = {.B = op_rand_int(l, 1, 2), .Ci = op_rand_int(l, 1, 13), .H = op_rand_int(l, 3, 17),
+        /* each kind gets one batch of 2 and one case without bias */
+        conv_spec s = {.B = 1 + (k / 4) % 2, .Ci = op_rand_int(l, 1, 13), .H = op_rand_int(l, 3, 17),
                        .W = op_rand_int(l, 3, 17), .Co = op_rand_int(l, 1, 11), .wdt = wdts[k % 3],
-                       .bias = k % 4 != 3};
+                       .bias = k % 5 != 4};
         const char *what;
         switch (k % 4) {
         case 0: /* 1x1, stride 1: the direct GEMM path */
