@@ -87,6 +87,8 @@ fg_error *fg_group_norm(fg_tensor *out, const fg_tensor *x, int groups, const fg
 fg_error *fg_softmax(fg_tensor *out, const fg_tensor *x) FG_MUST_CHECK;
 
 /* ---- elementwise ---------------------------------------------------------------------- */
+/* unary, add, mul, add_gated, axpby and scale_shift allow out to be the same tensor as any
+ * input of out's shape (in-place updates); a broadcast input must not overlap out. */
 
 /* out = act(x), same shape (act != FG_ACT_NONE, or a copy). */
 fg_error *fg_unary(fg_tensor *out, const fg_tensor *x, fg_activation act) FG_MUST_CHECK;
