@@ -19,6 +19,15 @@ void test_fail_at(const char *file, int line, const char *fmt, ...) {
     current_failed = true;
 }
 
+void test_fail_check(const char *file, int line, const char *cond, const char *fmt, ...) {
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    test_fail_at(file, line, "CHECK(%s)%s", cond, detail);
+}
+
 bool test_check_ok(fg_error *err, const char *file, int line, const char *expr) {
     if (!err) return true;
     test_fail_at(file, line, "%s failed: %s", expr, fg_error_message(err));

@@ -11,10 +11,13 @@
 
 void test_fail_at(const char *file, int line, const char *fmt, ...) FG_PRINTF(3, 4);
 
+/* CHECK(cond) or CHECK(cond, "fmt", args...): the condition's text goes through %s, so a
+ * '%' inside the condition cannot garble the message. */
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
-        if (!(cond)) test_fail_at(__FILE__, __LINE__, "CHECK(" #cond ") " __VA_ARGS__);    \
+        if (!(cond)) test_fail_check(__FILE__, __LINE__, #cond, " " __VA_ARGS__);          \
     } while (0)
+void test_fail_check(const char *file, int line, const char *cond, const char *fmt, ...) FG_PRINTF(4, 5);
 
 /* Expects a NULL error; on failure prints and frees it. Evaluates to true on success. */
 #define CHECK_OK(expr) test_check_ok((expr), __FILE__, __LINE__, #expr)
