@@ -23,4 +23,3 @@ find "$out/models" -name '*.safetensors' | sort
 echo
 echo "== fluxgraph probe rng (torch.manual_seed + torch.randn, bit-exact)"
 "$fg" probe rng --golden tests/fixtures/golden/rng.safetensors --out "$out/rng.safetensors"
-echo "wrote $out/rng.safetensors"
