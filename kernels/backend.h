@@ -68,5 +68,10 @@ fg_error *fg_dispatch_backend(const char *op, const fg_tensor *out, const fg_bac
 fg_error *fg_check_same_device(const char *op, const fg_tensor *out, int n, const fg_tensor *const *tensors,
                                const char *const *names) FG_MUST_CHECK;
 fg_error *fg_unsupported_op(const fg_backend *be, const char *op) FG_MUST_CHECK;
+/* t is present, has a sane header (known dtype, ndim in range, dims >= 0, no overflow) and
+ * storage unless it is empty. Messages read "<op>: <name> ...". */
+fg_error *fg_check_tensor(const char *op, const char *name, const fg_tensor *t) FG_MUST_CHECK;
+/* fg_check_tensor plus a float dtype (weights may be any of the five). */
+fg_error *fg_check_float(const char *op, const char *name, const fg_tensor *t) FG_MUST_CHECK;
 
 #endif

@@ -41,6 +41,20 @@ fg_error *fg_unsupported_op(const fg_backend *be, const char *op) {
     return fg_errorf(FG_ERR_UNSUPPORTED, "op %s is not implemented on the %s backend yet", op, be->name);
 }
 
+fg_error *fg_check_tensor(const char *op, const char *name, const fg_tensor *t) {
+    if (!t) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
+    FG_TRY_CTX(fg_shape_check(t->dtype, t->ndim, t->shape, NULL), "%s: %s", op, name);
+    if (!t->data && fg_tensor_numel(t) > 0) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s has no data", op, name);
+    return NULL;
+}
+
+fg_error *fg_check_float(const char *op, const char *name, const fg_tensor *t) {
+    FG_TRY(fg_check_tensor(op, name, t));
+    FG_CHECK_ARG(fg_dtype_is_float(t->dtype), "%s: %s has dtype %s, expected a float dtype", op, name,
+                 fg_dtype_name(t->dtype));
+    return NULL;
+}
+
 fg_error *fg_tensor_alloc(fg_tensor *t, fg_device dev, fg_dtype dt, int ndim, const int64_t *shape) {
     size_t nbytes;
     FG_TRY(fg_shape_check(dt, ndim, shape, &nbytes));

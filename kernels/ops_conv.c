@@ -3,13 +3,6 @@
 
 #include "kernels/backend.h"
 
-static fg_error *check_tensor(const char *op, const char *name, const fg_tensor *t) {
-    if (!t) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
-    FG_TRY_CTX(fg_shape_check(t->dtype, t->ndim, t->shape, NULL), "%s: %s", op, name);
-    if (!t->data && fg_tensor_numel(t) > 0) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s has no data", op, name);
-    return NULL;
-}
-
 static fg_error *check_params(const char *op, const fg_conv2d_params *p) {
     if (!p) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: params is NULL", op);
     if (p->stride < 1) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: stride %d must be >= 1", op, p->stride);
@@ -51,10 +44,10 @@ static fg_error *check_shapes(const char *op, const fg_tensor *out, const fg_ten
 fg_error *fg_conv2d(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, const fg_tensor *bias,
                     const fg_conv2d_params *params) {
     const char *op = "conv2d";
-    FG_TRY(check_tensor(op, "out", out));
-    FG_TRY(check_tensor(op, "x", x));
-    FG_TRY(check_tensor(op, "w", w));
-    if (bias) FG_TRY(check_tensor(op, "bias", bias));
+    FG_TRY(fg_check_tensor(op, "out", out));
+    FG_TRY(fg_check_tensor(op, "x", x));
+    FG_TRY(fg_check_tensor(op, "w", w));
+    if (bias) FG_TRY(fg_check_tensor(op, "bias", bias));
     FG_TRY(check_params(op, params));
     if (!fg_dtype_is_float(out->dtype) || x->dtype != out->dtype)
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: x is %s and out is %s; both must be the same float dtype", op,

@@ -10,22 +10,8 @@ typedef struct shape_buf {
 static const char *shp(const fg_tensor *t, shape_buf *b) { return fg_tensor_shape_str(t, b->s, sizeof b->s); }
 
 /* A present tensor with a sane header (dtype known, ndim in range, dims >= 0) and storage. */
-static fg_error *check_tensor(const char *op, const char *name, const fg_tensor *t) {
-    if (!t) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
-    FG_TRY_CTX(fg_shape_check(t->dtype, t->ndim, t->shape, NULL), "%s: %s", op, name);
-    if (!t->data && fg_tensor_numel(t) > 0) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s has no data", op, name);
-    return NULL;
-}
-
-static fg_error *check_float(const char *op, const char *name, const fg_tensor *t) {
-    FG_TRY(check_tensor(op, name, t));
-    FG_CHECK_ARG(fg_dtype_is_float(t->dtype), "%s: %s has dtype %s, expected a float dtype", op, name,
-                 fg_dtype_name(t->dtype));
-    return NULL;
-}
-
 static fg_error *check_f32(const char *op, const char *name, const fg_tensor *t) {
-    FG_TRY(check_tensor(op, name, t));
+    FG_TRY(fg_check_tensor(op, name, t));
     FG_CHECK_ARG(t->dtype == FG_F32, "%s: %s has dtype %s, expected F32", op, name, fg_dtype_name(t->dtype));
     return NULL;
 }
@@ -61,10 +47,10 @@ static fg_error *check_linear(fg_tensor *out, const fg_tensor *x, const fg_tenso
                               fg_activation act) {
     const char *op = "linear";
     shape_buf sx, sw, so, sb;
-    FG_TRY(check_float(op, "out", out));
-    FG_TRY(check_float(op, "x", x));
-    FG_TRY(check_float(op, "w", w));
-    if (bias) FG_TRY(check_float(op, "bias", bias));
+    FG_TRY(fg_check_float(op, "out", out));
+    FG_TRY(fg_check_float(op, "x", x));
+    FG_TRY(fg_check_float(op, "w", w));
+    if (bias) FG_TRY(fg_check_float(op, "bias", bias));
     FG_CHECK_ARG(act >= FG_ACT_NONE && act <= FG_ACT_QUICK_GELU, "%s: unknown activation %d", op, (int)act);
     FG_TRY(check_ndim(op, "w", w, 2, "[N, K]"));
     FG_CHECK_ARG(x->ndim >= 1, "%s: x is a scalar, expected [..., K]", op);
@@ -100,9 +86,9 @@ fg_error *fg_linear(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, cons
 static fg_error *check_embedding(fg_tensor *out, const fg_tensor *ids, const fg_tensor *table) {
     const char *op = "embedding";
     shape_buf si, st, so;
-    FG_TRY(check_float(op, "out", out));
-    FG_TRY(check_tensor(op, "ids", ids));
-    FG_TRY(check_float(op, "table", table));
+    FG_TRY(fg_check_float(op, "out", out));
+    FG_TRY(fg_check_tensor(op, "ids", ids));
+    FG_TRY(fg_check_float(op, "table", table));
     FG_CHECK_ARG(ids->dtype == FG_I32 || ids->dtype == FG_I64, "%s: ids has dtype %s, expected I32 or I64", op,
                  fg_dtype_name(ids->dtype));
     FG_TRY(check_ndim(op, "table", table, 2, "[V, D]"));
@@ -142,10 +128,10 @@ static fg_error *check_attention(fg_tensor *out, const fg_tensor *q, const fg_te
                                  const fg_tensor *mask, float scale) {
     const char *op = "attention";
     shape_buf sq, sk, sv, so;
-    FG_TRY(check_float(op, "out", out));
-    FG_TRY(check_float(op, "q", q));
-    FG_TRY(check_float(op, "k", k));
-    FG_TRY(check_float(op, "v", v));
+    FG_TRY(fg_check_float(op, "out", out));
+    FG_TRY(fg_check_float(op, "q", q));
+    FG_TRY(fg_check_float(op, "k", k));
+    FG_TRY(fg_check_float(op, "v", v));
     FG_TRY(check_ndim(op, "q", q, 4, "[B, H, Lq, D]"));
     FG_TRY(check_ndim(op, "k", k, 4, "[B, H, Lk, D]"));
     FG_TRY(check_ndim(op, "v", v, 4, "[B, H, Lk, Dv]"));
@@ -180,8 +166,8 @@ fg_error *fg_attention(fg_tensor *out, const fg_tensor *q, const fg_tensor *k, c
 static fg_error *check_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, const fg_tensor *sin) {
     const char *op = "rope";
     shape_buf sx, sc;
-    FG_TRY(check_float(op, "out", out));
-    FG_TRY(check_float(op, "x", x));
+    FG_TRY(fg_check_float(op, "out", out));
+    FG_TRY(fg_check_float(op, "x", x));
     FG_TRY(check_f32(op, "cos", cos));
     FG_TRY(check_f32(op, "sin", sin));
     FG_TRY(check_ndim(op, "x", x, 4, "[B, H, L, D]"));
@@ -209,8 +195,8 @@ fg_error *fg_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, cons
 
 fg_error *fg_softmax(fg_tensor *out, const fg_tensor *x) {
     const char *op = "softmax";
-    FG_TRY(check_float(op, "out", out));
-    FG_TRY(check_float(op, "x", x));
+    FG_TRY(fg_check_float(op, "out", out));
+    FG_TRY(fg_check_float(op, "x", x));
     FG_CHECK_ARG(x->ndim >= 1, "%s: x is a scalar, expected at least 1 dim", op);
     FG_TRY(check_same_shape(op, "out", out, "x", x));
     const fg_tensor *ts[] = {x};

@@ -5,16 +5,9 @@
 #include "kernels/backend.h"
 
 /* A required tensor: present, a sane shape, and data behind it. */
-static fg_error *check_tensor(const char *op, const char *name, const fg_tensor *t) {
-    if (!t) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
-    FG_TRY_CTX(fg_shape_check(t->dtype, t->ndim, t->shape, NULL), "%s: %s", op, name);
-    if (!t->data && fg_tensor_numel(t) > 0) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s has no data", op, name);
-    return NULL;
-}
-
 /* An activation input: same float dtype as out. */
 static fg_error *check_act(const char *op, const char *name, const fg_tensor *t, const fg_tensor *out) {
-    FG_TRY(check_tensor(op, name, t));
+    FG_TRY(fg_check_tensor(op, name, t));
     if (t->dtype != out->dtype)
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is %s but out is %s", op, name, fg_dtype_name(t->dtype),
                          fg_dtype_name(out->dtype));
@@ -22,7 +15,7 @@ static fg_error *check_act(const char *op, const char *name, const fg_tensor *t,
 }
 
 static fg_error *check_out(const char *op, const fg_tensor *out) {
-    FG_TRY(check_tensor(op, "out", out));
+    FG_TRY(fg_check_tensor(op, "out", out));
     if (!fg_dtype_is_float(out->dtype))
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: out is %s; activations must be a float dtype", op,
                          fg_dtype_name(out->dtype));
@@ -143,8 +136,8 @@ fg_error *fg_scale_shift(fg_tensor *out, const fg_tensor *x, float mul, float ad
 
 fg_error *fg_cast(fg_tensor *out, const fg_tensor *x) {
     const char *op = "cast";
-    FG_TRY(check_tensor(op, "out", out));
-    FG_TRY(check_tensor(op, "x", x));
+    FG_TRY(fg_check_tensor(op, "out", out));
+    FG_TRY(fg_check_tensor(op, "x", x));
     FG_TRY(check_same_shape(op, "x", x, out));
     FG_TRY(check_devices(op, out, 1, (const fg_tensor *const[]){x}, (const char *const[]){"x"}));
     const fg_backend *be;

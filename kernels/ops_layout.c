@@ -5,17 +5,10 @@
 
 #include "kernels/backend.h"
 
-static fg_error *check_tensor(const char *op, const char *name, const fg_tensor *t) {
-    if (!t) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
-    FG_TRY_CTX(fg_shape_check(t->dtype, t->ndim, t->shape, NULL), "%s: %s", op, name);
-    if (!t->data && fg_tensor_numel(t) > 0) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s has no data", op, name);
-    return NULL;
-}
-
 /* out and x both valid, same dtype, same device. */
 static fg_error *check_pair(const char *op, const fg_tensor *out, const fg_tensor *x) {
-    FG_TRY(check_tensor(op, "out", out));
-    FG_TRY(check_tensor(op, "x", x));
+    FG_TRY(fg_check_tensor(op, "out", out));
+    FG_TRY(fg_check_tensor(op, "x", x));
     if (x->dtype != out->dtype)
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: x is %s but out is %s", op, fg_dtype_name(x->dtype),
                          fg_dtype_name(out->dtype));
@@ -67,7 +60,7 @@ fg_error *fg_permute(fg_tensor *out, const fg_tensor *x, const int *perm) {
 
 fg_error *fg_concat(fg_tensor *out, const fg_tensor *const *inputs, int n, int dim) {
     const char *op = "concat";
-    FG_TRY(check_tensor(op, "out", out));
+    FG_TRY(fg_check_tensor(op, "out", out));
     if (!inputs || n < 1) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: no inputs (n = %d)", op, n);
     if (dim < 0 || dim >= out->ndim)
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: dim %d is out of range for %d dims", op, dim, out->ndim);
@@ -76,7 +69,7 @@ fg_error *fg_concat(fg_tensor *out, const fg_tensor *const *inputs, int n, int d
         char name[32], a[96], b[96];
         snprintf(name, sizeof name, "inputs[%d]", k);
         const fg_tensor *t = inputs[k];
-        FG_TRY(check_tensor(op, name, t));
+        FG_TRY(fg_check_tensor(op, name, t));
         if (t->dtype != out->dtype)
             return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is %s but out is %s", op, name, fg_dtype_name(t->dtype),
                              fg_dtype_name(out->dtype));

@@ -8,20 +8,11 @@ typedef struct shape_buf {
 
 static const char *shp(const fg_tensor *t, shape_buf *b) { return fg_tensor_shape_str(t, b->s, sizeof b->s); }
 
-static fg_error *check_float(const char *op, const char *name, const fg_tensor *t) {
-    if (!t) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, name);
-    FG_TRY_CTX(fg_shape_check(t->dtype, t->ndim, t->shape, NULL), "%s: %s", op, name);
-    if (!t->data && fg_tensor_numel(t) > 0) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s has no data", op, name);
-    FG_CHECK_ARG(fg_dtype_is_float(t->dtype), "%s: %s has dtype %s, expected a float dtype", op, name,
-                 fg_dtype_name(t->dtype));
-    return NULL;
-}
-
 /* out has x's shape, x has at least min_ndim dims. */
 static fg_error *check_in_out(const char *op, fg_tensor *out, const fg_tensor *x, int min_ndim, const char *layout) {
     shape_buf sx, so;
-    FG_TRY(check_float(op, "out", out));
-    FG_TRY(check_float(op, "x", x));
+    FG_TRY(fg_check_float(op, "out", out));
+    FG_TRY(fg_check_float(op, "x", x));
     FG_CHECK_ARG(x->ndim >= min_ndim, "%s: x is %s, expected %s", op, shp(x, &sx), layout);
     FG_CHECK_ARG(fg_tensor_same_shape(out, x), "%s: out is %s but x is %s", op, shp(out, &so), shp(x, &sx));
     return NULL;
@@ -31,7 +22,7 @@ static fg_error *check_in_out(const char *op, fg_tensor *out, const fg_tensor *x
 static fg_error *check_param(const char *op, const char *name, const fg_tensor *p, int64_t n, const char *what) {
     if (!p) return NULL;
     shape_buf sp;
-    FG_TRY(check_float(op, name, p));
+    FG_TRY(fg_check_float(op, name, p));
     FG_CHECK_ARG(p->ndim == 1 && p->shape[0] == n, "%s: %s is %s but %s is %lld", op, name, shp(p, &sp), what,
                  (long long)n);
     return NULL;
@@ -46,7 +37,7 @@ static fg_error *check_eps(const char *op, float eps) {
 
 static fg_error *check_modulation(const char *op, const char *name, const fg_tensor *t, const fg_tensor *x) {
     shape_buf st, sx;
-    FG_TRY(check_float(op, name, t));
+    FG_TRY(fg_check_float(op, name, t));
     int64_t b = x->shape[0], d = x->shape[2];
     bool ok = (t->ndim == 2 && t->shape[0] == b && t->shape[1] == d) ||
               (t->ndim == 3 && t->shape[0] == b && t->shape[1] == 1 && t->shape[2] == d);

@@ -278,44 +278,33 @@ void ops_cases_elementwise(op_case_list *l) {
 
 static float buf_a[4096], buf_b[4096], buf_c[4096];
 
-static fg_tensor view(fg_dtype dt, int ndim, const int64_t *shape, void *data) {
-    fg_tensor t;
-    fg_error *err = fg_tensor_view(&t, dt, FG_DEVICE_CPU, ndim, shape, data);
-    if (err) {
-        test_fail_at(__FILE__, __LINE__, "view: %s", fg_error_message(err));
-        fg_error_free(err);
-        memset(&t, 0, sizeof t);
-    }
-    return t;
-}
-
 static void check_broadcast_errors(void) {
-    fg_tensor out = view(FG_F32, FG_SHAPE(2, 3, 4), buf_a);
-    fg_tensor a = view(FG_F32, FG_SHAPE(2, 3, 4), buf_b);
-    fg_tensor b = view(FG_F32, FG_SHAPE(3, 5), buf_c);
+    fg_tensor out = op_view(FG_F32, FG_SHAPE(2, 3, 4), buf_a);
+    fg_tensor a = op_view(FG_F32, FG_SHAPE(2, 3, 4), buf_b);
+    fg_tensor b = op_view(FG_F32, FG_SHAPE(3, 5), buf_c);
     CHECK_ERR(fg_add(&out, &a, &b), "add: b is [3, 5] which does not broadcast to [2, 3, 4]");
     CHECK_ERR(fg_mul(&out, &b, &a), "mul: a is [3, 5]");
-    fg_tensor big = view(FG_F32, FG_SHAPE(2, 2, 3, 4), buf_c);
+    fg_tensor big = op_view(FG_F32, FG_SHAPE(2, 2, 3, 4), buf_c);
     CHECK_ERR(fg_add(&out, &a, &big), "does not broadcast");
-    fg_tensor ok = view(FG_F32, FG_SHAPE(1, 1, 3, 4), buf_c); /* extra leading ones are fine */
+    fg_tensor ok = op_view(FG_F32, FG_SHAPE(1, 1, 3, 4), buf_c); /* extra leading ones are fine */
     CHECK_OK(fg_add(&out, &a, &ok));
-    fg_tensor bf = view(FG_BF16, FG_SHAPE(2, 3, 4), buf_c);
+    fg_tensor bf = op_view(FG_BF16, FG_SHAPE(2, 3, 4), buf_c);
     CHECK_ERR(fg_add(&out, &a, &bf), "add: b is BF16 but out is F32");
-    fg_tensor outbf = view(FG_BF16, FG_SHAPE(2, 3, 4), buf_a), abf = view(FG_BF16, FG_SHAPE(2, 3, 4), buf_b);
+    fg_tensor outbf = op_view(FG_BF16, FG_SHAPE(2, 3, 4), buf_a), abf = op_view(FG_BF16, FG_SHAPE(2, 3, 4), buf_b);
     fg_error *err = fg_add(&outbf, &abf, &bf);
     CHECK(fg_error_code_of(err) == FG_ERR_UNSUPPORTED, "bf16 add on the cpu: %s", fg_error_message(err));
     fg_error_free(err);
-    fg_tensor outi = view(FG_I32, FG_SHAPE(2, 3, 4), buf_a), ai = view(FG_I32, FG_SHAPE(2, 3, 4), buf_b);
+    fg_tensor outi = op_view(FG_I32, FG_SHAPE(2, 3, 4), buf_a), ai = op_view(FG_I32, FG_SHAPE(2, 3, 4), buf_b);
     CHECK_ERR(fg_add(&outi, &ai, &ai), "float dtype");
 }
 
 static void check_shape_errors(void) {
-    fg_tensor out = view(FG_F32, FG_SHAPE(2, 3, 4), buf_a);
-    fg_tensor x = view(FG_F32, FG_SHAPE(2, 3, 4), buf_b);
-    fg_tensor y = view(FG_F32, FG_SHAPE(2, 4, 3), buf_c);
-    fg_tensor gate = view(FG_F32, FG_SHAPE(2, 1, 4), buf_c);
+    fg_tensor out = op_view(FG_F32, FG_SHAPE(2, 3, 4), buf_a);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(2, 3, 4), buf_b);
+    fg_tensor y = op_view(FG_F32, FG_SHAPE(2, 4, 3), buf_c);
+    fg_tensor gate = op_view(FG_F32, FG_SHAPE(2, 1, 4), buf_c);
     CHECK_ERR(fg_add_gated(&out, &x, &gate, &y), "add_gated: y is [2, 4, 3] but out is [2, 3, 4]");
-    fg_tensor bad_gate = view(FG_F32, FG_SHAPE(2, 2, 4), buf_c);
+    fg_tensor bad_gate = op_view(FG_F32, FG_SHAPE(2, 2, 4), buf_c);
     CHECK_ERR(fg_add_gated(&out, &x, &bad_gate, &x), "add_gated: gate is [2, 2, 4] which does not broadcast");
     CHECK_ERR(fg_axpby(&out, 1, &x, 1, &y), "axpby: y is [2, 4, 3]");
     CHECK_ERR(fg_unary(&out, &y, FG_ACT_SILU), "unary: x is [2, 4, 3]");
@@ -325,8 +314,8 @@ static void check_shape_errors(void) {
 }
 
 static void check_null_and_device(void) {
-    fg_tensor out = view(FG_F32, FG_SHAPE(2, 3), buf_a);
-    fg_tensor x = view(FG_F32, FG_SHAPE(2, 3), buf_b);
+    fg_tensor out = op_view(FG_F32, FG_SHAPE(2, 3), buf_a);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(2, 3), buf_b);
     CHECK_ERR(fg_add(&out, NULL, &x), "add: a is NULL");
     CHECK_ERR(fg_add(NULL, &x, &x), "add: out is NULL");
     CHECK_ERR(fg_add_gated(&out, &x, NULL, &x), "add_gated: gate is NULL");
@@ -356,7 +345,7 @@ static void check_null_and_device(void) {
 /* out aliasing an input of its shape is allowed (the sampler and residuals update in place). */
 static void check_aliasing(void) {
     float x[6] = {1, 2, 3, 4, 5, 6}, g[3] = {1, 10, 100}, y[6] = {1, 1, 1, 2, 2, 2};
-    fg_tensor tx = view(FG_F32, FG_SHAPE(2, 3), x), tg = view(FG_F32, FG_SHAPE(3), g), ty = view(FG_F32, FG_SHAPE(2, 3), y);
+    fg_tensor tx = op_view(FG_F32, FG_SHAPE(2, 3), x), tg = op_view(FG_F32, FG_SHAPE(3), g), ty = op_view(FG_F32, FG_SHAPE(2, 3), y);
     CHECK_OK(fg_add_gated(&tx, &tx, &tg, &ty));
     const float want[6] = {2, 12, 103, 6, 25, 206};
     for (int i = 0; i < 6; i++) CHECK(x[i] == want[i], "x[%d] = %g", i, x[i]);
@@ -375,14 +364,14 @@ static void check_cast_integers(void) {
     int64_t back[4];
     int32_t small[4];
     uint8_t u8[4];
-    fg_tensor t64 = view(FG_I64, FG_SHAPE(4), big), t64b = view(FG_I64, FG_SHAPE(4), back);
-    fg_tensor t32 = view(FG_I32, FG_SHAPE(4), small), tu8 = view(FG_U8, FG_SHAPE(4), u8);
+    fg_tensor t64 = op_view(FG_I64, FG_SHAPE(4), big), t64b = op_view(FG_I64, FG_SHAPE(4), back);
+    fg_tensor t32 = op_view(FG_I32, FG_SHAPE(4), small), tu8 = op_view(FG_U8, FG_SHAPE(4), u8);
     CHECK_OK(fg_cast(&t64b, &t64));
     for (int i = 0; i < 4; i++) CHECK(back[i] == big[i], "i64 copy %d", i);
     CHECK_OK(fg_cast(&t32, &t64));
     CHECK(small[2] == 1 && small[3] == -1 && small[0] == 1, "wrap %d %d %d", small[0], small[2], small[3]);
     int32_t i32[2] = {2147483647, -2147483647 - 1};
-    fg_tensor t32b = view(FG_I32, FG_SHAPE(2), i32), t64c = view(FG_I64, FG_SHAPE(2), back);
+    fg_tensor t32b = op_view(FG_I32, FG_SHAPE(2), i32), t64c = op_view(FG_I64, FG_SHAPE(2), back);
     CHECK_OK(fg_cast(&t64c, &t32b));
     CHECK(back[0] == 2147483647 && back[1] == -2147483648LL, "%lld %lld", (long long)back[0], (long long)back[1]);
     CHECK_OK(fg_cast(&tu8, &t64));
@@ -390,14 +379,14 @@ static void check_cast_integers(void) {
     /* float -> int truncates toward zero */
     float f[4] = {2.9f, -2.9f, 0.5f, -0.5f};
     int32_t fi[4];
-    fg_tensor tf = view(FG_F32, FG_SHAPE(4), f), tfi = view(FG_I32, FG_SHAPE(4), fi);
+    fg_tensor tf = op_view(FG_F32, FG_SHAPE(4), f), tfi = op_view(FG_I32, FG_SHAPE(4), fi);
     CHECK_OK(fg_cast(&tfi, &tf));
     CHECK(fi[0] == 2 && fi[1] == -2 && fi[2] == 0 && fi[3] == 0, "%d %d %d %d", fi[0], fi[1], fi[2], fi[3]);
 }
 
 /* fg_cpu_activate's contract with the linear op: within 1e-6 of double on a dense grid. */
 static void check_activation_grid(void) {
-    fg_tensor x = view(FG_F32, FG_SHAPE(4001), buf_a), out = view(FG_F32, FG_SHAPE(4001), buf_b);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(4001), buf_a), out = op_view(FG_F32, FG_SHAPE(4001), buf_b);
     for (int i = 0; i < 4001; i++) buf_a[i] = (float)(-20.0 + i * 0.01);
     for (int act = 1; act <= FG_ACT_QUICK_GELU; act++) {
         CHECK_OK(fg_unary(&out, &x, (fg_activation)act));

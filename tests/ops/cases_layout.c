@@ -356,35 +356,24 @@ void ops_cases_layout(op_case_list *l) {
 
 static float buf_a[4096], buf_b[4096], buf_c[4096];
 
-static fg_tensor view(fg_dtype dt, int ndim, const int64_t *shape, void *data) {
-    fg_tensor t;
-    fg_error *err = fg_tensor_view(&t, dt, FG_DEVICE_CPU, ndim, shape, data);
-    if (err) {
-        test_fail_at(__FILE__, __LINE__, "view: %s", fg_error_message(err));
-        fg_error_free(err);
-        memset(&t, 0, sizeof t);
-    }
-    return t;
-}
-
 static void check_permute_errors(void) {
-    fg_tensor x = view(FG_F32, FG_SHAPE(2, 3, 4), buf_a), out = view(FG_F32, FG_SHAPE(4, 3, 2), buf_b);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(2, 3, 4), buf_a), out = op_view(FG_F32, FG_SHAPE(4, 3, 2), buf_b);
     CHECK_ERR(fg_permute(&out, &x, (const int[]){2, 2, 0}), "permute: perm repeats dim 2");
     CHECK_ERR(fg_permute(&out, &x, (const int[]){3, 1, 0}), "permute: perm[0] = 3 is out of range for 3 dims");
     CHECK_ERR(fg_permute(&out, &x, (const int[]){-1, 1, 0}), "out of range");
     CHECK_ERR(fg_permute(&out, &x, NULL), "permute: perm is NULL");
     CHECK_ERR(fg_permute(&out, &x, (const int[]){0, 2, 1}), "permute: out is [4, 3, 2] but permuting x [2, 3, 4] needs [2, 4, 3]");
-    fg_tensor out2 = view(FG_F32, FG_SHAPE(12, 2), buf_b);
+    fg_tensor out2 = op_view(FG_F32, FG_SHAPE(12, 2), buf_b);
     CHECK_ERR(fg_permute(&out2, &x, (const int[]){0, 1, 2}), "permute: out has 2 dims but x has 3");
-    fg_tensor outbf = view(FG_BF16, FG_SHAPE(4, 3, 2), buf_b);
+    fg_tensor outbf = op_view(FG_BF16, FG_SHAPE(4, 3, 2), buf_b);
     CHECK_ERR(fg_permute(&outbf, &x, (const int[]){2, 1, 0}), "permute: x is F32 but out is BF16");
     CHECK_ERR(fg_permute(NULL, &x, (const int[]){2, 1, 0}), "permute: out is NULL");
     CHECK_OK(fg_permute(&out, &x, (const int[]){2, 1, 0}));
 }
 
 static void check_concat_errors(void) {
-    fg_tensor a = view(FG_F32, FG_SHAPE(2, 3), buf_a), b = view(FG_F32, FG_SHAPE(2, 4), buf_b);
-    fg_tensor out = view(FG_F32, FG_SHAPE(2, 7), buf_c);
+    fg_tensor a = op_view(FG_F32, FG_SHAPE(2, 3), buf_a), b = op_view(FG_F32, FG_SHAPE(2, 4), buf_b);
+    fg_tensor out = op_view(FG_F32, FG_SHAPE(2, 7), buf_c);
     const fg_tensor *both[2] = {&a, &b};
     CHECK_OK(fg_concat(&out, both, 2, 1));
     CHECK_ERR(fg_concat(&out, both, 2, 0), "concat: inputs[0] is [2, 3], which does not match out [2, 7] outside dim 0");
@@ -394,12 +383,12 @@ static void check_concat_errors(void) {
     CHECK_ERR(fg_concat(&out, NULL, 2, 1), "no inputs");
     const fg_tensor *with_null[2] = {&a, NULL};
     CHECK_ERR(fg_concat(&out, with_null, 2, 1), "concat: inputs[1] is NULL");
-    fg_tensor out8 = view(FG_F32, FG_SHAPE(2, 8), buf_c);
+    fg_tensor out8 = op_view(FG_F32, FG_SHAPE(2, 8), buf_c);
     CHECK_ERR(fg_concat(&out8, both, 2, 1), "concat: inputs add up to 7 along dim 1 but out has 8");
-    fg_tensor c3 = view(FG_F32, FG_SHAPE(2, 4, 1), buf_b);
+    fg_tensor c3 = op_view(FG_F32, FG_SHAPE(2, 4, 1), buf_b);
     const fg_tensor *rank[2] = {&a, &c3};
     CHECK_ERR(fg_concat(&out, rank, 2, 1), "inputs[1] is [2, 4, 1]");
-    fg_tensor bi = view(FG_I32, FG_SHAPE(2, 4), buf_b);
+    fg_tensor bi = op_view(FG_I32, FG_SHAPE(2, 4), buf_b);
     const fg_tensor *mixed[2] = {&a, &bi};
     CHECK_ERR(fg_concat(&out, mixed, 2, 1), "concat: inputs[1] is I32 but out is F32");
     fg_tensor bc = b;
@@ -409,7 +398,7 @@ static void check_concat_errors(void) {
 }
 
 static void check_slice_errors(void) {
-    fg_tensor x = view(FG_F32, FG_SHAPE(4, 10), buf_a), out = view(FG_F32, FG_SHAPE(4, 3), buf_b);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(4, 10), buf_a), out = op_view(FG_F32, FG_SHAPE(4, 3), buf_b);
     CHECK_OK(fg_slice(&out, &x, 1, 7));
     CHECK_ERR(fg_slice(&out, &x, 1, 8), "slice: [8, 8 + 3) is out of range for dim 1 of x [4, 10]");
     CHECK_ERR(fg_slice(&out, &x, 1, -1), "out of range");
@@ -420,17 +409,17 @@ static void check_slice_errors(void) {
 }
 
 static void check_pad_errors(void) {
-    fg_tensor x = view(FG_F32, FG_SHAPE(1, 2, 3, 4), buf_a);
-    fg_tensor out = view(FG_F32, FG_SHAPE(1, 2, 7, 4), buf_b);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(1, 2, 3, 4), buf_a);
+    fg_tensor out = op_view(FG_F32, FG_SHAPE(1, 2, 7, 4), buf_b);
     CHECK_OK(fg_pad2d(&out, &x, 2, 2, 0, 0, FG_PAD_ZERO));
     CHECK_ERR(fg_pad2d(&out, &x, 4, 0, 0, 0, FG_PAD_CIRCULAR), "pad2d: circular padding (top 4, bottom 0, left 0, right 0) exceeds the input's 3 x 4");
     CHECK_OK(fg_pad2d(&out, &x, 3, 1, 0, 0, FG_PAD_CIRCULAR));
-    fg_tensor wide = view(FG_F32, FG_SHAPE(1, 2, 3, 9), buf_b);
+    fg_tensor wide = op_view(FG_F32, FG_SHAPE(1, 2, 3, 9), buf_b);
     CHECK_ERR(fg_pad2d(&wide, &x, 0, 0, 0, 5, FG_PAD_CIRCULAR), "exceeds");
     CHECK_ERR(fg_pad2d(&out, &x, -1, 5, 0, 0, FG_PAD_ZERO), "pad2d: negative padding");
     CHECK_ERR(fg_pad2d(&out, &x, 1, 1, 0, 0, FG_PAD_ZERO), "pad2d: out is [1, 2, 7, 4] but padding x [1, 2, 3, 4] needs [1, 2, 5, 4]");
     CHECK_ERR(fg_pad2d(&out, &x, 2, 2, 0, 0, (fg_pad_mode)7), "unknown mode");
-    fg_tensor x3 = view(FG_F32, FG_SHAPE(2, 3, 4), buf_a);
+    fg_tensor x3 = op_view(FG_F32, FG_SHAPE(2, 3, 4), buf_a);
     CHECK_ERR(fg_pad2d(&out, &x3, 2, 2, 0, 0, FG_PAD_ZERO), "pad2d: x has 3 dims");
     fg_tensor xc = x;
     xc.device = FG_DEVICE_CUDA;
@@ -438,35 +427,35 @@ static void check_pad_errors(void) {
 }
 
 static void check_patch_errors(void) {
-    fg_tensor x = view(FG_F32, FG_SHAPE(1, 3, 5, 4), buf_a);
-    fg_tensor tok = view(FG_F32, FG_SHAPE(1, 4, 12), buf_b);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(1, 3, 5, 4), buf_a);
+    fg_tensor tok = op_view(FG_F32, FG_SHAPE(1, 4, 12), buf_b);
     CHECK_ERR(fg_patchify(&tok, &x, 2), "patchify: x is [1, 3, 5, 4]; H and W must be divisible by the patch size 2");
     CHECK_ERR(fg_patchify(&tok, &x, 0), "patch size 0 must be >= 1");
-    fg_tensor x4 = view(FG_F32, FG_SHAPE(1, 3, 4, 4), buf_a);
+    fg_tensor x4 = op_view(FG_F32, FG_SHAPE(1, 3, 4, 4), buf_a);
     CHECK_OK(fg_patchify(&tok, &x4, 2));
-    fg_tensor badtok = view(FG_F32, FG_SHAPE(1, 12, 4), buf_b);
+    fg_tensor badtok = op_view(FG_F32, FG_SHAPE(1, 12, 4), buf_b);
     CHECK_ERR(fg_patchify(&badtok, &x4, 2), "patchify: out is [1, 12, 4] but patchifying x [1, 3, 4, 4] needs [1, 4, 12]");
     CHECK_ERR(fg_unpatchify(&x4, &badtok, 2), "unpatchify: x is [1, 12, 4] but out [1, 3, 4, 4] with patch size 2 needs x [1, 4, 12]");
     CHECK_ERR(fg_unpatchify(&x, &tok, 2), "unpatchify: out is [1, 3, 5, 4]; H and W must be divisible");
     CHECK_OK(fg_unpatchify(&x4, &tok, 2));
-    fg_tensor zero = view(FG_F32, FG_SHAPE(1, 3, 0, 0), buf_a);
+    fg_tensor zero = op_view(FG_F32, FG_SHAPE(1, 3, 0, 0), buf_a);
     CHECK_ERR(fg_patchify(&tok, &zero, 2147483647), "patchify: patch size 2147483647 is too large");
     CHECK_ERR(fg_upsample_nearest2x(&x, &x4), "upsample_nearest2x: out is [1, 3, 5, 4] but upsampling x [1, 3, 4, 4] needs [1, 3, 8, 8]");
     CHECK_ERR(fg_upsample_nearest2x(&x, NULL), "upsample_nearest2x: x is NULL");
 }
 
 static void check_conv_errors(void) {
-    fg_tensor x = view(FG_F32, FG_SHAPE(1, 3, 8, 8), buf_a);
-    fg_tensor w = view(FG_F32, FG_SHAPE(4, 3, 3, 3), buf_b);
-    fg_tensor bias = view(FG_F32, FG_SHAPE(4), buf_c);
-    fg_tensor out = view(FG_F32, FG_SHAPE(1, 4, 8, 8), buf_c + 64);
+    fg_tensor x = op_view(FG_F32, FG_SHAPE(1, 3, 8, 8), buf_a);
+    fg_tensor w = op_view(FG_F32, FG_SHAPE(4, 3, 3, 3), buf_b);
+    fg_tensor bias = op_view(FG_F32, FG_SHAPE(4), buf_c);
+    fg_tensor out = op_view(FG_F32, FG_SHAPE(1, 4, 8, 8), buf_c + 64);
     fg_conv2d_params same = {.stride = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
     CHECK_OK(fg_conv2d(&out, &x, &w, &bias, &same));
     fg_conv2d_params down = {.stride = 2, .pad_bottom = 1, .pad_right = 1};
     CHECK_ERR(fg_conv2d(&out, &x, &w, &bias, &down), "conv2d: out is [1, 4, 8, 8] but x [1, 3, 8, 8] with w [4, 3, 3, 3] (stride 2) gives [1, 4, 4, 4]");
-    fg_tensor w2 = view(FG_F32, FG_SHAPE(4, 2, 3, 3), buf_b);
+    fg_tensor w2 = op_view(FG_F32, FG_SHAPE(4, 2, 3, 3), buf_b);
     CHECK_ERR(fg_conv2d(&out, &x, &w2, NULL, &same), "conv2d: w is [4, 2, 3, 3] but x [1, 3, 8, 8] needs [Co, 3, kh, kw]");
-    fg_tensor bias5 = view(FG_F32, FG_SHAPE(5), buf_c);
+    fg_tensor bias5 = op_view(FG_F32, FG_SHAPE(5), buf_c);
     CHECK_ERR(fg_conv2d(&out, &x, &w, &bias5, &same), "conv2d: bias is [5] but w [4, 3, 3, 3] needs [4]");
     CHECK_ERR(fg_conv2d(&out, &x, &w, NULL, NULL), "conv2d: params is NULL");
     fg_conv2d_params zero_stride = same;
@@ -475,17 +464,17 @@ static void check_conv_errors(void) {
     fg_conv2d_params neg = same;
     neg.pad_left = -1;
     CHECK_ERR(fg_conv2d(&out, &x, &w, NULL, &neg), "negative padding");
-    fg_tensor tiny = view(FG_F32, FG_SHAPE(1, 3, 1, 1), buf_a);
+    fg_tensor tiny = op_view(FG_F32, FG_SHAPE(1, 3, 1, 1), buf_a);
     fg_conv2d_params nopad = {.stride = 1};
     CHECK_ERR(fg_conv2d(&out, &tiny, &w, NULL, &nopad), "kernel 3x3 does not fit the padded input 1x1");
-    fg_tensor wi = view(FG_I32, FG_SHAPE(4, 3, 3, 3), buf_b);
+    fg_tensor wi = op_view(FG_I32, FG_SHAPE(4, 3, 3, 3), buf_b);
     CHECK_ERR(fg_conv2d(&out, &x, &wi, NULL, &same), "weights must be a float dtype");
     fg_tensor wc = w;
     wc.device = FG_DEVICE_CUDA;
     CHECK_ERR(fg_conv2d(&out, &x, &wc, NULL, &same), "conv2d: w is on cuda but the output is on cpu");
     CHECK_ERR(fg_conv2d(&out, NULL, &w, NULL, &same), "conv2d: x is NULL");
     CHECK_ERR(fg_conv2d(&out, &x, NULL, NULL, &same), "conv2d: w is NULL");
-    fg_tensor x3 = view(FG_F32, FG_SHAPE(3, 8, 8), buf_a);
+    fg_tensor x3 = op_view(FG_F32, FG_SHAPE(3, 8, 8), buf_a);
     CHECK_ERR(fg_conv2d(&out, &x3, &w, NULL, &same), "conv2d: x is [3, 8, 8], not 4 dims");
 }
 

@@ -85,6 +85,17 @@ double *op_case_output(op_case *c, fg_dtype dt, int ndim, const int64_t *shape) 
     return c->expected;
 }
 
+fg_tensor op_view(fg_dtype dt, int ndim, const int64_t *shape, void *data) {
+    fg_tensor t;
+    fg_error *err = fg_tensor_view(&t, dt, FG_DEVICE_CPU, ndim, shape, data);
+    if (err) {
+        test_fail_at(__FILE__, __LINE__, "view: %s", fg_error_message(err));
+        fg_error_free(err);
+        memset(&t, 0, sizeof t);
+    }
+    return t;
+}
+
 double op_in(const op_case *c, int i, int64_t idx) {
     const fg_tensor *t = &c->in[i];
     switch (t->dtype) {

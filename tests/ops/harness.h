@@ -50,6 +50,9 @@ double *op_case_output(op_case *c, fg_dtype dt, int ndim, const int64_t *shape);
 /* Value of input i at flat index idx, as the op will see it (after dtype rounding). */
 double op_in(const op_case *c, int i, int64_t idx);
 
+/* A CPU view for error-path tests; a failure is recorded and an empty tensor returned. */
+fg_tensor op_view(fg_dtype dt, int ndim, const int64_t *shape, void *data);
+
 /* Deterministic helpers for case builders. */
 int64_t op_rand_int(op_case_list *l, int64_t lo, int64_t hi_inclusive);
 double op_rand_uniform(op_case_list *l, double lo, double hi);
