@@ -76,6 +76,9 @@ $(BUILD)/obj/%.cu.o: %.cu $(CONFIG)
 	@$(if $(Q),echo "  NVCC  $< ($(CUDA_ARCHS))")
 	$(Q)$(NVCC) $(ALL_NVCCFLAGS) -MMD -MP -c $< -o $@
 
+# The vocabularies are assembled into the binary (.incbin), which -MMD cannot see.
+$(BUILD)/obj/text_encoders/vocab_data.o: $(wildcard text_encoders/vocab/*/*)
+
 $(BUILD)/fluxgraph: $(CLI_OBJS) $(LIB_OBJS)
 	@$(if $(Q),echo "  LINK  $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)

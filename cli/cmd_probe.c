@@ -18,6 +18,11 @@ typedef struct probe_component {
 /* A new component is a cli/probe_NAME.c file plus one row here. */
 static const probe_component components[] = {
     {"rng", probe_rng, "torch.manual_seed + torch.randn (CPU, AVX2 kernel) for each seed/shape"},
+    {"tokenize", probe_tokenize, "prompt -> CLIP-L and T5 ids and weights (ComfyUI FluxTokenizer)"},
+    {"clip", probe_clip, "CLIP-L text encoder: hidden states and pooled output (--model FILE)"},
+    {"t5", probe_t5, "T5-XXL encoder output, with and without the padding mask (--model FILE)"},
+    {"flux", probe_flux, "FLUX DiT forward and its intermediates (--model FILE)"},
+    {"ae", probe_ae, "FLUX autoencoder decode and encode (--model FILE)"},
 };
 
 struct probe_ctx {

@@ -36,5 +36,10 @@ fg_error *probe_parse_u64(const char *text, uint64_t *out) FG_MUST_CHECK;
 
 /* Components. */
 fg_error *probe_rng(probe_ctx *ctx) FG_MUST_CHECK;
+fg_error *probe_tokenize(probe_ctx *ctx) FG_MUST_CHECK;
+fg_error *probe_clip(probe_ctx *ctx) FG_MUST_CHECK;
+fg_error *probe_t5(probe_ctx *ctx) FG_MUST_CHECK;
+fg_error *probe_flux(probe_ctx *ctx) FG_MUST_CHECK;
+fg_error *probe_ae(probe_ctx *ctx) FG_MUST_CHECK;
 
 #endif

@@ -1,0 +1,7 @@
+/* Placeholder: replaced by the real probe component. */
+#include "cli/probe.h"
+
+fg_error *probe_ae(probe_ctx *ctx) {
+    (void)ctx;
+    return fg_errorf(FG_ERR_UNSUPPORTED, "probe component ae is not implemented yet");
+}

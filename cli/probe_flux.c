@@ -1,0 +1,7 @@
+/* Placeholder: replaced by the real probe component. */
+#include "cli/probe.h"
+
+fg_error *probe_flux(probe_ctx *ctx) {
+    (void)ctx;
+    return fg_errorf(FG_ERR_UNSUPPORTED, "probe component flux is not implemented yet");
+}

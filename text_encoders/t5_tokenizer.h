@@ -1,0 +1,34 @@
+/* T5 v1.1 SentencePiece unigram tokenizer, as ComfyUI's T5 tokenizer produces ids: the
+ * nmt_nfkc normalisation from the model's precompiled charsmap, whitespace clean-up, the
+ * dummy "▁" prefix, Viterbi segmentation over piece scores, unknown characters as <unk>
+ * (spec: models.md section 5.2, fixtures README stage 2). */
+#ifndef FG_TEXT_ENCODERS_T5_TOKENIZER_H
+#define FG_TEXT_ENCODERS_T5_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+enum { FG_T5_PAD_ID = 0, FG_T5_EOS_ID = 1, FG_T5_UNK_ID = 2 };
+
+typedef struct fg_t5_tokenizer fg_t5_tokenizer;
+
+/* The vocabulary compiled into the binary (text_encoders/vocab/t5xxl). */
+fg_error *fg_t5_tokenizer_load_default(fg_t5_tokenizer **out) FG_MUST_CHECK;
+/* A tokenizer.json (HF tokenizers) or spiece.model (SentencePiece protobuf) file. */
+fg_error *fg_t5_tokenizer_load_file(const char *path, fg_t5_tokenizer **out) FG_MUST_CHECK;
+void fg_t5_tokenizer_free(fg_t5_tokenizer *tok);
+
+/* Encodes len bytes of UTF-8 text to piece ids WITHOUT the trailing eos. *ids is malloc'd
+ * (free() it; may be NULL when *count is 0). Invalid UTF-8 is not an error: each bad byte is
+ * treated as U+FFFD, as SentencePiece does. */
+fg_error *fg_t5_tokenize(const fg_t5_tokenizer *tok, const char *text, size_t len, int32_t **ids,
+                         size_t *count) FG_MUST_CHECK;
+
+/* Number of pieces (32100 for T5 v1.1 with its 100 extra ids). */
+size_t fg_t5_vocab_size(const fg_t5_tokenizer *tok);
+/* The piece text of id ("▁Hello"), NULL when out of range. For debugging and tests. */
+const char *fg_t5_piece(const fg_t5_tokenizer *tok, int32_t id);
+
+#endif
