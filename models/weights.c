@@ -1,0 +1,278 @@
+#include "models/weights.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The open files, shared by every view and freed with the last one. */
+typedef struct weight_files {
+    int refs;
+    char *path;
+    fg_safetensors **shards;
+    size_t shard_count;
+} weight_files;
+
+typedef struct owned_tensor {
+    char *name;
+    fg_tensor t;
+} owned_tensor;
+
+struct fg_weights {
+    weight_files *files;
+    char *prefix;
+    size_t prefix_len;
+    const char **names; /* file tensors under the prefix, prefix stripped (point into the files) */
+    size_t name_count;
+    owned_tensor *owned;
+    size_t owned_count, owned_cap;
+};
+
+static void files_release(weight_files *f) {
+    if (!f || --f->refs > 0) return;
+    for (size_t i = 0; i < f->shard_count; i++) fg_safetensors_close(f->shards[i]);
+    free(f->shards);
+    free(f->path);
+    free(f);
+}
+
+static fg_error *files_add_shard(weight_files *f, const char *path) {
+    fg_safetensors **grown = realloc(f->shards, (f->shard_count + 1) * sizeof *grown);
+    if (!grown) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", path);
+    f->shards = grown;
+    fg_safetensors *st = NULL;
+    FG_TRY(fg_safetensors_open(path, &st));
+    f->shards[f->shard_count++] = st;
+    return NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* A shard name from an index must be a plain file name: no folders, no "..". */
+static bool safe_shard_name(const char *name) {
+    return *name && !strchr(name, '/') && !strchr(name, '\\') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static fg_error *open_index_shards(weight_files *f, const char *index_path) {
+    json_error_t jerr;
+    json_t *root = json_load_file(index_path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) return fg_errorf(FG_ERR_FORMAT, "%s: not a JSON shard index (line %d: %s)", index_path, jerr.line, jerr.text);
+    fg_error *err = NULL;
+    json_t *map = json_object_get(root, "weight_map");
+    if (!json_is_object(map)) err = fg_errorf(FG_ERR_FORMAT, "%s: no \"weight_map\" object", index_path);
+    const char *dir_end = strrchr(index_path, '/');
+    int dir_len = dir_end ? (int)(dir_end - index_path + 1) : 0;
+    /* Each distinct shard once, in first-mention order. */
+    json_t *seen = json_object();
+    const char *key;
+    json_t *value;
+    if (!err && !seen) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", index_path);
+    if (!err) {
+        json_object_foreach(map, key, value) {
+            const char *shard = json_string_value(value);
+            if (!shard || !safe_shard_name(shard)) {
+                err = fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s' maps to an invalid shard name", index_path, key);
+                break;
+            }
+            if (json_object_get(seen, shard)) continue;
+            json_object_set_new(seen, shard, json_true());
+            char path[4096];
+            if (snprintf(path, sizeof path, "%.*s%s", dir_len, index_path, shard) >= (int)sizeof path) {
+                err = fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: shard path too long", index_path);
+                break;
+            }
+            if ((err = files_add_shard(f, path))) break;
+        }
+    }
+    if (!err && f->shard_count == 0) err = fg_errorf(FG_ERR_FORMAT, "%s: the weight_map lists no shards", index_path);
+    json_decref(seen);
+    json_decref(root);
+    return err;
+}
+
+/* Collects the names under the view's prefix. */
+static fg_error *collect_names(fg_weights *w) {
+    size_t total = 0;
+    for (size_t s = 0; s < w->files->shard_count; s++) total += fg_safetensors_count(w->files->shards[s]);
+    w->names = malloc((total ? total : 1) * sizeof *w->names);
+    if (!w->names) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", w->files->path);
+    for (size_t s = 0; s < w->files->shard_count; s++) {
+        const fg_safetensors *st = w->files->shards[s];
+        for (size_t i = 0; i < fg_safetensors_count(st); i++) {
+            const char *name = fg_safetensors_entry(st, i)->name;
+            if (strncmp(name, w->prefix, w->prefix_len) == 0 && name[w->prefix_len])
+                w->names[w->name_count++] = name + w->prefix_len;
+        }
+    }
+    return NULL;
+}
+
+static fg_error *make_view(weight_files *files, const char *prefix, fg_weights **out) {
+    fg_weights *w = calloc(1, sizeof *w);
+    if (!w) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "weights view");
+    w->files = files;
+    files->refs++;
+    w->prefix = strdup(prefix ? prefix : "");
+    if (!w->prefix) {
+        fg_weights_close(w);
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "weights view");
+    }
+    w->prefix_len = strlen(w->prefix);
+    fg_error *err = collect_names(w);
+    if (err) {
+        fg_weights_close(w);
+        return err;
+    }
+    *out = w;
+    return NULL;
+}
+
+fg_error *fg_weights_open(const char *path, fg_weights **out) {
+    weight_files *f = calloc(1, sizeof *f);
+    if (!f) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", path);
+    f->refs = 1;
+    f->path = strdup(path);
+    fg_error *err = f->path ? NULL : fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", path);
+    if (!err) err = ends_with(path, ".json") ? open_index_shards(f, path) : files_add_shard(f, path);
+    if (!err) err = make_view(f, "", out);
+    files_release(f); /* the view holds its own reference */
+    return err;
+}
+
+fg_error *fg_weights_view(const fg_weights *base, const char *prefix, fg_weights **out) {
+    return make_view(base->files, prefix, out);
+}
+
+void fg_weights_close(fg_weights *w) {
+    if (!w) return;
+    for (size_t i = 0; i < w->owned_count; i++) {
+        free(w->owned[i].name);
+        fg_tensor_free_host(&w->owned[i].t);
+    }
+    free(w->owned);
+    free(w->names);
+    free(w->prefix);
+    files_release(w->files);
+    free(w);
+}
+
+const char *fg_weights_path(const fg_weights *w) { return w->files->path; }
+const char *fg_weights_prefix(const fg_weights *w) { return w->prefix; }
+size_t fg_weights_count(const fg_weights *w) { return w->name_count + w->owned_count; }
+
+const char *fg_weights_name(const fg_weights *w, size_t i) {
+    if (i < w->name_count) return w->names[i];
+    i -= w->name_count;
+    return i < w->owned_count ? w->owned[i].name : NULL;
+}
+
+static const owned_tensor *find_owned(const fg_weights *w, const char *name) {
+    for (size_t i = 0; i < w->owned_count; i++)
+        if (strcmp(w->owned[i].name, name) == 0) return &w->owned[i];
+    return NULL;
+}
+
+/* Finds prefix+name in the shards; NULL when absent. */
+static const fg_st_entry *find_file_entry(const fg_weights *w, const char *name, const fg_safetensors **shard) {
+    char stack[512];
+    size_t n = w->prefix_len + strlen(name) + 1;
+    char *full = n <= sizeof stack ? stack : malloc(n);
+    if (!full) return NULL;
+    snprintf(full, n, "%s%s", w->prefix, name);
+    const fg_st_entry *e = NULL;
+    for (size_t s = 0; s < w->files->shard_count && !e; s++) {
+        e = fg_safetensors_find(w->files->shards[s], full);
+        if (e) *shard = w->files->shards[s];
+    }
+    if (full != stack) free(full);
+    return e;
+}
+
+bool fg_weights_has(const fg_weights *w, const char *name) {
+    const fg_safetensors *shard;
+    return find_owned(w, name) || find_file_entry(w, name, &shard);
+}
+
+fg_error *fg_weights_get(const fg_weights *w, const char *name, fg_tensor *out) {
+    const owned_tensor *o = find_owned(w, name);
+    if (o) {
+        *out = o->t;
+        out->owns_data = false;
+        return NULL;
+    }
+    const fg_safetensors *shard = NULL;
+    const fg_st_entry *e = find_file_entry(w, name, &shard);
+    if (!e) return fg_errorf(FG_ERR_NOT_FOUND, "%s: missing tensor '%s%s'", w->files->path, w->prefix, name);
+    return fg_safetensors_entry_tensor(shard, e, out);
+}
+
+fg_error *fg_weights_get_shaped(const fg_weights *w, const char *name, int ndim, const int64_t *shape, fg_tensor *out) {
+    fg_tensor t;
+    FG_TRY(fg_weights_get(w, name, &t));
+    char want[128], have[128];
+    if (!fg_dtype_is_float(t.dtype))
+        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s' has dtype %s, expected a float dtype", w->files->path,
+                         w->prefix, name, fg_dtype_name(t.dtype));
+    bool same = t.ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t.shape[i] == shape[i];
+    if (!same)
+        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s' has shape %s but the model needs %s", w->files->path,
+                         w->prefix, name, fg_tensor_shape_str(&t, have, sizeof have),
+                         fg_shape_str(ndim, shape, want, sizeof want));
+    *out = t;
+    return NULL;
+}
+
+fg_error *fg_weights_scale(const fg_weights *w, const char *weight_name, float *scale) {
+    *scale = 1.0f;
+    size_t n = strlen(weight_name);
+    const char *suffix = ".weight";
+    if (n < 7 || strcmp(weight_name + n - 7, suffix) != 0) return NULL;
+    static const char *const scale_suffixes[] = {".weight_scale", ".scale_weight"};
+    for (int i = 0; i < 2; i++) {
+        char name[1024];
+        if (snprintf(name, sizeof name, "%.*s%s", (int)(n - 7), weight_name, scale_suffixes[i]) >= (int)sizeof name)
+            return fg_errorf(FG_ERR_INVALID_ARGUMENT, "tensor name too long: %s", weight_name);
+        if (!fg_weights_has(w, name)) continue;
+        fg_tensor t;
+        FG_TRY(fg_weights_get(w, name, &t));
+        if (fg_tensor_numel(&t) != 1 || !fg_dtype_is_float(t.dtype))
+            return fg_errorf(FG_ERR_FORMAT, "%s: scale tensor '%s%s' must be one float, not %s of %lld values",
+                             w->files->path, w->prefix, name, fg_dtype_name(t.dtype), (long long)fg_tensor_numel(&t));
+        fg_convert_to_f32(scale, t.data, t.dtype, 1);
+        if (!(*scale == *scale) || *scale == 0.0f)
+            return fg_errorf(FG_ERR_FORMAT, "%s: scale tensor '%s%s' is %g", w->files->path, w->prefix, name,
+                             (double)*scale);
+        return NULL;
+    }
+    return NULL;
+}
+
+fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) {
+    fg_tensor taken = *t;
+    memset(t, 0, sizeof *t);
+    if (fg_weights_has(w, name)) {
+        fg_tensor_free_host(&taken);
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: tensor '%s' already exists", w->files->path, name);
+    }
+    if (w->owned_count == w->owned_cap) {
+        size_t cap = w->owned_cap ? w->owned_cap * 2 : 16;
+        owned_tensor *grown = realloc(w->owned, cap * sizeof *grown);
+        if (!grown) {
+            fg_tensor_free_host(&taken);
+            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", name);
+        }
+        w->owned = grown;
+        w->owned_cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        fg_tensor_free_host(&taken);
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", name);
+    }
+    w->owned[w->owned_count++] = (owned_tensor){copy, taken};
+    return NULL;
+}

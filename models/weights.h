@@ -1,0 +1,49 @@
+/* The named weights of one model as the model code reads them: a view over one checkpoint
+ * file, or over the shards listed by a diffusers index (`*.safetensors.index.json`), with an
+ * optional key prefix (ComfyUI all-in-one checkpoints keep the DiT under
+ * "model.diffusion_model.", the VAE under "vae.", ...). Tensors are zero-copy views into the
+ * mapped files; tensors computed at load (a diffusers q/k/v fused into one qkv, say) can be
+ * added and are owned by the view. Every error names the file and the full tensor name. */
+#ifndef FG_MODELS_WEIGHTS_H
+#define FG_MODELS_WEIGHTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "core/tensor.h"
+
+typedef struct fg_weights fg_weights;
+
+/* Opens a .safetensors file or a diffusers shard index JSON ({"weight_map": {name: shard}};
+ * shards are opened from the index's folder and may not name paths outside it). */
+fg_error *fg_weights_open(const char *path, fg_weights **out) FG_MUST_CHECK;
+/* A second view on the same open files, seeing only names under `prefix` (stripped). */
+fg_error *fg_weights_view(const fg_weights *base, const char *prefix, fg_weights **out) FG_MUST_CHECK;
+/* Closes the view; the files close with the last view. */
+void fg_weights_close(fg_weights *w);
+
+/* "flux1-dev.safetensors" (or the index path), for messages. */
+const char *fg_weights_path(const fg_weights *w);
+const char *fg_weights_prefix(const fg_weights *w);
+
+/* Names visible through the view (prefix stripped), file tensors first, then added ones. */
+size_t fg_weights_count(const fg_weights *w);
+const char *fg_weights_name(const fg_weights *w, size_t i);
+
+bool fg_weights_has(const fg_weights *w, const char *name);
+/* A view of the tensor; FG_ERR_NOT_FOUND names the file and the full (prefixed) name. */
+fg_error *fg_weights_get(const fg_weights *w, const char *name, fg_tensor *out) FG_MUST_CHECK;
+/* fg_weights_get plus: a float dtype and exactly the expected shape (the model's config
+ * inferred from other tensors); a mismatch names the tensor and both shapes. */
+fg_error *fg_weights_get_shaped(const fg_weights *w, const char *name, int ndim, const int64_t *shape,
+                                fg_tensor *out) FG_MUST_CHECK;
+/* Dequantisation scale of an fp8 weight "<layer>.weight": the scalar "<layer>.weight_scale"
+ * or "<layer>.scale_weight" when present (models.md 1.16), else 1. */
+fg_error *fg_weights_scale(const fg_weights *w, const char *weight_name, float *scale) FG_MUST_CHECK;
+/* Adds an owned host tensor under `name` (visible through this view only, no prefix);
+ * ownership moves to w even on failure (*t is cleared). Replaces nothing: duplicates fail. */
+fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) FG_MUST_CHECK;
+
+#endif
