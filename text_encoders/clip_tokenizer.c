@@ -296,8 +296,9 @@ static bpe_cand heap_pop(bpe_work *w) {
 }
 
 static void push_pair(const fg_clip_tokenizer *t, bpe_work *w, int32_t left) {
+    if (left < 0) return;
     int32_t right = w->next[left];
-    if (left < 0 || right < 0) return;
+    if (right < 0) return;
     const merge_slot *m = merge_find(t, w->sym[left], w->sym[right]);
     if (m) heap_push(w, (bpe_cand){m->rank, left, right, m->merged});
 }
@@ -347,7 +348,7 @@ oom:
 }
 
 /* Words up to this length go through the cache (longer ones are rare and would bloat it). */
-enum { CACHE_WORD_MAX = 256 };
+enum { CACHE_WORD_MAX = 64 };
 
 static fg_error *encode_word(fg_clip_tokenizer *t, const char *word, size_t n, int32_t *out, size_t *out_n) {
     if ((n == 15 && memcmp(word, "<|startoftext|>", 15) == 0) || (n == 13 && memcmp(word, "<|endoftext|>", 13) == 0)) {
