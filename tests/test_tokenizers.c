@@ -11,6 +11,7 @@
 #include "tests/testing.h"
 #include "tests/tokenizers/tok_test_util.h"
 #include "text_encoders/prompt_weights.h"
+#include "text_encoders/vocab_data.h"
 
 fg_clip_tokenizer *tt_clip;
 fg_t5_tokenizer *tt_t5;
@@ -66,6 +67,22 @@ static void test_load(void) {
     CHECK(fg_clip_token_id(tt_clip, "no such token", 13) == -1);
     CHECK(strcmp(fg_clip_token_text(tt_clip, 320), "a</w>") == 0);
     CHECK(fg_clip_token_text(tt_clip, FG_CLIP_VOCAB_SIZE) == NULL && fg_clip_token_text(tt_clip, -1) == NULL);
+}
+
+/* Hostile vocabulary files fail with a message, never a crash. */
+static void test_clip_bad_vocab(void) {
+    fg_clip_tokenizer *t = NULL;
+    fg_blob v = fg_vocab_clip_vocab_json(), m = fg_vocab_clip_merges_txt();
+    const char *vj = (const char *)v.data, *mt = (const char *)m.data;
+    CHECK_ERR(fg_clip_tokenizer_load("[1, 2]", 6, mt, m.size, &t), "non-empty object");
+    CHECK_ERR(fg_clip_tokenizer_load("{\"a\": 0, \"b\": 0}", 16, mt, m.size, &t), "invalid or repeated id");
+    CHECK_ERR(fg_clip_tokenizer_load("{\"a\": 5}", 8, mt, m.size, &t), "invalid or repeated id");
+    CHECK_ERR(fg_clip_tokenizer_load("{\"a\": ", 6, mt, m.size, &t), "vocab.json");
+    CHECK_ERR(fg_clip_tokenizer_load(vj, v.size, "i n\n", 4, &t), "#version");
+    CHECK_ERR(fg_clip_tokenizer_load(vj, v.size, "#version: 0.2\ni n\nt h\n", 22, &t), "expected 48894");
+    CHECK_ERR(fg_clip_tokenizer_load(vj, v.size, "#version: 0.2\nqqq zzz\n", 22, &t), "missing from vocab.json");
+    CHECK_ERR(fg_clip_tokenizer_load(vj, v.size, "#version: 0.2\nin\n", 17, &t), "not 'left right'");
+    CHECK(t == NULL);
 }
 
 static void test_clip_known_ids(void) {
@@ -187,7 +204,7 @@ static void test_flux_missing_embedding(void) {
 /* 200 words in one segment: a group of >= 8 tokens is split at the chunk boundaries. */
 static void test_flux_long_group_splits(void) {
     if (!tt_clip || !tt_t5) return;
-    char text[200 * 4 + 1] = "";
+    char text[300 * 4 + 1] = "";
     for (int i = 0; i < 200; i++) strcat(text, "cat ");
     fg_flux_tokens t;
     if (!CHECK_OK(fg_flux_tokenize(tt_clip, tt_t5, text, strlen(text), &t))) return;
@@ -201,6 +218,17 @@ static void test_flux_long_group_splits(void) {
     CHECK(t.clip.rows == 3 && row_is(&t.clip, 2, full, 52, 49407));
     CHECK(t.t5.rows == 1 && t.t5.cols == 256, "T5 %lld", (long long)t.t5.cols);
     fg_flux_tokens_free(&t);
+    /* T5 has no chunks: 300 words stay in one row (each "cat" is one piece) past 256. */
+    for (int i = 0; i < 100; i++) strcat(text, "cat ");
+    fg_token_chunks c;
+    if (CHECK_OK(fg_flux_tokenize_t5(tt_t5, text, strlen(text), 256, &c))) {
+        CHECK(c.rows == 1 && c.cols == 301 && c.ids[299] != 0 && c.ids[300] == FG_T5_EOS_ID, "T5 %lld", (long long)c.cols);
+        fg_token_chunks_free(&c);
+    }
+    if (CHECK_OK(fg_flux_tokenize_t5(tt_t5, "cat", 3, 0, &c))) {
+        CHECK(c.cols == 2 && c.ids[1] == FG_T5_EOS_ID, "min_length 0: no padding");
+        fg_token_chunks_free(&c);
+    }
 }
 
 /* A short group (< 8 tokens) that does not fit moves whole to the next chunk. */
@@ -279,6 +307,7 @@ int main(int argc, char **argv) {
     }
     RUN_TEST(test_load);
     RUN_TEST(test_golden_prompts);
+    RUN_TEST(test_clip_bad_vocab);
     RUN_TEST(test_clip_known_ids);
     RUN_TEST(test_clip_normalisation);
     RUN_TEST(test_clip_bad_utf8);

@@ -183,6 +183,7 @@ static fg_error *load_merges(fg_clip_tokenizer *t, const char *data, size_t len)
     p++;
     char merged[512];
     for (int32_t rank = 0; rank < CLIP_MERGE_COUNT; rank++) {
+        if (p >= end) return fg_errorf(FG_ERR_FORMAT, "merges.txt: %d merges, expected %d", rank, CLIP_MERGE_COUNT);
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) eol = end;
         const char *sp = memchr(p, ' ', (size_t)(eol - p));
@@ -200,11 +201,6 @@ static fg_error *load_merges(fg_clip_tokenizer *t, const char *data, size_t len)
         size_t i = (k * 0x9E3779B97F4A7C15ull) >> 40 & (t->merge_cap - 1);
         while (t->merges[i].key && t->merges[i].key != k) i = (i + 1) & (t->merge_cap - 1);
         if (!t->merges[i].key) t->merges[i] = (merge_slot){k, rank, m}; /* first (best) rank wins */
-        if (eol == end) {
-            if (rank + 1 < CLIP_MERGE_COUNT)
-                return fg_errorf(FG_ERR_FORMAT, "merges.txt: %d merges, expected %d", rank + 1, CLIP_MERGE_COUNT);
-            break;
-        }
         p = eol + 1;
     }
     return NULL;
