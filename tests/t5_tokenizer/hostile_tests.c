@@ -68,6 +68,24 @@ static void test_minimal_json(void) {
     fg_t5_tokenizer_free(tok);
 }
 
+/* <unk> scores 10 below the lowest piece: with "ab" at -30 (so <unk> at -40) and "b" at +5,
+ * "▁" + "ab" (-31) beats "▁" + <unk> + "b" (-36); a smaller penalty would flip it. */
+static void test_unk_penalty(void) {
+    static const char doc[] = "{\"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": "
+                              "[[\"<unk>\", 0], [\"\\u2581\", -1], [\"ab\", -30], [\"b\", 5], [\"c\", -29]]}}";
+    fg_t5_tokenizer *tok = NULL;
+    if (!CHECK_OK(load_bytes("unk.json", doc, sizeof doc - 1, &tok))) return;
+    size_t c;
+    int32_t *ids = t5_ids(tok, "ab", 2, &c);
+    CHECK(ids && c == 2 && ids[0] == 1 && ids[1] == 2, "%zu ids", c);
+    free(ids);
+    /* Unknown characters in a row become one <unk>. */
+    ids = t5_ids(tok, "xyzb", 4, &c);
+    CHECK(ids && c == 3 && ids[0] == 1 && ids[1] == 0 && ids[2] == 3, "%zu ids", c);
+    free(ids);
+    fg_t5_tokenizer_free(tok);
+}
+
 static void base64_encode(const unsigned char *in, size_t n, char *out) {
     static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t o = 0;
@@ -174,6 +192,7 @@ void t5_run_hostile_tests(void) {
     RUN_TEST(test_wrong_json);
     RUN_TEST(test_minimal_json);
     RUN_TEST(test_crafted_charsmap);
+    RUN_TEST(test_unk_penalty);
     RUN_TEST(test_garbage_proto);
     RUN_TEST(test_corrupted_proto);
 }
