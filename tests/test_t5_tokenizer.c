@@ -65,7 +65,7 @@ static void test_spec_vectors(void) {
 }
 
 /* Every golden prompt: pI_t5_raw is the tokenizer output plus the eos. */
-static void check_golden(fg_t5_tokenizer *tok, const char *label) {
+static void check_golden(fg_t5_tokenizer *tok, const char *label, bool verbose) {
     fg_safetensors *st = NULL;
     if (!CHECK_OK(fg_safetensors_open(test_fixture("golden/tokenizers.safetensors"), &st))) return;
     const char *count_s = fg_safetensors_metadata(st, "count");
@@ -88,8 +88,16 @@ static void check_golden(fg_t5_tokenizer *tok, const char *label) {
         int64_t n = fg_tensor_numel(&want);
         const int32_t *w = want.data;
         CHECK(want.dtype == FG_I32 && n >= 1 && w[n - 1] == FG_T5_EOS_ID, "prompt %d tensor", i);
-        if (t5_compare_prompt(tok, json_string_value(prompt), json_string_length(prompt), w, (size_t)n - 1, i, label))
-            ok++;
+        bool same =
+            t5_compare_prompt(tok, json_string_value(prompt), json_string_length(prompt), w, (size_t)n - 1, i, label);
+        ok += same;
+        if (verbose) {
+            char shown[64];
+            snprintf(shown, sizeof shown, "%s", json_string_value(prompt));
+            for (char *c = shown; *c; c++)
+                if ((unsigned char)*c < 0x20) *c = ' '; /* keep one line per prompt */
+            printf("  p%-2d %s (%lld ids) %s\n", i, same ? "ok  " : "FAIL", (long long)n, shown);
+        }
         json_decref(prompt);
     }
     printf("  %s: %d/%d golden prompts exact\n", label, ok, count);
@@ -97,9 +105,9 @@ static void check_golden(fg_t5_tokenizer *tok, const char *label) {
     fg_safetensors_close(st);
 }
 
-static void test_golden_default(void) { if (tok_default) check_golden(tok_default, "default"); }
-static void test_golden_json(void) { if (tok_json) check_golden(tok_json, "tokenizer.json"); }
-static void test_golden_proto(void) { if (tok_proto) check_golden(tok_proto, "spiece.model"); }
+static void test_golden_default(void) { if (tok_default) check_golden(tok_default, "default", true); }
+static void test_golden_json(void) { if (tok_json) check_golden(tok_json, "tokenizer.json", false); }
+static void test_golden_proto(void) { if (tok_proto) check_golden(tok_proto, "spiece.model", false); }
 
 /* The charsmap mappings the spec observed in this blob. */
 static void test_charsmap(void) {

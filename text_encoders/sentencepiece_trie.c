@@ -7,11 +7,14 @@
 /* Node ids must leave room for the byte in a 32-bit edge key. */
 #define MAX_NODES ((1u << 24) - 1)
 
-fg_error *fg_sp_trie_init(fg_sp_trie *t) {
+fg_error *fg_sp_trie_init(fg_sp_trie *t, size_t key_bytes) {
     memset(t, 0, sizeof *t);
-    t->mask = 1023;
-    t->slots = calloc(t->mask + 1, sizeof *t->slots);
-    t->node_cap = 1024;
+    if (key_bytes > MAX_NODES) key_bytes = MAX_NODES;
+    size_t slots = 1024;
+    while (slots < 2 * key_bytes + 2) slots *= 2;
+    t->mask = slots - 1;
+    t->slots = calloc(slots, sizeof *t->slots);
+    t->node_cap = (uint32_t)(key_bytes + 1 > 1024 ? key_bytes + 1 : 1024);
     t->value = malloc(t->node_cap * sizeof *t->value);
     if (!t->slots || !t->value) {
         fg_sp_trie_free(t);

@@ -17,7 +17,8 @@ typedef struct fg_sp_trie {
     uint32_t nodes, node_cap;
 } fg_sp_trie;
 
-fg_error *fg_sp_trie_init(fg_sp_trie *t) FG_MUST_CHECK;
+/* key_bytes: the expected total length of the keys (sizes the table once; 0 is fine). */
+fg_error *fg_sp_trie_init(fg_sp_trie *t, size_t key_bytes) FG_MUST_CHECK;
 void fg_sp_trie_free(fg_sp_trie *t);
 /* Adds key -> value; a key already present keeps its first value. */
 fg_error *fg_sp_trie_insert(fg_sp_trie *t, const unsigned char *key, size_t len, int32_t value) FG_MUST_CHECK;

@@ -62,8 +62,8 @@ static fg_error *add_t5_sentinels(fg_sp_model *m) {
 
 static fg_error *build_tries(fg_t5_tokenizer *tok) {
     const fg_sp_model *m = &tok->model;
-    FG_TRY(fg_sp_trie_init(&tok->pieces));
-    FG_TRY(fg_sp_trie_init(&tok->specials));
+    FG_TRY(fg_sp_trie_init(&tok->pieces, m->text_len));
+    FG_TRY(fg_sp_trie_init(&tok->specials, 0));
     for (size_t i = 0; i < m->n; i++) {
         const unsigned char *p = (const unsigned char *)fg_sp_model_piece(m, i);
         size_t len = strlen((const char *)p);
@@ -235,8 +235,10 @@ static void expand_position(const fg_t5_tokenizer *tok, const unsigned char *s, 
         int32_t id = tok->pieces.value[node];
         if (id < 0 || tok->model.type[id] == FG_SP_UNUSED) continue;
         size_t len = end + 1 - pos;
-        float score = tok->model.type[id] == FG_SP_USER_DEFINED ? (float)len * tok->max_score - 0.1f
-                                                                : tok->model.score[id];
+        /* User-defined pieces outscore any split, computed in SentencePiece's precision. */
+        float score = tok->model.type[id] == FG_SP_USER_DEFINED
+                          ? (float)((double)((float)len * tok->max_score) - 0.1)
+                          : tok->model.score[id];
         relax(&best[end + 1], base + score, (int32_t)pos, id);
         if (len == char_len) has_single = true;
     }

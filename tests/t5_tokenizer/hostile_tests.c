@@ -68,6 +68,77 @@ static void test_minimal_json(void) {
     fg_t5_tokenizer_free(tok);
 }
 
+/* <unk> scores 10 below the lowest piece: with "ab" at -30 (so <unk> at -40) and "b" at +5,
+ * "▁" + "ab" (-31) beats "▁" + <unk> + "b" (-36); a smaller penalty would flip it. */
+static void test_unk_penalty(void) {
+    static const char doc[] = "{\"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": "
+                              "[[\"<unk>\", 0], [\"\\u2581\", -1], [\"ab\", -30], [\"b\", 5], [\"c\", -29]]}}";
+    fg_t5_tokenizer *tok = NULL;
+    if (!CHECK_OK(load_bytes("unk.json", doc, sizeof doc - 1, &tok))) return;
+    size_t c;
+    int32_t *ids = t5_ids(tok, "ab", 2, &c);
+    CHECK(ids && c == 2 && ids[0] == 1 && ids[1] == 2, "%zu ids", c);
+    free(ids);
+    /* Unknown characters in a row become one <unk>. */
+    ids = t5_ids(tok, "xyzb", 4, &c);
+    CHECK(ids && c == 3 && ids[0] == 1 && ids[1] == 0 && ids[2] == 3, "%zu ids", c);
+    free(ids);
+    fg_t5_tokenizer_free(tok);
+}
+
+static void base64_encode(const unsigned char *in, size_t n, char *out) {
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        size_t chunk = n - i < 3 ? n - i : 3; /* a chunk of c bytes gives c + 1 digits */
+        for (size_t k = 0; k < 4; k++) out[o++] = k <= chunk ? digits[v >> (18 - 6 * k) & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (8 * k));
+}
+
+/* A hand-built Darts-clone charsmap mapping "A" to "b" (root offset 1; the unit for 'A' at
+ * 1 ^ 0x41 = 64 with has_leaf and offset 1; the value unit at 65 points at pool offset 0), and
+ * one whose root offset points far outside the trie. */
+static void build_charsmap(unsigned char *blob, size_t *size, bool broken) {
+    const uint32_t units = 66;
+    memset(blob, 0, 4 + units * 4 + 2);
+    put_u32(blob, units * 4);
+    put_u32(blob + 4, broken ? 0xFFFFFC00u : 1u << 10);
+    put_u32(blob + 4 + 64 * 4, 0x41u | 0x100u | 1u << 10);
+    put_u32(blob + 4 + 65 * 4, 0x80000000u | 0u);
+    memcpy(blob + 4 + units * 4, "b", 2);
+    *size = 4 + units * 4 + 2;
+}
+
+static void test_crafted_charsmap(void) {
+    for (int broken = 0; broken < 2; broken++) {
+        unsigned char blob[512];
+        size_t size;
+        build_charsmap(blob, &size, broken);
+        char b64[1024], doc[2048];
+        base64_encode(blob, size, b64);
+        snprintf(doc, sizeof doc,
+                 "{\"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": [[\"<unk>\", 0], [\"\\u2581\", -1],"
+                 " [\"x\", -2], [\"b\", -2], [\"A\", -2]]}, \"normalizer\": {\"type\": \"Sequence\", \"normalizers\":"
+                 " [{\"type\": \"Precompiled\", \"precompiled_charsmap\": \"%s\"}]}}",
+                 b64);
+        fg_t5_tokenizer *tok = NULL;
+        if (!CHECK_OK(load_bytes("crafted.json", doc, strlen(doc), &tok))) continue;
+        size_t c;
+        int32_t *ids = t5_ids(tok, "xAAx", 4, &c);
+        const int32_t mapped[] = {1, 2, 3, 3, 2}, kept[] = {1, 2, 4, 4, 2};
+        CHECK(ids && c == 5 && memcmp(ids, broken ? kept : mapped, sizeof mapped) == 0, "broken=%d: %zu ids", broken,
+              c);
+        free(ids);
+        fg_t5_tokenizer_free(tok);
+    }
+}
+
 static void test_garbage_proto(void) {
     unsigned char junk[4096];
     uint32_t x = 12345;
@@ -120,6 +191,8 @@ void t5_run_hostile_tests(void) {
     RUN_TEST(test_truncated_json);
     RUN_TEST(test_wrong_json);
     RUN_TEST(test_minimal_json);
+    RUN_TEST(test_crafted_charsmap);
+    RUN_TEST(test_unk_penalty);
     RUN_TEST(test_garbage_proto);
     RUN_TEST(test_corrupted_proto);
 }

@@ -136,6 +136,21 @@ static void test_megabyte_prompt(void) {
     ids = t5_ids(tok, text, len, &c);
     CHECK(c == 2 && ids && ids[0] == 3 && ids[1] == FG_T5_UNK_ID, "%zu ids", c);
     free(ids);
+    /* Random bytes: mostly invalid UTF-8, with specials' '<' and charsmap keys here and there. */
+    uint32_t x = 99;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        text[i] = (char)(x >> 16);
+    }
+    t0 = t5_now();
+    size_t c2;
+    ids = t5_ids(tok, text, len, &c);
+    dt = t5_now() - t0;
+    int32_t *ids2 = t5_ids(tok_json, text, len, &c2);
+    printf("  1 MB of random bytes: %zu ids in %.3f s\n", c, dt);
+    CHECK(ids && ids2 && c == c2 && c > 1000 && memcmp(ids, ids2, c * 4) == 0);
+    CHECK(dt < 20.0, "%.3f s", dt);
+    free(ids), free(ids2);
     memset(text, 'a', len);
     t0 = t5_now();
     ids = t5_ids(tok, text, len, &c);
