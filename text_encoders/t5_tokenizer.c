@@ -1,10 +1,21 @@
-/* T5 v1.1 SentencePiece unigram tokenizer (spec models.md 5.2). The text is split at special
- * tokens (<pad>, </s>, <unk>, <extra_id_N>, matched verbatim as HF's added tokens are); every
- * other stretch is normalised the SentencePiece way (precompiled charsmap, whitespace clean-up,
- * dummy "▁" prefix) and segmented by Viterbi over a trie of the pieces, maximising the float sum
- * of piece scores exactly as Google's sentencepiece does (same update order and tie rule), so
- * ids match the golden data bit for bit. HF's Metaspace splits the text into words at "▁" first;
- * since no T5 piece has a "▁" after its first byte, that gives the same segmentation. */
+/* T5 v1.1 SentencePiece unigram tokenizer (spec models.md 5.2).
+ *
+ * The text is first split at special tokens (<pad>, </s>, <unk>, <extra_id_N>; leftmost,
+ * longest), which become their ids as HF's added tokens do in ComfyUI. Every other stretch is
+ * normalised the SentencePiece way (precompiled charsmap, whitespace clean-up, dummy "▁" prefix
+ * for the stretch that starts the text) and segmented by Viterbi over a trie of the pieces.
+ *
+ * Reference: the golden ids were made with Google's sentencepiece, so the search follows it
+ * exactly: one pass over the whole normalised string, float sums of piece scores, candidates
+ * offered in the same order with the same strict "better" test (so ties resolve alike), an
+ * unknown character scoring 10 below the lowest piece, and runs of <unk> merged into one.
+ * ComfyUI's HF tokenizers differ in form only for this vocabulary: Metaspace splits the text into
+ * words at "▁" before the Viterbi search, but no T5 piece has "▁" after its first byte, so no
+ * piece can span a word boundary and the segmentation is the same (tests check the vocabulary
+ * for this); HF sums scores in double precision, which could only matter for two segmentations
+ * within float rounding of each other; and HF looks the
+ * charsmap up per grapheme cluster, which agrees with the per-character rule used here on the
+ * golden prompts (combining sequences are keys of the charsmap itself). */
 #include "text_encoders/t5_tokenizer.h"
 
 #include <float.h>
