@@ -44,6 +44,11 @@ static void test_vocab(void) {
     CHECK(strcmp(fg_t5_piece(tok_proto, 32000), "<extra_id_99>") == 0);
     CHECK(strcmp(fg_t5_piece(tok_proto, 32099), "<extra_id_0>") == 0);
     CHECK(fg_t5_piece(tok_json, 32100) == NULL && fg_t5_piece(tok_json, -1) == NULL);
+    /* No piece holds "▁" after its start, so no piece spans a word boundary: HF's split into
+     * words before the search gives sentencepiece's segmentation (t5_tokenizer.c relies on it). */
+    size_t inner = 0;
+    for (int32_t i = 0; i < 32100; i++) inner += strstr(fg_t5_piece(tok_json, i) + 1, "\xE2\x96\x81") != NULL;
+    CHECK(inner == 0, "%zu pieces hold an inner \"\\u2581\"", inner);
 }
 
 static void test_hello_world(void) {

@@ -48,8 +48,7 @@ const char *fg_sp_model_piece(const fg_sp_model *m, size_t i);
 
 /* spiece.model (ModelProto). The 100 T5 sentinels are NOT added here. */
 fg_error *fg_sp_read_proto(const unsigned char *data, size_t size, fg_sp_model *m) FG_MUST_CHECK;
-/* tokenizer.json with a Unigram model. data must be followed by a NUL byte or be NUL-free
- * within size (it is parsed with an explicit length). */
+/* tokenizer.json with a Unigram model (size bytes; no NUL terminator needed). */
 fg_error *fg_sp_read_json(const char *data, size_t size, fg_sp_model *m) FG_MUST_CHECK;
 
 #endif
