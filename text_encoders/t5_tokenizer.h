@@ -20,7 +20,9 @@ fg_error *fg_t5_tokenizer_load_default(fg_t5_tokenizer **out) FG_MUST_CHECK;
 fg_error *fg_t5_tokenizer_load_file(const char *path, fg_t5_tokenizer **out) FG_MUST_CHECK;
 void fg_t5_tokenizer_free(fg_t5_tokenizer *tok);
 
-/* Encodes len bytes of UTF-8 text to piece ids WITHOUT the trailing eos. *ids is malloc'd
+/* Encodes len bytes of UTF-8 text to piece ids WITHOUT the trailing eos. Special tokens
+ * written in the text (<pad>, </s>, <unk>, <extra_id_N>) become their ids, as in the HF
+ * tokenizer ComfyUI uses. *ids is malloc'd
  * (free() it; may be NULL when *count is 0). Invalid UTF-8 is not an error: each bad byte is
  * treated as U+FFFD, as SentencePiece does. */
 fg_error *fg_t5_tokenize(const fg_t5_tokenizer *tok, const char *text, size_t len, int32_t **ids,
