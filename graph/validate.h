@@ -1,0 +1,28 @@
+/* Validation as ComfyUI's POST /prompt does it (comfyui.md 2.2): every error collected, each
+ * naming the node id, class type, input and reason, in ComfyUI's node_errors shape. */
+#ifndef FG_GRAPH_VALIDATE_H
+#define FG_GRAPH_VALIDATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "nodes/node_ctx.h"
+
+typedef struct fg_validation {
+    bool ok;              /* at least one output node is valid */
+    json_t *error;        /* top-level {"type","message","details","extra_info"} or NULL */
+    json_t *node_errors;  /* {"id": {"errors": [...], "dependent_outputs": [...], "class_type": "X"}} */
+    json_t *outputs;      /* ids of the valid output nodes, in a deterministic order */
+} fg_validation;
+
+/* settings->models_dir NULL: model names are not checked against files. */
+fg_error *fg_validate_prompt(const json_t *prompt, const fg_run_settings *settings, fg_validation *out) FG_MUST_CHECK;
+void fg_validation_clear(fg_validation *v);
+/* Human-readable report, one line per error ("node 12 (KSampler) input 'steps': ..."). */
+void fg_validation_print(const fg_validation *v, FILE *f);
+/* {"error": ..., "node_errors": ...} as the HTTP API answers (new reference). */
+json_t *fg_validation_to_json(const fg_validation *v);
+
+#endif

@@ -1,0 +1,81 @@
+/* The node catalogue: each ComfyUI node class we support declares its inputs (name, type,
+ * default, range, options), outputs and an execute function, like ComfyUI's INPUT_TYPES /
+ * RETURN_TYPES / FUNCTION. The graph layer validates and converts workflows against these
+ * declarations; `fluxgraph nodes --json` prints them in /object_info's shape. */
+#ifndef FG_NODES_REGISTRY_H
+#define FG_NODES_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "nodes/value.h"
+
+#define FG_NODE_MAX_INPUTS 16
+#define FG_NODE_MAX_OUTPUTS 4
+
+/* Where a COMBO's options come from when they are not a fixed list. */
+typedef enum fg_combo_source {
+    FG_COMBO_FIXED = 0,       /* `options` */
+    FG_COMBO_CHECKPOINTS,     /* files under models/checkpoints */
+    FG_COMBO_DIFFUSION_MODELS,/* models/diffusion_models + models/unet */
+    FG_COMBO_TEXT_ENCODERS,   /* models/text_encoders + models/clip */
+    FG_COMBO_VAE,             /* models/vae */
+    FG_COMBO_LORAS,           /* models/loras */
+    FG_COMBO_INPUT_IMAGES,    /* the input folder (LoadImage) */
+} fg_combo_source;
+
+typedef struct fg_input_spec {
+    const char *name;
+    fg_type type;              /* FG_TYPE_COMBO for option lists */
+    bool optional;
+    /* INT / FLOAT / BOOLEAN defaults and ranges (ComfyUI's min/max/step; step is not
+     * validated, as in ComfyUI). INT ranges are carried as doubles except seeds, whose max is
+     * 2^64-1: `max_u64` marks that. */
+    double def, min, max, step;
+    bool has_min, has_max, max_u64;
+    const char *def_string;    /* STRING / COMBO default */
+    const char *const *options;/* COMBO fixed options, NULL-terminated */
+    fg_combo_source source;
+    bool control_after_generate; /* a seed: the UI stores one extra widget value after it */
+    bool image_upload;           /* LoadImage: the UI stores an "image" upload pseudo-widget */
+    bool force_input;            /* socket only, no widget */
+    bool multiline, dynamic_prompts;
+} fg_input_spec;
+
+typedef struct fg_node_ctx fg_node_ctx; /* execution context, graph/executor.h */
+
+/* inputs[i] matches spec->inputs[i] (FG_TYPE_NONE for an absent optional input); the node
+ * fills outputs[0..n_outputs-1]. On error the executor clears whatever was filled. */
+typedef fg_error *(*fg_node_execute_fn)(fg_node_ctx *ctx, const fg_value *inputs, fg_value *outputs);
+
+typedef struct fg_node_spec {
+    const char *class_type;
+    const char *display_name;
+    const char *category;
+    const char *description;
+    fg_input_spec inputs[FG_NODE_MAX_INPUTS];
+    int n_inputs;
+    fg_type outputs[FG_NODE_MAX_OUTPUTS];
+    const char *output_names[FG_NODE_MAX_OUTPUTS];
+    int n_outputs;
+    bool output_node;          /* SaveImage, PreviewImage */
+    bool not_idempotent;       /* never served from the cache */
+    /* NULL = declared for validation and conversion only (e.g. samplers before the sampling
+     * issue): running it is a clear error, never a crash. */
+    fg_node_execute_fn execute;
+} fg_node_spec;
+
+/* All supported nodes, sorted by class_type. */
+size_t fg_node_count(void);
+const fg_node_spec *fg_node_at(size_t i);
+/* NULL when unknown. */
+const fg_node_spec *fg_node_find(const char *class_type);
+/* Up to `max` supported class names closest to an unknown one (edit distance), for "did you
+ * mean" messages. Returns how many were written. */
+size_t fg_node_suggest(const char *class_type, const char **out, size_t max);
+/* Index of the input called name, -1 if none. */
+int fg_node_input_index(const fg_node_spec *spec, const char *name);
+
+#endif
