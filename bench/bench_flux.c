@@ -29,6 +29,18 @@ static fg_error *alloc_random(fg_tensor *t, int ndim, const int64_t *shape, floa
     return NULL;
 }
 
+/* Resident memory split into anonymous (activations, scratch) and file-backed (the mapped
+ * weights, which the kernel can drop and re-read) from /proc/self/status; Linux only. */
+static void print_memory(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "RssAnon:", 8) == 0 || strncmp(line, "RssFile:", 8) == 0 || strncmp(line, "VmHWM:", 6) == 0)
+            printf("  %s", line);
+    fclose(f);
+}
+
 static fg_error *run(const bench_args *a) {
     double t0 = fg_time_now();
     fg_flux_model *m = NULL;
@@ -53,6 +65,7 @@ static fg_error *run(const bench_args *a) {
         err = fg_flux_forward(m, &in, &out, NULL);
         if (!err) err = fg_device_synchronize(m->device);
         if (!err) printf("forward %d: %.2f s\n", r + 1, fg_time_now() - t);
+        if (!err) print_memory();
         fflush(stdout);
     }
     fg_tensor *all[] = {&x, &ts, &ctx, &y, &g};
