@@ -190,6 +190,29 @@ static void test_guidance_optional(void) {
     flux_case_free(&c);
 }
 
+/* ComfyUI slices y to its first vec_in_dim columns: extra columns change nothing. */
+static void test_wider_y(void) {
+    flux_case c;
+    fg_tensor want, got, wide;
+    if (!flux_tiny() || !flux_case_load("c0", &c)) return;
+    fg_flux_inputs in = flux_case_inputs(&c);
+    if (flux_run(flux_tiny(), &in, &want, NULL)) {
+        if (CHECK_OK(fg_tensor_alloc_host(&wide, FG_F32, FG_SHAPE(2, 160)))) {
+            for (int b = 0; b < 2; b++)
+                for (int j = 0; j < 160; j++)
+                    ((float *)wide.data)[b * 160 + j] = j < 128 ? ((const float *)c.y.data)[b * 128 + j] : 99.0f;
+            in.y = &wide;
+            if (flux_run(flux_tiny(), &in, &got, NULL)) {
+                CHECK(flux_max_abs_diff(&got, &want) == 0.0, "%g", flux_max_abs_diff(&got, &want));
+                fg_tensor_free(&got);
+            }
+            fg_tensor_free_host(&wide);
+        }
+        fg_tensor_free(&want);
+    }
+    flux_case_free(&c);
+}
+
 static void test_bad_inputs(void) {
     flux_case c;
     const fg_flux_model *m = flux_tiny();
@@ -276,6 +299,7 @@ int main(int argc, char **argv) {
         RUN_TEST(test_odd_latent);
         RUN_TEST(test_batch_consistency);
         RUN_TEST(test_guidance_optional);
+        RUN_TEST(test_wider_y);
         RUN_TEST(test_bad_inputs);
         RUN_TEST(test_layout_prefixed);
         RUN_TEST(test_layout_diffusers);

@@ -5,6 +5,9 @@
 
 /* Block indices past this are treated as hostile rather than as a 5000-block model. */
 #define MAX_BLOCKS 4096
+/* Dims past this are hostile too (the real maximum is 21504); it keeps products such as
+ * 6 x hidden far from overflowing. */
+#define MAX_DIM (INT64_C(1) << 30)
 
 /* Dimension `axis` of a tensor that must exist with `ndim` dims. */
 static fg_error *dim_of(const fg_weights *w, const char *name, int ndim, int axis, int64_t *out) {
@@ -17,8 +20,8 @@ static fg_error *dim_of(const fg_weights *w, const char *name, int ndim, int axi
                          fg_tensor_shape_str(&t, s, sizeof s), ndim);
     }
     *out = t.shape[axis];
-    if (*out <= 0)
-        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s' has an empty dim", fg_weights_path(w),
+    if (*out <= 0 || *out > MAX_DIM)
+        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s' has an empty or implausibly large dim", fg_weights_path(w),
                          fg_weights_prefix(w), name);
     return NULL;
 }

@@ -281,8 +281,8 @@ fg_error *fg_flux_convert_diffusers(fg_weights *w) {
     FG_CHECK_ARG(w, "fg_flux_convert_diffusers: NULL argument");
     fg_tensor x;
     FG_TRY(fg_weights_get(w, "x_embedder.weight", &x));
-    if (x.ndim != 2 || x.shape[0] <= 0)
-        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%sx_embedder.weight' must be a matrix [hidden, in]",
+    if (x.ndim != 2 || x.shape[0] <= 0 || x.shape[0] > (INT64_C(1) << 30))
+        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%sx_embedder.weight' must be a matrix [hidden, in] of a plausible size",
                          fg_weights_path(w), fg_weights_prefix(w));
     int64_t h = x.shape[0], depth = 0, depth_single = 0;
     FG_TRY(apply_renames(w, "", "", global_renames, sizeof global_renames / sizeof global_renames[0]));

@@ -238,6 +238,22 @@ void test_load_errors_bfl(void) {
     expect_load_error(&s, "mlp.safetensors", "MLP width 512");
     tf_free(&s);
 
+    /* hostile shapes and dtypes: clean errors, no crash */
+    if (!tiny_set(&s)) return;
+    reshape_entry(&s, "img_in.weight", 1, (const int64_t[]){256});
+    expect_load_error(&s, "img-in-1d.safetensors", "'img_in.weight' is BF16 [256], expected a 2-dim float tensor");
+    tf_free(&s);
+
+    if (!tiny_set(&s)) return;
+    tf_entry *e = tf_find(&s, "double_blocks.0.img_mod.lin.weight");
+    fg_tensor ints;
+    if (e && CHECK_OK(fg_tensor_alloc_host(&ints, FG_I32, 2, e->t.shape))) {
+        fg_tensor_free_host(&e->t);
+        e->t = ints;
+        expect_load_error(&s, "int-weight.safetensors", "'double_blocks.0.img_mod.lin.weight' has dtype I32");
+    }
+    tf_free(&s);
+
     tf_set pre = {0};
     if (!tiny_set(&s)) return;
     if (CHECK_OK(tf_prefixed(&s, DIT_PREFIX, &pre))) {
@@ -275,6 +291,11 @@ void test_load_errors_diffusers(void) {
     if (!CHECK_OK(tf_to_diffusers(&bfl, 256, &dif))) goto done;
     reshape_entry(&dif, "single_transformer_blocks.1.attn.to_v.weight", 2, (const int64_t[]){128, 256});
     expect_load_error(&dif, "dif-shape.safetensors", "'single_transformer_blocks.1.attn.to_v.weight' is BF16 [128, 256]");
+    tf_free(&dif);
+
+    if (!CHECK_OK(tf_to_diffusers(&bfl, 256, &dif))) goto done;
+    reshape_entry(&dif, "x_embedder.weight", 1, (const int64_t[]){256});
+    expect_load_error(&dif, "dif-x-1d.safetensors", "'x_embedder.weight' must be a matrix");
     tf_free(&dif);
 
     if (!CHECK_OK(tf_to_diffusers(&bfl, 256, &dif))) goto done;
