@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `fluxgraph probe flux`: the tiny DiT reproduces every tensor of the golden FLUX file within the
+# fixture tolerances (checked by test_flux --compare-probe), and bad requests fail cleanly
+# (exit 1, a message naming the problem, no output file).
+# Usage: tests/test_probe_flux.sh [BUILD_DIR]    (run from the repository root)
+set -u
+build=${1:-build}
+fg="$build/fluxgraph"
+golden=tests/fixtures/golden/flux.safetensors
+model=tests/fixtures/models/diffusion_models/tiny-flux.safetensors
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-probe-flux-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+check() { # NAME CONDITION-EXIT-CODE
+    if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
+    else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+
+out="$tmp/out.safetensors"
+expect_failure() { # NAME NEEDLE ARGS...
+    local name=$1 needle=$2; shift 2
+    rm -f "$out" "$out.tmp"
+    "$fg" probe flux "$@" --out "$out" >"$tmp/log" 2>&1
+    local rc=$? ok=0
+    [ $rc = 1 ] || { echo "  exit $rc, expected 1"; ok=1; }
+    grep -q -- "$needle" "$tmp/log" || { echo "  message lacks '$needle':"; sed 's/^/    /' "$tmp/log"; ok=1; }
+    if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "  output file left behind"; ok=1; fi
+    check "$name" $ok
+}
+
+"$fg" probe flux --golden "$golden" --model "$model" --out "$tmp/flux.safetensors" >"$tmp/log" 2>&1
+rc=$?
+[ $rc = 0 ] || sed 's/^/    /' "$tmp/log"
+check "probe flux on the golden file exits 0" $rc
+"$build/tests/test_flux" --compare-probe "$tmp/flux.safetensors" >"$tmp/cmp.log" 2>&1
+rc=$?
+grep -E '^(  c[0-9]|FAIL|  tests)' "$tmp/cmp.log" | sed 's/^/  /'
+check "probe flux output matches golden (out <= 1e-4, intermediates <= 5e-5)" $rc
+
+expect_failure "no --model" "needs --model" --golden "$golden"
+expect_failure "model without a DiT" "no FLUX DiT" --golden "$golden" \
+    --model tests/fixtures/models/vae/tiny-ae.safetensors
+expect_failure "golden of another component" "not something the FLUX forward produces" \
+    --golden tests/fixtures/golden/rng.safetensors --model "$model"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,49 @@
+/* Shared by the FLUX forward's files (flux_model.c, flux_embed.c, flux_blocks.c); not a
+ * public interface. Every helper allocates its outputs as F32 activations on the model's
+ * device; the caller frees them with fg_tensor_free. */
+#ifndef FG_UNET_FLUX_INTERNAL_H
+#define FG_UNET_FLUX_INTERNAL_H
+
+#include "kernels/ops.h"
+#include "unet/flux_model.h"
+
+/* For functions that own temporaries: set err and jump to the cleanup label `done`. */
+#define FLUX_TRY(expr)                                                                     \
+    do {                                                                                   \
+        if ((err = (expr))) goto done;                                                     \
+    } while (0)
+
+/* F32 activation on m's device. */
+fg_error *flux_alloc(const fg_flux_model *m, fg_tensor *t, int ndim, const int64_t *shape) FG_MUST_CHECK;
+/* out = act(l(x)), allocated with x's leading dims and l's output width. */
+fg_error *flux_linear(const fg_flux_model *m, const fg_flux_linear *l, const fg_tensor *x, fg_activation act,
+                      fg_tensor *out) FG_MUST_CHECK;
+/* A borrowed view of t[index] (t contiguous, at least 2 dims): drops the leading dim. */
+fg_error *flux_slab(const fg_tensor *t, int64_t index, fg_tensor *view) FG_MUST_CHECK;
+/* An owned copy of src on m's device (trace capture). */
+fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *dst) FG_MUST_CHECK;
+
+/* ---- flux_embed.c ---- */
+
+/* vec [B, H] = time_in(temb(timestep)) + guidance_in(temb(guidance)) + vector_in(y). */
+fg_error *flux_vec(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *vec) FG_MUST_CHECK;
+/* RoPE cos/sin tables [1, Lt + h2*w2, head_dim/2] for text ids 0 then image ids (0, i, j). */
+fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos,
+                           fg_tensor *sin) FG_MUST_CHECK;
+/* Host F32 ids for the trace: img_ids [B, h2*w2, 3] = (0, i, j), txt_ids [B, lt, 3] = 0. */
+fg_error *flux_ids(const fg_flux_model *m, int64_t b, int64_t lt, int64_t h2, int64_t w2, fg_tensor *img_ids,
+                   fg_tensor *txt_ids) FG_MUST_CHECK;
+
+/* ---- flux_blocks.c ---- */
+
+/* The k modulation chunks [B, 1, H] of lin(silu_vec), in stored order. */
+fg_error *flux_modulation(const fg_flux_model *m, const fg_flux_linear *lin, const fg_tensor *silu_vec, int k,
+                          fg_tensor *chunks) FG_MUST_CHECK;
+/* One double block on img [B, Li, H] and txt [B, Lt, H], in place. */
+fg_error *flux_double_block(const fg_flux_model *m, const fg_flux_double_block *blk, fg_tensor *img, fg_tensor *txt,
+                            const fg_tensor *silu_vec, const fg_tensor *cos, const fg_tensor *sin) FG_MUST_CHECK;
+/* One single block on x [B, Lt + Li, H], in place. */
+fg_error *flux_single_block(const fg_flux_model *m, const fg_flux_single_block *blk, fg_tensor *x,
+                            const fg_tensor *silu_vec, const fg_tensor *cos, const fg_tensor *sin) FG_MUST_CHECK;
+
+#endif

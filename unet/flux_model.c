@@ -1,0 +1,203 @@
+/* The FLUX forward (models.md 1.4): patchify (with ComfyUI's circular padding of odd sizes),
+ * embeddings, the double and single blocks, the final layer, unpatchify and crop. */
+#include <string.h>
+
+#include "unet/flux_internal.h"
+
+/* ---- helpers shared by the forward's files ---------------------------------------------------- */
+
+fg_error *flux_alloc(const fg_flux_model *m, fg_tensor *t, int ndim, const int64_t *shape) {
+    return fg_tensor_alloc(t, m->device, FG_F32, ndim, shape);
+}
+
+fg_error *flux_linear(const fg_flux_model *m, const fg_flux_linear *l, const fg_tensor *x, fg_activation act,
+                      fg_tensor *out) {
+    int64_t shape[FG_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[x->ndim - 1] = l->w.shape[0];
+    FG_TRY(flux_alloc(m, out, x->ndim, shape));
+    fg_error *err = fg_linear(out, x, &l->w, l->has_bias ? &l->b : NULL, l->w_scale, act);
+    if (err) fg_tensor_free(out);
+    return err;
+}
+
+fg_error *flux_slab(const fg_tensor *t, int64_t index, fg_tensor *view) {
+    FG_CHECK_ARG(t->ndim >= 2 && index >= 0 && index < t->shape[0], "flux_slab: index %lld of a %d-dim tensor",
+                 (long long)index, t->ndim);
+    size_t slab_bytes = fg_tensor_nbytes(t) / (size_t)t->shape[0];
+    return fg_tensor_view(view, t->dtype, t->device, t->ndim - 1, t->shape + 1,
+                          (char *)t->data + (size_t)index * slab_bytes);
+}
+
+fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *dst) {
+    FG_TRY(fg_tensor_alloc(dst, m->device, src->dtype, src->ndim, src->shape));
+    fg_error *err = fg_tensor_copy(dst, src);
+    if (err) fg_tensor_free(dst);
+    return err;
+}
+
+void fg_flux_trace_free(fg_flux_trace *t) {
+    if (!t) return;
+    fg_tensor *all[] = {&t->img_tokens,  &t->img_ids,     &t->txt_ids,     &t->vec,
+                        &t->double0_img, &t->double0_txt, &t->doubles_img, &t->doubles_txt};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
+}
+
+/* ---- input checks ------------------------------------------------------------------------------ */
+
+static fg_error *check_tensor(const fg_flux_model *m, const char *name, const fg_tensor *t, int ndim, bool any_device) {
+    char s[96];
+    FG_CHECK_ARG(t && t->data, "flux forward: %s is missing", name);
+    FG_CHECK_ARG(t->dtype == FG_F32 && t->ndim == ndim, "flux forward: %s is %s %s, expected F32 with %d dims", name,
+                 fg_dtype_name(t->dtype), fg_tensor_shape_str(t, s, sizeof s), ndim);
+    FG_CHECK_ARG(any_device || t->device == m->device, "flux forward: %s is on %s but the model runs on %s", name,
+                 fg_device_name(t->device), fg_device_name(m->device));
+    for (int i = 0; i < ndim; i++)
+        FG_CHECK_ARG(t->shape[i] > 0, "flux forward: %s is %s (empty)", name, fg_tensor_shape_str(t, s, sizeof s));
+    return NULL;
+}
+
+static fg_error *check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out) {
+    const fg_flux_config *a = &m->p.arch;
+    char s[96], s2[96];
+    FG_TRY(check_tensor(m, "x", in->x, 4, false));
+    FG_TRY(check_tensor(m, "timestep", in->timestep, 1, true));
+    FG_TRY(check_tensor(m, "context", in->context, 3, false));
+    FG_TRY(check_tensor(m, "y", in->y, 2, false));
+    FG_TRY(check_tensor(m, "out", out, 4, false));
+    if (in->guidance) FG_TRY(check_tensor(m, "guidance", in->guidance, 1, true));
+    const int64_t b = in->x->shape[0];
+    FG_CHECK_ARG(in->x->shape[1] == m->p.latent_channels, "flux forward: x is %s but the model takes %lld channels",
+                 fg_tensor_shape_str(in->x, s, sizeof s), (long long)m->p.latent_channels);
+    FG_CHECK_ARG(fg_tensor_same_shape(out, in->x), "flux forward: out is %s but x is %s",
+                 fg_tensor_shape_str(out, s, sizeof s), fg_tensor_shape_str(in->x, s2, sizeof s2));
+    FG_CHECK_ARG(in->timestep->shape[0] == b && (!in->guidance || in->guidance->shape[0] == b),
+                 "flux forward: timestep and guidance need %lld values (the batch of x)", (long long)b);
+    FG_CHECK_ARG(in->context->shape[0] == b && in->context->shape[2] == a->context_in_dim,
+                 "flux forward: context is %s, expected [%lld, L, %lld]", fg_tensor_shape_str(in->context, s, sizeof s),
+                 (long long)b, (long long)a->context_in_dim);
+    FG_CHECK_ARG(in->y->shape[0] == b && in->y->shape[1] >= a->vec_in_dim,
+                 "flux forward: y is %s, expected [%lld, >= %lld]", fg_tensor_shape_str(in->y, s, sizeof s),
+                 (long long)b, (long long)a->vec_in_dim);
+    return NULL;
+}
+
+/* ---- stages ------------------------------------------------------------------------------------ */
+
+/* Tokens [B, h2*w2, C*4] of x, circular-padded to even sizes on the bottom/right first. */
+static fg_error *patchify(const fg_flux_model *m, const fg_tensor *x, fg_tensor *tokens) {
+    const int64_t b = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+    const int ph = (int)(h % FG_FLUX_PATCH), pw = (int)(w % FG_FLUX_PATCH);
+    const int64_t h2 = (h + ph) / FG_FLUX_PATCH, w2 = (w + pw) / FG_FLUX_PATCH;
+    fg_tensor padded = {0};
+    const fg_tensor *src = x;
+    fg_error *err = NULL;
+    if (ph || pw) {
+        FLUX_TRY(flux_alloc(m, &padded, FG_SHAPE(b, c, h + ph, w + pw)));
+        FLUX_TRY(fg_pad2d(&padded, x, 0, ph, 0, pw, FG_PAD_CIRCULAR));
+        src = &padded;
+    }
+    FLUX_TRY(flux_alloc(m, tokens, FG_SHAPE(b, h2 * w2, c * FG_FLUX_PATCH * FG_FLUX_PATCH)));
+    FLUX_TRY(fg_patchify(tokens, src, FG_FLUX_PATCH));
+done:
+    fg_tensor_free(&padded);
+    return err;
+}
+
+/* out [B, C, h, w] from the final tokens [B, h2*w2, C*4]: unpatchify, then crop the padding. */
+static fg_error *unpatchify(const fg_flux_model *m, const fg_tensor *tokens, int64_t h2, int64_t w2, fg_tensor *out) {
+    const int64_t b = out->shape[0], c = out->shape[1];
+    fg_tensor full = {0}, rows = {0};
+    fg_error *err = NULL;
+    if (out->shape[2] == 2 * h2 && out->shape[3] == 2 * w2) return fg_unpatchify(out, tokens, FG_FLUX_PATCH);
+    FLUX_TRY(flux_alloc(m, &full, FG_SHAPE(b, c, 2 * h2, 2 * w2)));
+    FLUX_TRY(fg_unpatchify(&full, tokens, FG_FLUX_PATCH));
+    FLUX_TRY(flux_alloc(m, &rows, FG_SHAPE(b, c, out->shape[2], 2 * w2)));
+    FLUX_TRY(fg_slice(&rows, &full, 2, 0));
+    FLUX_TRY(fg_slice(out, &rows, 3, 0));
+done:
+    fg_tensor_free(&full);
+    fg_tensor_free(&rows);
+    return err;
+}
+
+/* tokens [B, Li, C*4] = final_layer.linear(modulate(LN(img), shift, scale)), shift first. */
+static fg_error *final_layer(const fg_flux_model *m, const fg_tensor *img, const fg_tensor *silu_vec, fg_tensor *tokens) {
+    fg_tensor mods[2] = {{0}}, a = {0};
+    fg_error *err = NULL;
+    FLUX_TRY(flux_modulation(m, &m->final_mod, silu_vec, 2, mods));
+    FLUX_TRY(flux_alloc(m, &a, 3, img->shape));
+    FLUX_TRY(fg_layer_norm(&a, img, NULL, NULL, FG_FLUX_EPS, &mods[0], &mods[1]));
+    FLUX_TRY(flux_linear(m, &m->final_linear, &a, FG_ACT_NONE, tokens));
+done:
+    fg_tensor_free(&mods[0]);
+    fg_tensor_free(&mods[1]);
+    fg_tensor_free(&a);
+    return err;
+}
+
+/* The streams through the blocks: img [B, Li, H] and txt [B, Lt, H] in, img out (txt freed). */
+static fg_error *run_blocks(const fg_flux_model *m, fg_tensor *img, fg_tensor *txt, const fg_tensor *silu_vec,
+                            const fg_tensor *cos, const fg_tensor *sin, fg_flux_trace *trace) {
+    const fg_flux_config *a = &m->p.arch;
+    const int64_t b = img->shape[0], li = img->shape[1], lt = txt->shape[1];
+    fg_tensor x = {0};
+    fg_error *err = NULL;
+    for (int64_t n = 0; n < a->depth; n++) {
+        FLUX_TRY(flux_double_block(m, &m->double_blocks[n], img, txt, silu_vec, cos, sin));
+        if (trace && trace->enabled && n == 0) {
+            FLUX_TRY(flux_clone(m, img, &trace->double0_img));
+            FLUX_TRY(flux_clone(m, txt, &trace->double0_txt));
+        }
+        if (trace && trace->enabled && n == a->depth - 1) {
+            FLUX_TRY(flux_clone(m, img, &trace->doubles_img));
+            FLUX_TRY(flux_clone(m, txt, &trace->doubles_txt));
+        }
+    }
+    FLUX_TRY(flux_alloc(m, &x, FG_SHAPE(b, lt + li, a->hidden)));
+    FLUX_TRY(fg_concat(&x, (const fg_tensor *const[]){txt, img}, 2, 1)); /* text first */
+    fg_tensor_free(txt);
+    for (int64_t n = 0; n < a->depth_single; n++)
+        FLUX_TRY(flux_single_block(m, &m->single_blocks[n], &x, silu_vec, cos, sin));
+    FLUX_TRY(fg_slice(img, &x, 1, lt)); /* drop the text rows */
+done:
+    fg_tensor_free(&x);
+    return err;
+}
+
+static fg_error *forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
+    const int64_t b = in->x->shape[0], lt = in->context->shape[1];
+    const int64_t h2 = (in->x->shape[2] + 1) / 2, w2 = (in->x->shape[3] + 1) / 2;
+    const bool tracing = trace && trace->enabled;
+    fg_tensor tokens = {0}, img = {0}, txt = {0}, vec = {0}, silu_vec = {0}, cos = {0}, sin = {0};
+    fg_error *err = NULL;
+    FLUX_TRY(patchify(m, in->x, &tokens));
+    if (tracing) {
+        FLUX_TRY(flux_clone(m, &tokens, &trace->img_tokens));
+        FLUX_TRY(flux_ids(m, b, lt, h2, w2, &trace->img_ids, &trace->txt_ids));
+    }
+    FLUX_TRY(flux_linear(m, &m->img_in, &tokens, FG_ACT_NONE, &img));
+    fg_tensor_free(&tokens);
+    FLUX_TRY(flux_vec(m, in, &vec));
+    if (tracing) FLUX_TRY(flux_clone(m, &vec, &trace->vec));
+    FLUX_TRY(flux_alloc(m, &silu_vec, 2, vec.shape)); /* every modulation reads silu(vec) */
+    FLUX_TRY(fg_unary(&silu_vec, &vec, FG_ACT_SILU));
+    fg_tensor_free(&vec);
+    FLUX_TRY(flux_linear(m, &m->txt_in, in->context, FG_ACT_NONE, &txt));
+    FLUX_TRY(flux_rope_tables(m, lt, h2, w2, &cos, &sin));
+    FLUX_TRY(run_blocks(m, &img, &txt, &silu_vec, &cos, &sin, trace));
+    FLUX_TRY(final_layer(m, &img, &silu_vec, &tokens));
+    FLUX_TRY(unpatchify(m, &tokens, h2, w2, out));
+done:;
+    fg_tensor *all[] = {&tokens, &img, &txt, &vec, &silu_vec, &cos, &sin};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
+    return err;
+}
+
+fg_error *fg_flux_forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
+    FG_CHECK_ARG(m && in && out, "fg_flux_forward: NULL argument");
+    FG_TRY(check_inputs(m, in, out));
+    fg_error *err = forward(m, in, out, trace);
+    if (err && trace) fg_flux_trace_free(trace);
+    return fg_error_wrapf(err, "flux forward");
+}

@@ -1,0 +1,81 @@
+/* The FLUX.1 DiT (flux1-dev / flux1-schnell and tiny models of the same layout): the
+ * denoiser's forward pass as ComfyUI runs it (models.md 1.4-1.12), written on the op interface
+ * of kernels/ops.h. Weights stay in their stored dtype (BF16/F16/F32/F8 with a per-tensor
+ * scale); activations are F32 tensors on the model's device, freed as soon as they are dead.
+ * Load a model with flux_loader.h. */
+#ifndef FG_UNET_FLUX_MODEL_H
+#define FG_UNET_FLUX_MODEL_H
+
+#include <stdbool.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "models/weights.h"
+#include "unet/flux_config.h"
+
+/* A Linear layer: out = x . (w_scale * w)^T + b. */
+typedef struct fg_flux_linear {
+    fg_tensor w, b;
+    bool has_bias;
+    float w_scale; /* fp8 dequantisation scale, 1 otherwise */
+} fg_flux_linear;
+
+/* One stream (img or txt) of a double block. */
+typedef struct fg_flux_stream {
+    fg_flux_linear mod, qkv, proj, mlp0, mlp2;
+    fg_tensor q_norm, k_norm; /* RMSNorm scales [head_dim] */
+} fg_flux_stream;
+
+typedef struct fg_flux_double_block {
+    fg_flux_stream img, txt;
+} fg_flux_double_block;
+
+typedef struct fg_flux_single_block {
+    fg_flux_linear mod, linear1, linear2;
+    fg_tensor q_norm, k_norm;
+} fg_flux_single_block;
+
+typedef struct fg_flux_model {
+    fg_flux_params p;
+    fg_device device; /* where activations live (the weights are views into the mapped files) */
+    fg_flux_linear img_in, txt_in, time_in, time_out, guidance_in, guidance_out, vector_in, vector_out;
+    fg_flux_linear final_mod, final_linear;
+    fg_flux_double_block *double_blocks; /* p.arch.depth */
+    fg_flux_single_block *single_blocks; /* p.arch.depth_single */
+    fg_weights *weights;                 /* owned: keeps the mappings and converted tensors alive */
+    bool diffusers;                      /* loaded from diffusers names (converted at load) */
+} fg_flux_model;
+
+/* ComfyUI's calling convention (models.md 1.4), all F32 on the model's device except that
+ * timestep and guidance may also be host tensors:
+ *   x        [B, C, h, w]  latent in model space; odd h/w are circular-padded, then cropped
+ *   timestep [B]           sigma (the model multiplies by 1000)
+ *   context  [B, Lt, context_in_dim]
+ *   y        [B, >= vec_in_dim] (the first vec_in_dim columns are used)
+ *   guidance [B] or NULL   ignored by models without guidance_in; NULL skips the guidance
+ *                          term (ComfyUI's wrapper substitutes 3.5 before this point). */
+typedef struct fg_flux_inputs {
+    const fg_tensor *x, *timestep, *context, *y, *guidance;
+} fg_flux_inputs;
+
+/* Debug capture of intermediates (probe and tests): when `enabled`, the forward fills these
+ * with owned F32 tensors on the model's device; free with fg_flux_trace_free. */
+typedef struct fg_flux_trace {
+    bool enabled;
+    fg_tensor img_tokens;  /* [B, Li, C*4] patchified input (after padding) */
+    fg_tensor img_ids;     /* [B, Li, 3] (0, row, col) */
+    fg_tensor txt_ids;     /* [B, Lt, 3] zeros */
+    fg_tensor vec;         /* [B, H] time_in + guidance_in + vector_in */
+    fg_tensor double0_img; /* [B, Li, H] outputs of double_blocks.0 (empty without double blocks) */
+    fg_tensor double0_txt; /* [B, Lt, H] */
+    fg_tensor doubles_img; /* [B, Li, H] after the last double block */
+    fg_tensor doubles_txt; /* [B, Lt, H] */
+} fg_flux_trace;
+
+void fg_flux_trace_free(fg_flux_trace *t);
+
+/* out: caller-allocated F32 [B, C, h, w] on the model's device: the predicted velocity. */
+fg_error *fg_flux_forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out,
+                          fg_flux_trace *trace) FG_MUST_CHECK;
+
+#endif
