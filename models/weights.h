@@ -42,8 +42,9 @@ fg_error *fg_weights_get_shaped(const fg_weights *w, const char *name, int ndim,
 /* Dequantisation scale of an fp8 weight "<layer>.weight": the scalar "<layer>.weight_scale"
  * or "<layer>.scale_weight" when present (models.md 1.16), else 1. */
 fg_error *fg_weights_scale(const fg_weights *w, const char *weight_name, float *scale) FG_MUST_CHECK;
-/* Adds an owned host tensor under `name` (visible through this view only, no prefix);
- * ownership moves to w even on failure (*t is cleared). Replaces nothing: duplicates fail. */
+/* Adds a host tensor under `name` (visible through this view only, no prefix): an owned
+ * tensor (freed with the view), or a borrowed view such as an alias of a file tensor under a
+ * converted name. It moves to w even on failure (*t is cleared). Duplicates fail. */
 fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) FG_MUST_CHECK;
 
 #endif
