@@ -90,14 +90,14 @@ static char *rewrite_big_ints(const char *buf, size_t len, size_t *out_len) {
 
 static fg_error *parse_json(const void *data, size_t len, const char *label, json_t **out) {
     json_error_t jerr;
-    *out = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    *out = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (*out) return NULL;
     if (json_error_code(&jerr) == json_error_numeric_overflow) {
         size_t n = 0;
         char *fixed = rewrite_big_ints(data, len, &n);
         if (!fixed) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s: reading JSON", label);
         json_error_t jerr2;
-        *out = json_loadb(fixed, n, JSON_REJECT_DUPLICATES, &jerr2);
+        *out = json_loadb(fixed, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr2);
         free(fixed);
         if (*out) return NULL;
     }
