@@ -203,17 +203,18 @@ static fg_error *check_classes(const json_t *prompt, fg_validation *out, vctx *c
 }
 
 /* Every output whose ancestry contains a node with errors depends on that node. */
-static void mark_dependents(vctx *c, vnode *n, const char *output, char *seen) {
+static void mark_dependents(vctx *c, vnode *n, const char *output, char *seen, int depth) {
     size_t idx = (size_t)(n - c->nodes);
-    if (seen[idx]) return;
+    if (seen[idx] || depth > MAX_DEPTH + 1) return; /* validation stopped at MAX_DEPTH too */
     seen[idx] = 1;
     json_t *entry = json_object_get(c->node_errors, n->id);
     if (entry) json_array_append_new(json_object_get(entry, "dependent_outputs"), json_string(output));
     const char *name;
     json_t *v;
     json_object_foreach(json_object_get(n->obj, "inputs"), name, v) {
-        vnode *src = json_is_array(v) ? find(c, json_string_value(json_array_get(v, 0)) ? json_string_value(json_array_get(v, 0)) : "") : NULL;
-        if (src) mark_dependents(c, src, output, seen);
+        const char *src_id = json_is_array(v) ? json_string_value(json_array_get(v, 0)) : NULL;
+        vnode *src = src_id ? find(c, src_id) : NULL;
+        if (src) mark_dependents(c, src, output, seen, depth + 1);
     }
 }
 
@@ -277,7 +278,7 @@ fg_error *fg_validate_prompt(const json_t *prompt, const fg_run_settings *settin
             }
         for (size_t i = 0; i < n_out; i++) {
             memset(seen, 0, c.n);
-            mark_dependents(&c, outputs[i], outputs[i]->id, seen);
+            mark_dependents(&c, outputs[i], outputs[i]->id, seen, 0);
         }
         err = summarize(&c, out);
     }

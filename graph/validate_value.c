@@ -118,6 +118,17 @@ static json_t *not_in_list(const fg_input_spec *in, const json_t *v, char **item
     return err_obj("value_not_in_list", "Value not in list", details, in, v);
 }
 
+/* LoadImage has its own validator in ComfyUI: the file must exist in the input folder. */
+static json_t *check_image_file(const fg_input_spec *in, const json_t *v, const fg_run_settings *settings) {
+    if (!settings || !settings->input_dir) return NULL;
+    char path[4096], details[600];
+    fg_error *err = fg_node_resolve_model(settings, FG_COMBO_INPUT_IMAGES, json_string_value(v), path, sizeof path);
+    if (!err) return NULL;
+    fg_error_free(err);
+    snprintf(details, sizeof details, "%s - Invalid image file: %.300s", in->name, json_string_value(v));
+    return err_obj("custom_validation_failed", "Custom validation failed for node", details, in, v);
+}
+
 static json_t *check_combo(const fg_input_spec *in, const json_t *v, const fg_run_settings *settings) {
     if (!json_is_string(v)) return type_error(in, v, "an option must be a string");
     const char *s = json_string_value(v);
@@ -130,6 +141,7 @@ static json_t *check_combo(const fg_input_spec *in, const json_t *v, const fg_ru
     }
     if (!plausible_name(s))
         return not_in_list(in, v, NULL, 0, " (names are relative paths inside the folder: no absolute paths, no '..')");
+    if (in->source == FG_COMBO_INPUT_IMAGES) return check_image_file(in, v, settings);
     const char *base = in->source == FG_COMBO_INPUT_IMAGES ? (settings ? settings->input_dir : NULL)
                                                             : (settings ? settings->models_dir : NULL);
     if (!base) return NULL; /* no folder given: names are not checked against files */

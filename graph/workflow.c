@@ -110,8 +110,17 @@ static fg_error *parse_json(const void *data, size_t len, const char *label, jso
                      jerr.text, hint);
 }
 
+/* Only "-?[0-9]+" counts: the writer prints the digits bare, so a hand-made marker holding
+ * anything else must never reach it as a number. */
 bool fg_json_is_bigint(const json_t *v) {
-    return json_is_object(v) && json_object_size(v) == 1 && json_is_string(json_object_get(v, FG_BIGINT_KEY));
+    if (!json_is_object(v) || json_object_size(v) != 1) return false;
+    const char *s = json_string_value(json_object_get(v, FG_BIGINT_KEY));
+    if (!s) return false;
+    if (*s == '-') s++;
+    if (!*s || strlen(s) > 4096) return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return false;
+    return true;
 }
 
 bool fg_json_get_u64(const json_t *v, uint64_t *out) {

@@ -131,7 +131,7 @@ static void put_string(sbuf *b, const char *s, size_t n) {
 
 static void put_value(sbuf *b, const json_t *v, int depth) {
     char tmp[64];
-    if (depth > 512) { /* the readers cap nesting far below this; never recurse unbounded */
+    if (depth > 4096) { /* Jansson caps parsing at 2048 levels; never recurse unbounded */
         b->failed = true;
         return;
     }

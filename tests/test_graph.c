@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/image.h"
 #include "graph/validate.h"
 #include "graph/workflow.h"
 #include "nodes/node_ctx.h"
@@ -394,6 +395,76 @@ static void test_ui_virtual_nodes(void) {
     fg_workflow_free(wf);
 }
 
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (buf) buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* A PNG as SaveImage writes it: the "workflow" chunk wins over "prompt"; "prompt" alone works. */
+static void test_png_workflows(void) {
+    char *ui_text = slurp(test_fixture(EX "flux__flux_dev_example.ui.json"));
+    char *api_text = slurp(test_fixture(EX "flux__flux_schnell_example.api.json"));
+    fg_image img;
+    CHECK_OK(fg_image_alloc(2, 2, 3, &img));
+    memset(img.data, 128, 12);
+    char both[600], only_prompt[600];
+    snprintf(both, sizeof both, "%s/both.png", test_tmpdir());
+    snprintf(only_prompt, sizeof only_prompt, "%s/prompt.png", test_tmpdir());
+    fg_png_text texts[2] = {fg_png_text_str("prompt", api_text), fg_png_text_str("workflow", ui_text)};
+    CHECK_OK(fg_png_write(both, &img, texts, 2, FG_PNG_LEVEL_SAVE));
+    CHECK_OK(fg_png_write(only_prompt, &img, texts, 1, FG_PNG_LEVEL_SAVE));
+    fg_image_free(&img);
+    fg_workflow *wf = NULL, *direct = load_example("flux__flux_dev_example", "ui");
+    CHECK_OK(fg_workflow_load_file(both, &wf));
+    CHECK(wf && wf->ui && direct && json_equal(wf->prompt, direct->prompt), "the UI workflow is preferred");
+    fg_workflow_free(wf);
+    fg_workflow_free(direct);
+    wf = NULL;
+    direct = load_example("flux__flux_schnell_example", "api");
+    CHECK_OK(fg_workflow_load_file(only_prompt, &wf));
+    CHECK(wf && !wf->ui && direct && json_equal(wf->prompt, direct->prompt));
+    fg_workflow_free(wf);
+    fg_workflow_free(direct);
+    free(ui_text);
+    free(api_text);
+}
+
+/* LoadImage's own validator: with an input folder, the file must be there. */
+static void test_load_image_validation(void) {
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%s/input", test_tmpdir());
+    mkdir(dir, 0755);
+    snprintf(p, sizeof p, "%s/cat.png", dir);
+    write_file(p);
+    const char *text = "{\"1\": {\"class_type\": \"LoadImage\", \"inputs\": {\"image\": \"dog.png\"}},"
+                       " \"2\": {\"class_type\": \"PreviewImage\", \"inputs\": {\"images\": [\"1\", 0]}}}";
+    json_t *prompt = json_loads(text, 0, NULL);
+    fg_run_settings s = {.input_dir = dir};
+    fg_validation v;
+    CHECK_OK(fg_validate_prompt(prompt, &s, &v));
+    json_t *e = json_array_get(json_object_get(json_object_get(v.node_errors, "1"), "errors"), 0);
+    CHECK(!v.ok && e && strcmp(json_string_value(json_object_get(e, "type")), "custom_validation_failed") == 0);
+    CHECK(e && strstr(json_string_value(json_object_get(e, "details")), "Invalid image file: dog.png"));
+    fg_validation_clear(&v);
+    json_object_set_new(json_object_get(json_object_get(prompt, "1"), "inputs"), "image", json_string("cat.png"));
+    CHECK_OK(fg_validate_prompt(prompt, &s, &v));
+    CHECK(v.ok);
+    fg_validation_clear(&v);
+    json_object_set_new(json_object_get(json_object_get(prompt, "1"), "inputs"), "image", json_string("../input/cat.png"));
+    CHECK_OK(fg_validate_prompt(prompt, &s, &v));
+    CHECK(!v.ok, "no '..' even when it leads back inside");
+    fg_validation_clear(&v);
+    json_decref(prompt);
+}
+
 int main(void) {
     RUN_TEST(test_registry);
     RUN_TEST(test_python_json);
@@ -405,6 +476,8 @@ int main(void) {
     RUN_TEST(test_validation_shape);
     RUN_TEST(test_ui_virtual_nodes);
     RUN_TEST(test_model_folders);
+    RUN_TEST(test_png_workflows);
+    RUN_TEST(test_load_image_validation);
     RUN_TEST(test_hostile_corpus);
     return test_summary();
 }

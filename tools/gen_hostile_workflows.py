@@ -91,6 +91,16 @@ def main():
     api("constant_for_socket.json", "must be linked", node="5", inp="model", value="flux.safetensors")
     api("missing_required.json", "Required input is missing", mutate=lambda p: p["5"]["inputs"].pop("steps"))
     api("inputs_not_object.json", "inputs must be a JSON object", mutate=lambda p: p["5"].__setitem__("inputs", [1, 2]))
+    def chain(p, n):
+        prev = "1"
+        for i in range(n):
+            nid = str(100 + i)
+            p[nid] = {"class_type": "ModelSamplingFlux", "inputs": {"model": [prev, 0], "max_shift": 1.15, "base_shift": 0.5, "width": 1024, "height": 1024}}
+            prev = nid
+        p["5"]["inputs"]["model"] = [prev, 0]
+    api("long_chain.json", "Dependency chain too deep", mutate=lambda p: chain(p, 2500))
+    api("many_outputs.json", "Required input is missing", mutate=lambda p: p.pop("8") and [p.__setitem__(str(1000 + i), {"class_type": "SaveImage", "inputs": {}}) for i in range(3000)])
+    api("fake_bigint_marker.json", "Failed to convert an input value to a INT value", node="5", inp="seed", value={"__fg_bigint__": "1, \"x\": 2"})
     # --- values
     api("steps_zero.json", "Value 0 smaller than min of 1", node="5", inp="steps", value=0)
     api("steps_huge.json", "Value 1000000000 bigger than max of 10000", node="5", inp="steps", value=1000000000)
@@ -131,7 +141,7 @@ def main():
     ui("ui_duplicate_ids.json", "two nodes have id 1", [n_save, dict(n_save)], [])
     ui("ui_inputs_not_array.json", "\"inputs\" is not an array", [dict(n_save, inputs={"a": 1})], [])
     ui("ui_widgets_not_array.json", "widgets_values is neither", [dict(n_save, widgets_values=5)], [])
-    ui("ui_huge_widgets.json", "Required input is missing", [dict(n_save, inputs=[], widgets_values=list(range(200000)))], [])
+    ui("ui_huge_widgets.json", "Required input is missing", [dict(n_save, inputs=[], widgets_values=list(range(50000)))], [])
     ui("ui_reroute_loop.json", "loop of Reroute", [n_save, {"id": 3, "type": "Reroute", "inputs": [{"name": "", "type": "*", "link": 6}], "outputs": [{"name": "", "type": "*", "links": [5, 6]}]}], [[5, 3, 0, 1, 0, "IMAGE"], [6, 3, 0, 3, 0, "*"]])
     ui("ui_muted_source.json", "Required input is missing", [n_save, dict(n_dec, mode=2)], [[5, 2, 0, 1, 0, "IMAGE"]])
     raw("ui_subgraph.json", json.dumps({"nodes": [{"id": 1, "type": "0b5c-uuid", "mode": 0}], "links": [], "version": 0.4, "definitions": {"subgraphs": [{"id": "0b5c-uuid", "name": "My Sub"}]}}), "subgraph 'My Sub'")
