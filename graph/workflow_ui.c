@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "graph/workflow.h"
+#include "graph/workflow_internal.h"
 #include "nodes/registry.h"
 
 #define MAX_UI_NODES 100000
@@ -183,14 +184,15 @@ static fg_error *resolve(const ui_graph *g, const json_t *link_id, const char *c
     const ui_node *src = find_node(g, l->from);
     if (!src)
         return fg_errorf(FG_ERR_FORMAT, "%s: link %lld comes from node %s, which does not exist", g->label, l->id, l->from);
-    if (src->mode == 2) return NULL;
-    if (strcmp(src->type, "Reroute") == 0)
-        return resolve(g, json_object_get(slot_at(src, "inputs", 0), "link"), src->id, hops + 1, out);
+    /* A PrimitiveNode is UI-only whatever its mode: its value is the target widget's value. */
     if (strcmp(src->type, "PrimitiveNode") == 0) {
         const json_t *wv = json_object_get(src->obj, "widgets_values");
         if (json_array_size(wv) > 0) out->kind = ORIGIN_CONST, out->value = json_array_get(wv, 0);
         return NULL;
     }
+    if (src->mode == 2) return NULL;
+    if (strcmp(src->type, "Reroute") == 0)
+        return resolve(g, json_object_get(slot_at(src, "inputs", 0), "link"), src->id, hops + 1, out);
     if (strcmp(src->type, "Note") == 0 || strcmp(src->type, "MarkdownNote") == 0) return NULL;
     if (src->mode == 4) return resolve_bypass(g, src, l->from_slot, hops, out);
     out->kind = ORIGIN_LINK;
@@ -311,6 +313,7 @@ fg_error *fg_workflow_ui_to_api(const json_t *ui, const char *label, json_t **pr
         if (is_virtual(n->type) || n->mode == 2 || n->mode == 4) continue;
         err = emit_node(&g, n, out);
     }
+    if (!err) err = fg_workflow_ui_text_tokens(ui, out);
     free(order);
     free(g.nodes);
     free(g.links);

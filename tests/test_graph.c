@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/image.h"
@@ -395,6 +396,33 @@ static void test_ui_virtual_nodes(void) {
     fg_workflow_free(wf);
 }
 
+/* The frontend's filename_prefix replacements. */
+static void test_ui_filename_tokens(void) {
+    const char *ui =
+        "{\"version\": 0.4, \"links\": [], \"nodes\": ["
+        "{\"id\": 3, \"type\": \"KSamplerSelect\", \"title\": \"Pick\", \"widgets_values\": [\"euler\"],"
+        "  \"properties\": {\"Node name for S&R\": \"KSamplerSelect\"}},"
+        "{\"id\": 4, \"type\": \"RandomNoise\", \"widgets_values\": [42, \"fixed\"]},"
+        "{\"id\": 5, \"type\": \"SaveImage\", \"title\": \"a/b\", \"widgets_values\": "
+        "[\"x/%KSamplerSelect.sampler_name%_%Pick.sampler_name%_%nope.x%_%width%_%a/b.filename_prefix%_%date:yyyy%\"]}]}";
+    fg_workflow *wf = NULL;
+    CHECK_OK(fg_workflow_load_buffer(ui, strlen(ui), "tokens", &wf));
+    if (!wf) return;
+    const char *got = json_string_value(json_object_get(json_object_get(json_object_get(wf->prompt, "5"), "inputs"), "filename_prefix"));
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    /* Node 5's own prefix, read before replacement, comes back with '/', ':' and '%'-free
+     * characters sanitised ('/' and ':' become '_'). */
+    char want[512];
+    snprintf(want, sizeof want,
+             "x/euler_euler_%%nope.x%%_%%width%%_x_%%KSamplerSelect.sampler_name%%_%%Pick.sampler_name%%_%%nope.x%%_"
+             "%%width%%_%%a_b.filename_prefix%%_%%date_yyyy%%_%d",
+             tm.tm_year + 1900);
+    CHECK(got && strcmp(got, want) == 0, "\n got %s\nwant %s", got ? got : "(null)", want);
+    fg_workflow_free(wf);
+}
+
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -476,6 +504,7 @@ int main(void) {
     RUN_TEST(test_validation_shape);
     RUN_TEST(test_ui_virtual_nodes);
     RUN_TEST(test_model_folders);
+    RUN_TEST(test_ui_filename_tokens);
     RUN_TEST(test_png_workflows);
     RUN_TEST(test_load_image_validation);
     RUN_TEST(test_hostile_corpus);
