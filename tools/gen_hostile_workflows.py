@@ -164,5 +164,29 @@ def main():
     print(f"{len(expected)} hostile workflows")
 
 
+def python_dumps():
+    """json.dumps (Python's defaults) of every example API prompt and of an edge-case prompt,
+    the reference for fg_workflow_dump_api."""
+    ex = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "workflows", "comfyui_examples")
+    out = os.path.join(ex, "json_dumps")
+    os.makedirs(out, exist_ok=True)
+    for name in sorted(os.listdir(ex)):
+        if name.endswith(".api.json"):
+            with open(os.path.join(ex, name)) as f:
+                text = json.dumps(json.load(f))
+            with open(os.path.join(out, name[:-5] + ".txt"), "w") as f:
+                f.write(text)
+    edge = {"1": {"class_type": "SaveImage", "inputs": {
+        "floats": [0.1, 1.0, 3.5, 1e-05, 0.0001, 1e16, 1e15, -0.5, 0.8700000000000001, 1.5e300, 123456789012345678.0, 2.5e-308, 5e-324, 1.7976931348623157e308, -0.0],
+        "ints": [0, -1, 9223372036854775807, -9223372036854775808, 18446744073709551615],
+        "text": "caf\u00e9 \U0001F600 \"q\" \\ \n\t\r\b\f \x01 \x7f \u2028 \uffff",
+        "nested": {"a": [], "b": {}, "c": [True, False, None]}}}}
+    with open(os.path.join(out, "edge_cases.json"), "w") as f:
+        f.write(json.dumps(edge, ensure_ascii=False))
+    with open(os.path.join(out, "edge_cases.txt"), "w") as f:
+        f.write(json.dumps(edge))
+
+
 if __name__ == "__main__":
     main()
+    python_dumps()
