@@ -36,6 +36,7 @@ static json_t *input_entry(const fg_input_spec *in, const fg_run_settings *setti
             json_object_set_new(opts, "max", in->max_u64 ? json_pack("{s:s}", FG_BIGINT_KEY, "18446744073709551615")
                                                          : number(in->max, is_int));
         if (in->step > 0) json_object_set_new(opts, "step", number(in->step, is_int));
+        if (in->round > 0) json_object_set_new(opts, "round", json_real(in->round));
     } else if (in->type == FG_TYPE_BOOLEAN) {
         json_object_set_new(opts, "default", json_boolean(in->def != 0));
     } else if (in->type == FG_TYPE_STRING) {

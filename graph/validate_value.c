@@ -17,10 +17,18 @@ static json_t *err_obj(const char *type, const char *msg, const char *details, c
     return json_pack("{s:s, s:s, s:s, s:o}", "type", type, "message", msg, "details", details, "extra_info", extra);
 }
 
+/* details as ComfyUI writes them: "<input>, <value>, <reason>". */
 static json_t *type_error(const fg_input_spec *in, const json_t *v, const char *why) {
-    char msg[128], details[512];
+    char msg[128], details[512], shown[160] = "";
     snprintf(msg, sizeof msg, "Failed to convert an input value to a %s value", fg_type_name(in->type));
-    snprintf(details, sizeof details, "%s, %s", in->name, why);
+    if (json_is_string(v))
+        snprintf(shown, sizeof shown, "%.120s", json_string_value(v));
+    else {
+        char *text = fg_workflow_dump_api(v);
+        snprintf(shown, sizeof shown, "%.120s", text ? text : "?");
+        free(text);
+    }
+    snprintf(details, sizeof details, "%s, %s, %s", in->name, shown, why);
     return err_obj("invalid_input_type", msg, details, in, v);
 }
 
@@ -50,6 +58,10 @@ static bool number_of(const json_t *v, double *out, bool *is_int, long long *iv)
         const char *s = json_string_value(v);
         char *end;
         errno = 0;
+        *iv = strtoll(s, &end, 10);
+        while (*end == ' ') end++;
+        if (end != s && !*end && errno != ERANGE) return *out = (double)*iv, *is_int = true, true;
+        errno = 0;
         *out = strtod(s, &end);
         while (*end == ' ') end++;
         return end != s && !*end && errno != ERANGE;
@@ -73,6 +85,7 @@ static json_t *check_number(const fg_input_spec *in, const json_t *v) {
     long long iv = 0;
     if (!number_of(v, &x, &is_int, &iv)) return type_error(in, v, "the value is not a number");
     if (!isfinite(x)) return type_error(in, v, "NaN and infinite values are not allowed");
+    if (in->type == FG_TYPE_INT && !is_int && json_is_string(v)) return type_error(in, v, "not an integer");
     if (in->type == FG_TYPE_INT && !is_int) {
         if (fabs(x) >= 9.2e18) return range_error(in, v, "out of the 64-bit range", x < 0);
         x = trunc(x); /* int(2.7) == 2 */

@@ -18,7 +18,9 @@ static const char *const enable_disable[] = {"enable", "disable", NULL};
 static const char *const disable_enable[] = {"disable", "enable", NULL};
 
 #define IN_STEPS IN_INT("steps", 20, 1, 10000, 1)
-#define IN_CFG IN_FLOAT("cfg", 8.0, 0.0, 100.0, 0.1)
+#define IN_CFG                                                                                \
+    {.name = "cfg", .type = FG_TYPE_FLOAT, .def = 8.0, .min = 0.0, .max = 100.0, .step = 0.1, .round = 0.01, \
+     .has_min = true, .has_max = true}
 #define IN_SAMPLER IN_COMBO("sampler_name", fg_sampler_names, "euler")
 #define IN_SCHEDULER IN_COMBO("scheduler", fg_scheduler_names, "simple")
 #define IN_DENOISE IN_FLOAT("denoise", 1.0, 0.0, 1.0, 0.01)

@@ -358,6 +358,43 @@ static void test_validation_shape(void) {
     json_decref(prompt);
 }
 
+/* ComfyUI's int()/float() coercions of constants. */
+static void expect_steps(const char *json_value, const char *want_type) {
+    char text[600];
+    snprintf(text, sizeof text,
+             "{\"1\": {\"class_type\": \"EmptyLatentImage\", \"inputs\": {\"width\": 64, \"height\": 64, "
+             "\"batch_size\": %s}}, \"2\": {\"class_type\": \"VAELoader\", \"inputs\": {\"vae_name\": \"ae.sft\"}},"
+             " \"3\": {\"class_type\": \"VAEDecode\", \"inputs\": {\"samples\": [\"1\", 0], \"vae\": [\"2\", 0]}},"
+             " \"4\": {\"class_type\": \"SaveImage\", \"inputs\": {\"images\": [\"3\", 0], \"filename_prefix\": 7}}}",
+             json_value);
+    fg_workflow *wf = NULL;
+    CHECK_OK(fg_workflow_load_buffer(text, strlen(text), "coercion", &wf));
+    if (!wf) return;
+    fg_validation v;
+    CHECK_OK(fg_validate_prompt(wf->prompt, NULL, &v));
+    json_t *e = json_array_get(json_object_get(json_object_get(v.node_errors, "1"), "errors"), 0);
+    if (!want_type)
+        CHECK(v.ok && !e, "batch_size %s should be valid", json_value);
+    else
+        CHECK(!v.ok && e && strcmp(json_string_value(json_object_get(e, "type")), want_type) == 0, "batch_size %s", json_value);
+    fg_validation_clear(&v);
+    fg_workflow_free(wf);
+}
+
+static void test_value_coercion(void) {
+    expect_steps("2", NULL);
+    expect_steps("2.7", NULL);     /* int(2.7) */
+    expect_steps("\"3\"", NULL);   /* int("3") */
+    expect_steps("true", NULL);    /* int(True) */
+    expect_steps("\"3.5\"", "invalid_input_type");
+    expect_steps("\"abc\"", "invalid_input_type");
+    expect_steps("[1]", "bad_linked_input");
+    expect_steps("0.5", "value_smaller_than_min");
+    expect_steps("4097", "value_bigger_than_max");
+    expect_steps("1e300", "value_bigger_than_max");
+    expect_steps("18446744073709551615", "value_bigger_than_max"); /* only seeds go that far */
+}
+
 /* Muted, bypassed, Reroute and PrimitiveNode handling on a hand-made UI graph. */
 static void test_ui_virtual_nodes(void) {
     const char *ui =
@@ -524,6 +561,7 @@ int main(void) {
     RUN_TEST(test_examples_unsupported);
     RUN_TEST(test_examples_other_valid);
     RUN_TEST(test_validation_shape);
+    RUN_TEST(test_value_coercion);
     RUN_TEST(test_ui_virtual_nodes);
     RUN_TEST(test_model_folders);
     RUN_TEST(test_dump_matches_python);
