@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "graph/workflow.h"
 #include "graph/workflow_internal.h"
 #include "nodes/registry.h"
@@ -177,13 +178,19 @@ static fg_error *resolve(const ui_graph *g, const json_t *link_id, const char *c
     if (!link_id || json_is_null(link_id)) return NULL;
     if (hops > MAX_HOPS) return fg_errorf(FG_ERR_FORMAT, "%s: a loop of Reroute or bypassed nodes", g->label);
     if (!json_is_integer(link_id)) return fg_errorf(FG_ERR_FORMAT, "%s: node %s: a link id is not an integer", g->label, consumer);
+    /* A stale link is skipped as the frontend skips it (the input is then omitted and
+     * validation names it if it was required); the warning says why. */
     const ui_link *l = find_link(g, json_integer_value(link_id));
-    if (!l)
-        return fg_errorf(FG_ERR_FORMAT, "%s: node %s refers to link %lld, which does not exist", g->label, consumer,
-                         (long long)json_integer_value(link_id));
+    if (!l) {
+        FG_LOG_W("%s: node %s refers to link %lld, which does not exist; input omitted", g->label, consumer,
+                 (long long)json_integer_value(link_id));
+        return NULL;
+    }
     const ui_node *src = find_node(g, l->from);
-    if (!src)
-        return fg_errorf(FG_ERR_FORMAT, "%s: link %lld comes from node %s, which does not exist", g->label, l->id, l->from);
+    if (!src) {
+        FG_LOG_W("%s: link %lld comes from node %s, which does not exist; input omitted", g->label, l->id, l->from);
+        return NULL;
+    }
     /* A PrimitiveNode is UI-only whatever its mode: its value is the target widget's value. */
     if (strcmp(src->type, "PrimitiveNode") == 0) {
         const json_t *wv = json_object_get(src->obj, "widgets_values");
