@@ -64,7 +64,7 @@ static char *rewrite_big_ints(const char *buf, size_t len, size_t *out_len) {
         } else if ((c == '-' || (c >= '0' && c <= '9')) && number_start_context(buf, i)) {
             size_t j = i + 1;
             bool integral = true;
-            while (j < len && strchr("0123456789.eE+-", buf[j])) {
+            while (j < len && buf[j] && strchr("0123456789.eE+-", buf[j])) {
                 if (!(buf[j] >= '0' && buf[j] <= '9')) integral = false;
                 j++;
             }

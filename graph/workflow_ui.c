@@ -97,6 +97,9 @@ static fg_error *read_link(const ui_graph *g, const json_t *l, ui_link *out) {
 
 static fg_error *reject_subgraphs(const json_t *ui, const ui_graph *g) {
     const json_t *subgraphs = json_object_get(json_object_get(ui, "definitions"), "subgraphs");
+    if (json_array_size(subgraphs) > 1000) /* keeps the instance lookup below cheap */
+        return fg_errorf(FG_ERR_UNSUPPORTED, "%s: %zu subgraph definitions; subgraphs are not supported", g->label,
+                         json_array_size(subgraphs));
     for (size_t i = 0; i < g->n_nodes; i++) {
         const char *type = g->nodes[i].type;
         if (strncmp(type, "workflow>", 9) == 0 || strncmp(type, "workflow/", 9) == 0)

@@ -205,10 +205,10 @@ fg_error *fg_node_resolve_model(const fg_run_settings *settings, fg_combo_source
     const char *folders[2] = {"", ""};
     int nf = source_folders(source, folders);
     FG_CHECK_ARG(nf > 0, "fg_node_resolve_model: not a folder-backed option list");
-    if (!safe_name(name))
+    if (!safe_name(name) || !has_extension(name, source))
         return fg_errorf(FG_ERR_INVALID_ARGUMENT,
                          "invalid %s name '%s': names are relative paths inside the folder (no absolute "
-                         "paths, no '..')",
+                         "paths, no '..') with a known extension",
                          source == FG_COMBO_INPUT_IMAGES ? "image" : "model", name ? name : "(null)");
     bool outside = false;
     for (int i = 0; i < nf; i++) {

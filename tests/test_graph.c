@@ -296,6 +296,8 @@ static void test_model_folders(void) {
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "../vae/x", path, sizeof path), "no '..'");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "/etc/passwd", path, sizeof path), "no absolute");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_VAE, "evil.safetensors", path, sizeof path), "outside");
+    CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "readme.txt", path, sizeof path), "known extension");
+    CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "sub//b.sft", path, sizeof path), "no '..'");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "nope.safetensors", path, sizeof path),
               "holds a.gguf.pth, flux.safetensors, sub/b.sft");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_TEXT_ENCODERS, "t5.safetensors", path, sizeof path), "holds no");
