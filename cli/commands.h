@@ -18,6 +18,11 @@ int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_mkmodel(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_nodes(int argc, char **argv);
+/* Prints a workflow loading error; returns 1 for unreadable files, 2 for invalid ones. */
+int cli_workflow_error(const char *cmd, fg_error *err);
 
 /* Prints "fluxgraph: error: <message>" to stderr, frees err, returns 1. */
 int cli_report(fg_error *err);

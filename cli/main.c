@@ -18,9 +18,12 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"convert", cmd_convert, "FILE: the API-format prompt of a workflow (API/UI JSON or PNG)"},
     {"info", cmd_info, "FILE.safetensors: tensors, dtypes, parameters, detected model kind"},
     {"mkmodel", cmd_mkmodel, "--preset NAME DIR | --list: random-weight models in the real layouts"},
+    {"nodes", cmd_nodes, "[--json]: the supported nodes (ComfyUI /object_info shape with --json)"},
     {"probe", cmd_probe, "COMPONENT --golden FILE --out FILE: run one component on golden inputs"},
+    {"validate", cmd_validate, "FILE [--models DIR] [--json]: check a workflow as ComfyUI does"},
     {"version", cmd_version, "version, backends and compiled CUDA architectures"},
 };
 

@@ -8,7 +8,9 @@
 #define FG_GRAPH_WORKFLOW_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 
@@ -29,8 +31,18 @@ void fg_workflow_free(fg_workflow *wf);
  * naming them. */
 fg_error *fg_workflow_ui_to_api(const json_t *ui, const char *label, json_t **prompt) FG_MUST_CHECK;
 
+/* JSON integers beyond int64 (seeds go up to 2^64-1) cannot be held by Jansson: the readers
+ * turn such a literal into {FG_BIGINT_KEY: "<digits>"}; validation range-checks it exactly
+ * and fg_workflow_dump_api prints it back as the bare number. */
+#define FG_BIGINT_KEY "__fg_bigint__"
+bool fg_json_is_bigint(const json_t *v);
+/* An integer input as u64 (seeds): a JSON integer >= 0 or a bigint marker within 2^64-1. */
+bool fg_json_get_u64(const json_t *v, uint64_t *out);
+
 /* The API prompt as ComfyUI's json.dumps writes it (", " and ": " separators, ASCII with
  * \uXXXX escapes), for the PNG "prompt" chunk and `fluxgraph convert`. malloc'd. */
 char *fg_workflow_dump_api(const json_t *prompt);
+/* repr(float) as Python prints it ("1.0", "0.1", "1e-05", "1e+16"). */
+void fg_format_python_float(double v, char *out, size_t cap);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct fg_input_spec {
      * validated, as in ComfyUI). INT ranges are carried as doubles except seeds, whose max is
      * 2^64-1: `max_u64` marks that. */
     double def, min, max, step;
+    double round;              /* ComfyUI's "round" (FLOAT cfg: 0.01); 0 = not declared */
     bool has_min, has_max, max_u64;
     const char *def_string;    /* STRING / COMBO default */
     const char *const *options;/* COMBO fixed options, NULL-terminated */

@@ -1,0 +1,52 @@
+/* fluxgraph validate FILE [--models DIR] [--json]: ComfyUI's prompt validation without
+ * running anything. Exit 0 valid, 2 invalid. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "graph/validate.h"
+#include "graph/workflow.h"
+
+#define VALIDATE_USAGE "usage: fluxgraph validate FILE [--models DIR] [--json]\n"
+
+int cmd_validate(int argc, char **argv) {
+    const char *path = NULL, *models = getenv("FLUXGRAPH_MODELS");
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) json = 1;
+        else if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
+        else if ((argv[i][0] == '-' && argv[i][1]) || path) {
+            fprintf(stderr, "fluxgraph validate: unexpected argument '%s'\n" VALIDATE_USAGE, argv[i]);
+            return 2;
+        } else path = argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, VALIDATE_USAGE);
+        return 2;
+    }
+    fg_workflow *wf = NULL;
+    fg_error *err = fg_workflow_load_file(path, &wf);
+    if (err) return cli_workflow_error("validate", err);
+    fg_run_settings settings = {.models_dir = models && *models ? models : NULL};
+    fg_validation v;
+    err = fg_validate_prompt(wf->prompt, &settings, &v);
+    fg_workflow_free(wf);
+    if (err) {
+        fg_validation_clear(&v);
+        return cli_report(err);
+    }
+    bool ok = v.ok && !v.error;
+    if (json) {
+        json_t *j = fg_validation_to_json(&v);
+        char *text = j ? fg_workflow_dump_api(j) : NULL;
+        if (text) printf("%s\n", text);
+        free(text);
+        json_decref(j);
+    }
+    if (!ok || json_object_size(v.node_errors) > 0) fg_validation_print(&v, stderr);
+    if (ok && !json) printf("%s: valid (%zu output node%s)\n", path, json_array_size(v.outputs),
+                            json_array_size(v.outputs) == 1 ? "" : "s");
+    fg_validation_clear(&v);
+    return ok ? 0 : 2;
+}

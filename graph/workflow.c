@@ -1,0 +1,269 @@
+/* Workflow reading: API JSON, UI JSON (converted in workflow_ui.c) and PNGs (workflow_png.c),
+ * plus the Python-compatible JSON writer used for `convert` and the PNG "prompt" chunk. */
+#include "graph/workflow.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/workflow_internal.h"
+
+#define MAX_WORKFLOW_BYTES (256u << 20)
+
+void fg_workflow_free(fg_workflow *wf) {
+    if (!wf) return;
+    json_decref(wf->prompt);
+    json_decref(wf->ui);
+    free(wf->source);
+    free(wf);
+}
+
+/* ---- parsing with integers beyond int64 ------------------------------------------------
+ * Jansson cannot hold integers outside int64, yet ComfyUI seeds go up to 2^64-1. Such a
+ * literal is rewritten into the marker object {"__fg_bigint__": "<digits>"}, which
+ * validation range-checks exactly and the writer prints back as the bare number. */
+
+static bool number_start_context(const char *buf, size_t i) {
+    while (i > 0) {
+        char c = buf[--i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+        return c == ':' || c == '[' || c == ',';
+    }
+    return true;
+}
+
+static bool int_literal_overflows(const char *tok, size_t n) {
+    size_t digits = n - (tok[0] == '-');
+    if (digits < 19) return false;
+    char tmp[64];
+    if (n >= sizeof tmp) return true;
+    memcpy(tmp, tok, n);
+    tmp[n] = 0;
+    errno = 0;
+    (void)strtoll(tmp, NULL, 10);
+    return errno == ERANGE;
+}
+
+static char *rewrite_big_ints(const char *buf, size_t len, size_t *out_len) {
+    size_t cap = len + 64, used = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    bool in_string = false;
+    for (size_t i = 0; i < len;) {
+        char c = buf[i];
+        size_t tok_len = 1;
+        bool big = false;
+        if (in_string) {
+            if (c == '\\' && i + 1 < len) tok_len = 2;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if ((c == '-' || (c >= '0' && c <= '9')) && number_start_context(buf, i)) {
+            size_t j = i + 1;
+            bool integral = true;
+            while (j < len && buf[j] && strchr("0123456789.eE+-", buf[j])) {
+                if (!(buf[j] >= '0' && buf[j] <= '9')) integral = false;
+                j++;
+            }
+            tok_len = j - i;
+            big = integral && int_literal_overflows(buf + i, tok_len);
+        }
+        size_t need = used + tok_len + 32;
+        if (need > cap) {
+            cap = need * 2;
+            char *p = realloc(out, cap);
+            if (!p) return free(out), NULL;
+            out = p;
+        }
+        if (big) used += (size_t)sprintf(out + used, "{\"" FG_BIGINT_KEY "\": \"");
+        memcpy(out + used, buf + i, tok_len);
+        used += tok_len;
+        if (big) used += (size_t)sprintf(out + used, "\"}");
+        i += tok_len;
+    }
+    *out_len = used;
+    return out;
+}
+
+static fg_error *parse_json(const void *data, size_t len, const char *label, json_t **out) {
+    json_error_t jerr;
+    *out = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (*out) return NULL;
+    if (json_error_code(&jerr) == json_error_numeric_overflow) {
+        size_t n = 0;
+        char *fixed = rewrite_big_ints(data, len, &n);
+        if (!fixed) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s: reading JSON", label);
+        json_error_t jerr2;
+        *out = json_loadb(fixed, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr2);
+        free(fixed);
+        if (*out) return NULL;
+    }
+    const char *hint = "";
+    if (memmem(data, len, "NaN", 3) || memmem(data, len, "Infinity", 8))
+        hint = " (NaN and Infinity are not valid workflow values)";
+    else if (json_error_code(&jerr) == json_error_numeric_overflow)
+        hint = " (a number is out of range)";
+    return fg_errorf(FG_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s%s", label, jerr.line, jerr.column,
+                     jerr.text, hint);
+}
+
+/* Only "-?[0-9]+" counts: the writer prints the digits bare, so a hand-made marker holding
+ * anything else must never reach it as a number. */
+bool fg_json_is_bigint(const json_t *v) {
+    if (!json_is_object(v) || json_object_size(v) != 1) return false;
+    const char *s = json_string_value(json_object_get(v, FG_BIGINT_KEY));
+    if (!s) return false;
+    if (*s == '-') s++;
+    if (!*s || strlen(s) > 4096) return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return false;
+    return true;
+}
+
+bool fg_json_get_u64(const json_t *v, uint64_t *out) {
+    if (json_is_integer(v)) {
+        if (json_integer_value(v) < 0) return false;
+        *out = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    if (!fg_json_is_bigint(v)) return false;
+    const char *s = json_string_value(json_object_get(v, FG_BIGINT_KEY));
+    if (!s || s[0] < '0' || s[0] > '9') return false;
+    char *end;
+    errno = 0;
+    unsigned long long u = strtoull(s, &end, 10);
+    if (errno == ERANGE || *end) return false;
+    *out = u;
+    return true;
+}
+
+/* ---- format sniffing ---------------------------------------------------------------------- */
+
+static bool looks_like_ui(const json_t *root) {
+    return json_is_array(json_object_get(root, "nodes")) &&
+           (json_object_get(root, "links") || json_object_get(root, "version") || json_object_get(root, "state"));
+}
+
+/* An API prompt: every value is an object with class_type or inputs. An empty object is
+ * accepted here and rejected by validation ("no outputs"). */
+static bool looks_like_api(const json_t *root) {
+    const char *key;
+    json_t *node;
+    json_object_foreach((json_t *)root, key, node) {
+        if (!json_is_object(node)) return false;
+        if (!json_object_get(node, "class_type") && !json_object_get(node, "inputs")) return false;
+    }
+    return true;
+}
+
+static fg_error *from_json(json_t *root, const char *label, fg_workflow **out) {
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return fg_errorf(FG_ERR_FORMAT, "%s: a workflow must be a JSON object", label);
+    }
+    /* {"prompt": {...}} as POST /prompt bodies carry it. */
+    json_t *inner = json_object_get(root, "prompt");
+    if (json_is_object(inner) && !json_object_get(inner, "class_type") && !looks_like_ui(root)) {
+        json_t *ui = json_object_get(json_object_get(root, "extra_data"), "extra_pnginfo");
+        ui = json_object_get(ui, "workflow");
+        json_t *prompt = json_incref(inner);
+        json_incref(ui);
+        json_decref(root);
+        root = prompt;
+        fg_workflow *wf = calloc(1, sizeof *wf);
+        if (!wf || !(wf->source = strdup(label))) {
+            free(wf);
+            json_decref(root);
+            json_decref(ui);
+            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
+        }
+        wf->prompt = root;
+        wf->ui = ui;
+        *out = wf;
+        return NULL;
+    }
+    json_t *prompt = NULL, *ui = NULL;
+    if (looks_like_ui(root)) {
+        fg_error *err = fg_workflow_ui_to_api(root, label, &prompt);
+        if (err) {
+            json_decref(root);
+            return err;
+        }
+        ui = root;
+    } else if (looks_like_api(root)) {
+        prompt = root;
+    } else {
+        json_decref(root);
+        return fg_errorf(FG_ERR_FORMAT,
+                         "%s: neither an API prompt ({\"id\": {\"class_type\", \"inputs\"}}) nor a UI workflow "
+                         "(\"nodes\" and \"links\")",
+                         label);
+    }
+    fg_workflow *wf = calloc(1, sizeof *wf);
+    if (!wf || !(wf->source = strdup(label))) {
+        free(wf);
+        json_decref(prompt);
+        json_decref(ui);
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
+    }
+    wf->prompt = prompt;
+    wf->ui = ui;
+    *out = wf;
+    return NULL;
+}
+
+fg_error *fg_workflow_from_json_text(const char *text, size_t len, const char *label, fg_workflow **out) {
+    json_t *root = NULL;
+    FG_TRY(parse_json(text, len, label, &root));
+    return from_json(root, label, out);
+}
+
+fg_error *fg_workflow_load_buffer(const void *data, size_t len, const char *label, fg_workflow **out) {
+    FG_CHECK_ARG(out && (data || len == 0), "fg_workflow_load_buffer: NULL argument");
+    *out = NULL;
+    if (!label) label = "workflow";
+    if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return fg_workflow_from_png(data, len, label, out);
+    if (len >= 3 && memcmp(data, "\xff\xd8\xff", 3) == 0)
+        return fg_errorf(FG_ERR_UNSUPPORTED, "%s: JPEG files carry no ComfyUI workflow (only PNG text chunks do)",
+                         label);
+    json_t *root = NULL;
+    FG_TRY(parse_json(data, len, label, &root));
+    return from_json(root, label, out);
+}
+
+fg_error *fg_workflow_load_file(const char *path, fg_workflow **out) {
+    FG_CHECK_ARG(path && out, "fg_workflow_load_file: NULL argument");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fg_errorf(FG_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    fg_error *err = NULL;
+    while (buf && !err) {
+        if (len == cap) {
+            if (cap >= MAX_WORKFLOW_BYTES) {
+                err = fg_errorf(FG_ERR_FORMAT, "%s: larger than %u MiB, not a workflow", path, MAX_WORKFLOW_BYTES >> 20);
+                break;
+            }
+            char *p = realloc(buf, cap * 2);
+            if (!p) break;
+            buf = p;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) err = fg_errorf(FG_ERR_IO, "%s: read error", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (!buf) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", path);
+    if (!err && len == cap && cap < MAX_WORKFLOW_BYTES) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", path);
+    if (!err) err = fg_workflow_load_buffer(buf, len, path, out);
+    free(buf);
+    return err;
+}

@@ -1,0 +1,56 @@
+/* VAE and image nodes (comfyui.md 3.6): decode/encode, save, preview, load, resize. The spec
+ * table comes first; execute functions are added below it by the execution work. */
+#include "nodes/node_families.h"
+
+static const char *const image_upscale_methods[] = {"nearest-exact", "bilinear", "area", "bicubic", "lanczos", NULL};
+static const char *const crop_methods[] = {"disabled", "center", NULL};
+
+#define OUT_IMAGE .outputs = {FG_TYPE_IMAGE}, .output_names = {"IMAGE"}, .n_outputs = 1
+#define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
+#define MAX_RES 16384
+
+const fg_node_spec fg_nodes_image[] = {
+    {.class_type = "VAEDecode", .display_name = "VAE Decode", .category = "latent",
+     .description = "Decodes latents into images.",
+     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_SOCKET("vae", FG_TYPE_VAE)}, .n_inputs = 2, OUT_IMAGE},
+    {.class_type = "VAEEncode", .display_name = "VAE Encode", .category = "latent",
+     .description = "Encodes images into latents.",
+     .inputs = {IN_SOCKET("pixels", FG_TYPE_IMAGE), IN_SOCKET("vae", FG_TYPE_VAE)}, .n_inputs = 2, OUT_LATENT},
+    {.class_type = "VAEDecodeTiled", .display_name = "VAE Decode (Tiled)", .category = "_for_testing",
+     .description = "Decodes latents tile by tile to bound memory.",
+     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_SOCKET("vae", FG_TYPE_VAE),
+                IN_INT("tile_size", 512, 64, 4096, 32), IN_INT("overlap", 64, 0, 4096, 32),
+                IN_INT("temporal_size", 64, 8, 4096, 4), IN_INT("temporal_overlap", 8, 4, 4096, 4)},
+     .n_inputs = 6, OUT_IMAGE},
+    {.class_type = "VAEEncodeTiled", .display_name = "VAE Encode (Tiled)", .category = "_for_testing",
+     .description = "Encodes images tile by tile to bound memory.",
+     .inputs = {IN_SOCKET("pixels", FG_TYPE_IMAGE), IN_SOCKET("vae", FG_TYPE_VAE),
+                IN_INT("tile_size", 512, 64, 4096, 64), IN_INT("overlap", 64, 0, 4096, 32),
+                IN_INT("temporal_size", 64, 8, 4096, 4), IN_INT("temporal_overlap", 8, 4, 4096, 4)},
+     .n_inputs = 6, OUT_LATENT},
+    {.class_type = "SaveImage", .display_name = "Save Image", .category = "image",
+     .description = "Saves images as PNG files in the output folder.",
+     .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE), IN_STRING("filename_prefix", "ComfyUI")}, .n_inputs = 2,
+     .output_node = true},
+    {.class_type = "PreviewImage", .display_name = "Preview Image", .category = "image",
+     .description = "Saves images to the temporary folder.",
+     .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE)}, .n_inputs = 1, .output_node = true},
+    {.class_type = "LoadImage", .display_name = "Load Image", .category = "image",
+     .description = "Loads an image from the input folder; its alpha becomes the mask.",
+     .inputs = {{.name = "image", .type = FG_TYPE_COMBO, .source = FG_COMBO_INPUT_IMAGES, .image_upload = true}},
+     .n_inputs = 1, .outputs = {FG_TYPE_IMAGE, FG_TYPE_MASK}, .output_names = {"IMAGE", "MASK"}, .n_outputs = 2},
+    {.class_type = "ImageScale", .display_name = "Upscale Image", .category = "image/upscaling",
+     .description = "Resizes images to a size.",
+     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods, "nearest-exact"),
+                IN_INT("width", 512, 0, MAX_RES, 1), IN_INT("height", 512, 0, MAX_RES, 1),
+                IN_COMBO("crop", crop_methods, "disabled")},
+     .n_inputs = 5, OUT_IMAGE},
+    {.class_type = "ImageScaleBy", .display_name = "Upscale Image By", .category = "image/upscaling",
+     .description = "Resizes images by a factor.",
+     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods, "nearest-exact"),
+                IN_FLOAT("scale_by", 1.0, 0.01, 8.0, 0.01)},
+     .n_inputs = 3, OUT_IMAGE},
+};
+const size_t fg_nodes_image_count = sizeof fg_nodes_image / sizeof fg_nodes_image[0];
+
+/* ---- execute functions ---------------------------------------------------------------- */

@@ -1,0 +1,40 @@
+#!/bin/bash
+# convert / validate / nodes: exit codes and outputs. $1 = build dir.
+B=${1:-build}
+FG=$B/fluxgraph
+EX=tests/fixtures/workflows/comfyui_examples
+pass=0 fail=0
+t() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $1"; fi; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+$FG convert $EX/flux__flux_dev_example.ui.json >$tmp/c.json; rc=$?
+t "convert ui exit 0" "[ $rc = 0 ]"
+t "convert output has the sampler" "grep -q '\"13\": {\"inputs\": {\"noise\": \[\"25\", 0\]' $tmp/c.json"
+t "convert output re-reads" "$FG validate $tmp/c.json >/dev/null 2>&1"
+$FG convert $EX/flux__flux_dev_example.api.json >$tmp/a.json; t "convert api exit 0" "[ $? = 0 ]"
+$FG convert tests/hostile_workflows/truncated.json >/dev/null 2>$tmp/e; t "convert invalid exit 2" "[ $? = 2 ]"
+t "convert invalid message" "grep -q 'invalid JSON' $tmp/e"
+$FG convert /nonexistent.json >/dev/null 2>&1; t "convert missing file exit 1" "[ $? = 1 ]"
+$FG validate $EX/flux__flux_schnell_example.ui.json >$tmp/o 2>&1; t "validate valid exit 0" "[ $? = 0 ]"
+$FG validate tests/hostile_workflows/steps_zero.json >/dev/null 2>$tmp/e; t "validate invalid exit 2" "[ $? = 2 ]"
+t "validate human error" "grep -q \"node 5 (KSampler) input 'steps': Value 0 smaller than min of 1\" $tmp/e"
+$FG validate tests/hostile_workflows/steps_zero.json --json >$tmp/j 2>/dev/null; t "validate --json exit 2" "[ $? = 2 ]"
+t "validate --json shape" "grep -q '\"type\": \"prompt_outputs_failed_validation\"' $tmp/j && grep -q '\"node_errors\": {\"5\": {\"errors\": \[{\"type\": \"value_smaller_than_min\"' $tmp/j"
+mkdir -p $tmp/m/diffusion_models
+$FG validate $EX/flux__flux_schnell_example.api.json --models $tmp/m >/dev/null 2>$tmp/e; t "validate --models exit 2" "[ $? = 2 ]"
+t "validate --models names the file" "grep -q \"unet_name: 'flux1-schnell.safetensors' not in\" $tmp/e"
+$FG validate tests/hostile_workflows/unknown_class_suggestion.json 2>$tmp/e; t "unknown class exit 2" "[ $? = 2 ]"
+t "unknown class suggestion" "grep -q 'Did you mean: KSampler' $tmp/e"
+$FG nodes >$tmp/n; t "nodes exit 0" "[ $? = 0 ]"
+t "nodes lists KSampler" "grep -q '^KSampler (sampling)' $tmp/n"
+$FG nodes --json >$tmp/nj; t "nodes --json exit 0" "[ $? = 0 ]"
+t "nodes --json seed" "grep -q '\"seed\": \[\"INT\", {\"default\": 0, \"min\": 0, \"max\": 18446744073709551615, \"step\": 1, \"control_after_generate\": true}\]' $tmp/nj"
+t "nodes --json output_node" "grep -q '\"SaveImage\": {\"input\": {\"required\": {\"images\": \[\"IMAGE\"\], \"filename_prefix\"' $tmp/nj"
+$FG convert tests/hostile_workflows/png_prompt_unknown_class.png >$tmp/p 2>/dev/null; t "convert png exit 0" "[ $? = 0 ]"
+t "convert png prompt" "grep -qx '{\"1\": {\"class_type\": \"Evil\", \"inputs\": {}}}' $tmp/p"
+$FG convert tests/hostile_workflows/jpeg.jpg >/dev/null 2>&1; t "convert jpeg exit 2" "[ $? = 2 ]"
+$FG convert tests/hostile_workflows/ui_subgraph.json >/dev/null 2>$tmp/e; t "convert subgraph exit 2" "[ $? = 2 ]"
+t "convert subgraph names it" "grep -q \"subgraph 'My Sub'\" $tmp/e"
+$FG validate 2>/dev/null; t "validate usage exit 2" "[ $? = 2 ]"
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
