@@ -44,7 +44,7 @@ static fg_error *read_input(const fg_safetensors *golden, const char *name, fg_d
     return NULL;
 }
 
-/* Runs fn into a fresh host tensor of the given shape and queues it under name. */
+/* Queues t under name after checking it against the golden tensor of that name. */
 static fg_error *emit(probe_ctx *ctx, const char *name, fg_tensor *t) {
     const fg_st_entry *g = fg_safetensors_find(probe_golden(ctx), name);
     if (g && (g->dtype != t->dtype || g->ndim != t->ndim || memcmp(g->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim))) {

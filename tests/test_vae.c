@@ -306,7 +306,7 @@ static void test_bad_arguments(void) {
 
 static void test_prefixed_checkpoint_identical(void) {
     const char *path = tmp_file("checkpoint.safetensors");
-    ae_copy_opts o = {.prefix = "vae.", .add_foreign = true};
+    ae_copy_opts o = {.prefix = "vae.", .extra = "model.diffusion_model.img_in.weight"};
     if (!CHECK_OK(ae_write_copy(tiny_path, path, &o))) return;
     fg_vae *plain = NULL, *pre = NULL;
     CHECK_OK(load_vae(tiny_path, NULL, &plain));
@@ -371,6 +371,8 @@ static void test_missing_or_misshaped_tensor_named(void) {
     expect_load_error(&(ae_copy_opts){.reshape = "decoder.norm_out.bias", .new_ndim = 1, .new_shape = {31}}, NULL,
                       "'decoder.norm_out.bias' has shape [31]");
     expect_load_error(&(ae_copy_opts){.omit = "encoder.conv_in.weight"}, NULL, "missing tensor 'encoder.conv_in.weight'");
+    expect_load_error(&(ae_copy_opts){.extra = "post_quant_conv.weight"}, NULL,
+                      "'post_quant_conv.weight': an SD-style VAE, not the FLUX autoencoder");
     expect_load_error(&(ae_copy_opts){.reshape = "encoder.conv_in.weight", .new_ndim = 2, .new_shape = {32, 27}}, NULL,
                       "'encoder.conv_in.weight' has shape [32, 27], expected a 3x3 conv weight");
     /* ch is read from conv_in; the level widths must be multiples of it. */
@@ -463,7 +465,7 @@ static void test_probe_output_matches_golden(void) {
 /* --write-checkpoint SRC DST: SRC's tensors under "vae." plus a tensor of another model, as
  * in a ComfyUI all-in-one checkpoint (for tests/test_probe_ae.sh). */
 static int write_checkpoint(const char *src, const char *dst) {
-    ae_copy_opts o = {.prefix = "vae.", .add_foreign = true};
+    ae_copy_opts o = {.prefix = "vae.", .extra = "model.diffusion_model.img_in.weight"};
     fg_error *err = ae_write_copy(src, dst, &o);
     if (!err) return 0;
     fprintf(stderr, "%s\n", fg_error_message(err));

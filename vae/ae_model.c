@@ -5,9 +5,21 @@
 #include "kernels/ops.h"
 #include "vae/ae_internal.h"
 
+/* SD 1.x/XL VAEs have quant_conv / post_quant_conv, which FLUX's lacks and this model would
+ * silently skip: refuse them instead. */
+static fg_error *refuse_quant_conv(const fg_weights *w) {
+    static const char *const names[] = {"quant_conv.weight", "post_quant_conv.weight"};
+    for (int i = 0; i < 2; i++)
+        if (fg_weights_has(w, names[i]))
+            return fg_errorf(FG_ERR_UNSUPPORTED, "%s has '%s%s': an SD-style VAE, not the FLUX autoencoder",
+                             fg_weights_path(w), fg_weights_prefix(w), names[i]);
+    return NULL;
+}
+
 fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) {
     FG_CHECK_ARG(w && out, "fg_vae_load: NULL argument");
     *out = NULL;
+    FG_TRY_CTX(refuse_quant_conv(w), "loading the VAE");
     fg_vae *m = calloc(1, sizeof *m);
     if (!m) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "VAE model");
     fg_error *err = fg_vae_infer_config(w, &m->config);

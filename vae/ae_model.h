@@ -22,7 +22,8 @@ typedef struct fg_vae fg_vae;
  * checkpoint). The config is inferred from the shapes; every tensor the config implies is
  * looked up with its shape (an error names a missing or wrongly-shaped one). Weights stay
  * zero-copy views in their stored dtype; the model keeps its own reference to the file, so w
- * may be closed afterwards. Extra tensors are ignored (ComfyUI loads non-strictly). */
+ * may be closed afterwards. Extra tensors are ignored (ComfyUI loads non-strictly), except
+ * quant_conv / post_quant_conv: an SD-style VAE is refused. */
 fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) FG_MUST_CHECK;
 void fg_vae_free(fg_vae *m);
 const fg_ae_config *fg_vae_config(const fg_vae *m);

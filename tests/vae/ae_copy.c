@@ -69,10 +69,10 @@ static fg_error *collect(const fg_safetensors *st, const ae_copy_opts *o, copy_s
         else FG_TRY(convert_tensor(&src, o, &t));
         FG_TRY(add_one(s, prefix, e->name, &t));
     }
-    if (o->add_foreign) {
+    if (o->extra) {
         fg_tensor t = {0};
         FG_TRY(fg_tensor_alloc_host(&t, FG_BF16, FG_SHAPE(8, 4)));
-        FG_TRY(add_one(s, "", "model.diffusion_model.img_in.weight", &t));
+        FG_TRY(add_one(s, "", o->extra, &t));
     }
     return NULL;
 }

@@ -21,7 +21,7 @@ typedef struct ae_copy_opts {
     const char *reshape;    /* store this tensor with `new_shape` (zeros) instead */
     int new_ndim;
     int64_t new_shape[FG_MAX_DIMS];
-    bool add_foreign;       /* add a tensor of another model ("model.diffusion_model.img_in.weight") */
+    const char *extra;      /* add a small tensor of this name (another model's, say) */
 } ae_copy_opts;
 
 /* Writes a modified copy of the safetensors file src to dst. */
