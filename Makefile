@@ -104,16 +104,15 @@ test-gpu: all
 asan:
 	$(MAKE) BUILD=build-asan FG_NO_CUDA=1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-$(BUILD)/bench_ops: $(BUILD)/obj/bench/bench_ops.o $(LIB_OBJS)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
-
-$(BUILD)/bench_flux: $(BUILD)/obj/bench/bench_flux.o $(LIB_OBJS)
+# One program per bench/bench_NAME.c.
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/%,$(wildcard bench/bench_*.c))
+$(BUILD)/bench_%: $(BUILD)/obj/bench/bench_%.o $(LIB_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 
 # Benchmarks (never part of `make test`): prints markdown rows for BENCHMARKS.md.
 # BENCH_DEVICE=cuda on a GPU machine.
 BENCH_DEVICE ?= cpu
-bench: $(BUILD)/bench_ops
+bench: $(BENCH_BINS)
 	$(BUILD)/bench_ops --device $(BENCH_DEVICE)
 
 demo: all

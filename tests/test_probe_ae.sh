@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `fluxgraph probe ae`: the tiny autoencoder reproduces the golden stage 6 within the fixture
+# tolerances (checked by test_vae --compare-probe), also from an all-in-one checkpoint, and bad
+# inputs fail cleanly: exit 1, a message naming the problem, no output file.
+# Usage: tests/test_probe_ae.sh [BUILD_DIR]    (run from the repository root)
+set -u
+build=${1:-build}
+fg="$build/fluxgraph"
+golden=tests/fixtures/golden/ae.safetensors
+model=tests/fixtures/models/vae/tiny-ae.safetensors
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-probe-ae-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+check() { # NAME CONDITION-EXIT-CODE
+    if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
+    else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+
+out="$tmp/out.safetensors"
+expect_failure() { # NAME NEEDLE ARGS...
+    local name=$1 needle=$2; shift 2
+    rm -f "$out" "$out.tmp"
+    "$fg" probe ae "$@" --out "$out" >"$tmp/log" 2>&1
+    local rc=$? ok=0
+    [ $rc = 1 ] || { echo "  exit $rc, expected 1"; ok=1; }
+    grep -q -- "$needle" "$tmp/log" || { echo "  message lacks '$needle':"; sed 's/^/    /' "$tmp/log"; ok=1; }
+    if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "  output file left behind"; ok=1; fi
+    check "$name" $ok
+}
+
+# --- the real thing -------------------------------------------------------------------------
+"$fg" probe ae --golden "$golden" --model "$model" --out "$tmp/ae.safetensors" >"$tmp/log" 2>&1
+rc=$?
+[ $rc = 0 ] || sed 's/^/    /' "$tmp/log"
+check "probe ae on the golden file exits 0" $rc
+"$build/tests/test_vae" --compare-probe "$tmp/ae.safetensors" >"$tmp/cmp.log" 2>&1
+rc=$?
+grep -E '^(  probe|FAIL|  tests)' "$tmp/cmp.log" | sed 's/^/  /'
+check "probe ae output within the stage 6 tolerances" $rc
+
+# The same VAE inside an all-in-one checkpoint (keys under "vae.", other models beside it).
+"$build/tests/test_vae" --write-checkpoint "$model" "$tmp/ckpt.safetensors" >/dev/null 2>&1 &&
+    "$fg" probe ae --golden "$golden" --model "$tmp/ckpt.safetensors" --out "$tmp/ckpt_out.safetensors" >/dev/null 2>&1 &&
+    cmp -s "$tmp/ae.safetensors" "$tmp/ckpt_out.safetensors"
+check "an all-in-one checkpoint (vae. prefix) gives identical output" $?
+
+# --- bad requests -----------------------------------------------------------------------------
+expect_failure "no --model" "needs --model" --golden "$golden"
+expect_failure "model file does not exist" "$tmp/none.safetensors" --golden "$golden" --model "$tmp/none.safetensors"
+expect_failure "model of another kind" "missing tensor 'encoder.conv_in.weight'" \
+    --golden "$golden" --model tests/fixtures/models/diffusion_models/tiny-flux.safetensors
+expect_failure "golden of another component" "not something the ae probe produces" \
+    --golden tests/fixtures/golden/rng.safetensors --model "$model"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

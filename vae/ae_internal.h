@@ -1,0 +1,106 @@
+/* Internals shared by the autoencoder's files: the parameter structs (views into the
+ * checkpoint, in its stored dtype) and the building blocks of models.md 2.2. Not part of the
+ * public API (vae/ae_model.h). */
+#ifndef FG_VAE_AE_INTERNAL_H
+#define FG_VAE_AE_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "kernels/ops.h"
+#include "vae/ae_config.h"
+#include "vae/ae_model.h"
+
+/* Longest tensor name (prefix of the view excluded) the loader builds. */
+#define VAE_NAME_MAX 160
+
+typedef struct vae_conv {
+    fg_tensor w, b; /* [Co, Ci, k, k], [Co] */
+} vae_conv;
+
+typedef struct vae_norm {
+    fg_tensor w, b; /* [C], [C] */
+} vae_norm;
+
+typedef struct vae_resblock {
+    vae_norm norm1, norm2;
+    vae_conv conv1, conv2;
+    vae_conv nin_shortcut; /* 1x1, only when the block changes the channel count */
+    bool has_shortcut;
+} vae_resblock;
+
+/* q, k, v, proj_out are stored as 1x1 convs [C, C, 1, 1]; kept here as [C, C] views so they run
+ * as linear layers on the [B, HW, C] token layout the attention needs. */
+typedef struct vae_attn {
+    vae_norm norm;
+    fg_tensor q_w, q_b, k_w, k_b, v_w, v_b, proj_w, proj_b;
+} vae_attn;
+
+typedef struct vae_mid {
+    vae_resblock block_1, block_2;
+    vae_attn attn_1;
+} vae_mid;
+
+/* One resolution level: its residual blocks, then the optional down/up-sampling conv. */
+typedef struct vae_level {
+    vae_resblock *blocks;
+    int64_t block_count;
+    bool has_resample;
+    vae_conv resample;
+} vae_level;
+
+typedef struct vae_coder {
+    vae_conv conv_in;
+    vae_level levels[FG_AE_MAX_LEVELS];
+    vae_mid mid;
+    vae_norm norm_out;
+    vae_conv conv_out;
+} vae_coder;
+
+struct fg_vae {
+    fg_ae_config config;
+    fg_weights *weights; /* the model's own reference to the mapped file(s) */
+    vae_coder encoder, decoder;
+};
+
+/* ---- loading (ae_blocks.c): every lookup checks the shape the config implies and names
+ *      the tensor when it is missing or wrong ------------------------------------------ */
+fg_error *vae_load_conv(const fg_weights *w, const char *prefix, int64_t co, int64_t ci, int64_t k,
+                        vae_conv *out) FG_MUST_CHECK;
+fg_error *vae_load_norm(const fg_weights *w, const char *prefix, int64_t c, vae_norm *out) FG_MUST_CHECK;
+fg_error *vae_load_resblock(const fg_weights *w, const char *prefix, int64_t cin, int64_t cout,
+                            vae_resblock *out) FG_MUST_CHECK;
+fg_error *vae_load_mid(const fg_weights *w, const char *prefix, int64_t c, vae_mid *out) FG_MUST_CHECK;
+
+fg_error *vae_load_encoder(const fg_weights *w, const fg_ae_config *c, vae_coder *out) FG_MUST_CHECK;
+fg_error *vae_load_decoder(const fg_weights *w, const fg_ae_config *c, vae_coder *out) FG_MUST_CHECK;
+void vae_coder_free(vae_coder *c);
+
+/* ---- forward (ae_blocks.c). x is [B, C, H, W]; *out is allocated here on x's device and
+ *      owned by the caller; x is left untouched. -------------------------------------- */
+fg_error *vae_conv_forward(const vae_conv *c, const fg_tensor *x, int pad, fg_tensor *out) FG_MUST_CHECK;
+/* norm -> swish -> conv 3x3 (the coders' output heads), into a caller-allocated out. */
+fg_error *vae_norm_swish_conv(const vae_norm *n, const vae_conv *c, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+fg_error *vae_resblock_forward(const vae_resblock *b, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+fg_error *vae_attn_forward(const vae_attn *a, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+fg_error *vae_mid_forward(const vae_mid *m, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+/* Zero-pad one column right and one row bottom, then 3x3 stride-2 conv. */
+fg_error *vae_downsample_forward(const vae_conv *c, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+/* Nearest 2x, then 3x3 conv. */
+fg_error *vae_upsample_forward(const vae_conv *c, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+
+/* Step bookkeeping for a chain of blocks: `err` is the result of computing *next from *h.
+ * Frees the old *h either way, then moves *next into *h (or frees it on failure), so a chain
+ * holds at most one input and one output at a time:
+ *     FG_TRY(vae_replace(&h, &next, vae_resblock_forward(b, &h, &next))); */
+fg_error *vae_replace(fg_tensor *h, fg_tensor *next, fg_error *err) FG_MUST_CHECK;
+
+/* Argument checks of the public entry points (ae_model.c): shapes, dtypes, devices. For
+ * encode, out_channels is 2*z (moments) or z (mean). */
+fg_error *vae_check_decode(const fg_vae *m, const fg_tensor *z, const fg_tensor *out) FG_MUST_CHECK;
+fg_error *vae_check_encode(const fg_vae *m, const fg_tensor *x, const fg_tensor *out, int64_t out_channels) FG_MUST_CHECK;
+
+/* The coders' forward passes (ae_encoder.c, ae_decoder.c); out is caller-allocated. */
+fg_error *vae_encoder_forward(const fg_vae *m, const fg_tensor *x, fg_tensor *moments) FG_MUST_CHECK;
+fg_error *vae_decoder_forward(const fg_vae *m, const fg_tensor *z, fg_tensor *out) FG_MUST_CHECK;
+
+#endif

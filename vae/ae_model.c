@@ -1,0 +1,114 @@
+/* Loading and the untiled entry points: argument checks, then the coders. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/ops.h"
+#include "vae/ae_internal.h"
+
+/* SD 1.x/XL VAEs have quant_conv / post_quant_conv, which FLUX's lacks and this model would
+ * silently skip: refuse them instead. */
+static fg_error *refuse_quant_conv(const fg_weights *w) {
+    static const char *const names[] = {"quant_conv.weight", "post_quant_conv.weight"};
+    for (int i = 0; i < 2; i++)
+        if (fg_weights_has(w, names[i]))
+            return fg_errorf(FG_ERR_UNSUPPORTED, "%s has '%s%s': an SD-style VAE, not the FLUX autoencoder",
+                             fg_weights_path(w), fg_weights_prefix(w), names[i]);
+    return NULL;
+}
+
+fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) {
+    FG_CHECK_ARG(w && out, "fg_vae_load: NULL argument");
+    *out = NULL;
+    FG_TRY_CTX(refuse_quant_conv(w), "loading the VAE");
+    fg_vae *m = calloc(1, sizeof *m);
+    if (!m) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "VAE model");
+    fg_error *err = fg_vae_infer_config(w, &m->config);
+    if (!err) err = fg_weights_view(w, fg_weights_prefix(w), &m->weights);
+    /* Tensors are looked up through the model's own view: the same names and file mapping. */
+    if (!err) err = vae_load_encoder(m->weights, &m->config, &m->encoder);
+    if (!err) err = vae_load_decoder(m->weights, &m->config, &m->decoder);
+    if (err) {
+        fg_vae_free(m);
+        return fg_error_wrapf(err, "loading the VAE");
+    }
+    *out = m;
+    return NULL;
+}
+
+void fg_vae_free(fg_vae *m) {
+    if (!m) return;
+    vae_coder_free(&m->encoder);
+    vae_coder_free(&m->decoder);
+    fg_weights_close(m->weights);
+    free(m);
+}
+
+const fg_ae_config *fg_vae_config(const fg_vae *m) { return &m->config; }
+int64_t fg_vae_factor(const fg_vae *m) { return fg_vae_spatial_factor(&m->config); }
+
+/* x must be a [B, C, H, W] activation with the given channel count. */
+static fg_error *check_input(const char *what, const fg_tensor *x, int64_t channels) {
+    char s[96];
+    if (x->ndim != 4 || x->shape[0] < 1 || x->shape[1] != channels || x->shape[2] < 1 || x->shape[3] < 1)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s is %s, expected [B, %lld, H, W] with B, H, W >= 1", what,
+                         fg_tensor_shape_str(x, s, sizeof s), (long long)channels);
+    if (x->dtype != FG_F32 && x->dtype != FG_BF16)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s has dtype %s, expected an activation dtype", what,
+                         fg_dtype_name(x->dtype));
+    return NULL;
+}
+
+static fg_error *check_output(const char *what, const fg_tensor *out, const fg_tensor *in, int64_t c, int64_t h,
+                              int64_t w) {
+    char s[96], e[96];
+    fg_shape_str(4, (const int64_t[]){in->shape[0], c, h, w}, e, sizeof e);
+    if (out->ndim != 4 || out->shape[0] != in->shape[0] || out->shape[1] != c || out->shape[2] != h ||
+        out->shape[3] != w)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s is %s, expected %s", what,
+                         fg_tensor_shape_str(out, s, sizeof s), e);
+    if (out->dtype != in->dtype || out->device != in->device)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s must have the input's dtype and device", what);
+    return NULL;
+}
+
+fg_error *vae_check_decode(const fg_vae *m, const fg_tensor *z, const fg_tensor *out) {
+    const fg_ae_config *c = &m->config;
+    int64_t f = fg_vae_factor(m);
+    FG_TRY(check_input("latent", z, c->z_channels));
+    return check_output("output", out, z, c->out_ch, z->shape[2] * f, z->shape[3] * f);
+}
+
+fg_error *vae_check_encode(const fg_vae *m, const fg_tensor *x, const fg_tensor *out, int64_t out_channels) {
+    int64_t f = fg_vae_factor(m);
+    FG_TRY(check_input("image", x, m->config.in_channels));
+    if (x->shape[2] % f != 0 || x->shape[3] % f != 0)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "image is %lldx%lld pixels, not a multiple of %lld (crop it first)",
+                         (long long)x->shape[3], (long long)x->shape[2], (long long)f);
+    return check_output(out_channels == m->config.z_channels ? "mean" : "moments", out, x, out_channels,
+                        x->shape[2] / f, x->shape[3] / f);
+}
+
+fg_error *fg_vae_decode(const fg_vae *m, const fg_tensor *z, fg_tensor *out) {
+    FG_CHECK_ARG(m && z && out, "fg_vae_decode: NULL argument");
+    FG_TRY_CTX(vae_check_decode(m, z, out), "VAE decode");
+    return fg_error_wrapf(vae_decoder_forward(m, z, out), "VAE decode");
+}
+
+fg_error *fg_vae_encode(const fg_vae *m, const fg_tensor *x, fg_tensor *moments) {
+    FG_CHECK_ARG(m && x && moments, "fg_vae_encode: NULL argument");
+    FG_TRY_CTX(vae_check_encode(m, x, moments, 2 * m->config.z_channels), "VAE encode");
+    return fg_error_wrapf(vae_encoder_forward(m, x, moments), "VAE encode");
+}
+
+fg_error *fg_vae_encode_mean(const fg_vae *m, const fg_tensor *x, fg_tensor *mean) {
+    FG_CHECK_ARG(m && x && mean, "fg_vae_encode_mean: NULL argument");
+    const fg_ae_config *c = &m->config;
+    FG_TRY_CTX(vae_check_encode(m, x, mean, c->z_channels), "VAE encode");
+    fg_tensor moments = {0};
+    FG_TRY(fg_tensor_alloc(&moments, x->device, x->dtype,
+                           FG_SHAPE(x->shape[0], 2 * c->z_channels, mean->shape[2], mean->shape[3])));
+    fg_error *err = vae_encoder_forward(m, x, &moments);
+    if (!err) err = fg_slice(mean, &moments, 1, 0);
+    fg_tensor_free(&moments);
+    return fg_error_wrapf(err, "VAE encode");
+}
