@@ -103,6 +103,9 @@ static fg_error *infer_config(const fg_weights *w, fg_t5_model *m) {
     fg_t5_config *c = &m->cfg;
     /* Tied copies when both exist; ComfyUI reads shared.weight. */
     const char *embed_name = fg_weights_has(w, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
+    if (!fg_weights_has(w, embed_name))
+        return fg_errorf(FG_ERR_NOT_FOUND, "%s: missing tensor '%sshared.weight' (or '%sencoder.embed_tokens.weight')",
+                         fg_weights_path(w), fg_weights_prefix(w), fg_weights_prefix(w));
     FG_TRY(fg_weights_get(w, embed_name, &m->embed));
     if (!is_float_2d(&m->embed)) return bad_2d(w, embed_name, &m->embed, "[vocab, d_model]");
     FG_TRY(fg_weights_scale(w, embed_name, &m->embed_scale));
