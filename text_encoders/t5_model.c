@@ -404,8 +404,9 @@ fg_error *fg_t5_encode(const fg_t5_model *m, fg_device dev, const int32_t *ids, 
     FG_CHECK_ARG(m && ids && out, "fg_t5_encode: NULL argument");
     memset(out, 0, sizeof *out);
     FG_CHECK_ARG(batch >= 1 && batch <= INT32_MAX, "T5: batch %lld out of range", (long long)batch);
-    /* The position bias is [H, L, L]: bound L so that cannot overflow or exhaust memory silently. */
-    FG_CHECK_ARG(len >= 1 && len <= 65536, "T5: %lld tokens out of range 1..65536", (long long)len);
+    /* The position bias is [H, L, L] (as in the references): 16384 tokens already need 64 GiB
+     * with 64 heads, so anything longer is a mistake rather than a prompt. */
+    FG_CHECK_ARG(len >= 1 && len <= 16384, "T5: %lld tokens out of range 1..16384", (long long)len);
     fg_error *err = forward(m, dev, ids, batch, len, key_mask, out);
     if (err) fg_tensor_free(out);
     return err;
