@@ -109,9 +109,6 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/%,$(wildcard bench/bench_*.c))
 $(BUILD)/bench_%: $(BUILD)/obj/bench/bench_%.o $(LIB_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 
-$(BUILD)/bench_text_encoders: $(BUILD)/obj/bench/bench_text_encoders.o $(LIB_OBJS)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
-
 # Benchmarks (never part of `make test`): prints markdown rows for BENCHMARKS.md.
 # BENCH_DEVICE=cuda on a GPU machine.
 BENCH_DEVICE ?= cpu
