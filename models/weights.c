@@ -196,6 +196,26 @@ bool fg_weights_has(const fg_weights *w, const char *name) {
     return find_owned(w, name) || find_file_entry(w, name, &shard);
 }
 
+fg_error *fg_weights_count_indexed(const fg_weights *w, const char *stem, int64_t max, int64_t *count) {
+    size_t stem_len = strlen(stem);
+    int64_t n = 0;
+    for (size_t i = 0; i < fg_weights_count(w); i++) {
+        const char *name = fg_weights_name(w, i);
+        if (strncmp(name, stem, stem_len) != 0) continue;
+        const char *p = name + stem_len;
+        int64_t index = 0;
+        int digits = 0;
+        for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++) index = index * 10 + (*p - '0');
+        if (digits == 0 || *p != '.') continue;
+        if (index >= max)
+            return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s': index %lld is implausibly large (at most %lld)",
+                             w->files->path, w->prefix, name, (long long)index, (long long)max);
+        if (index + 1 > n) n = index + 1;
+    }
+    *count = n;
+    return NULL;
+}
+
 fg_error *fg_weights_find_prefix(const fg_weights *w, const char *anchor, const char *what, char *prefix,
                                  size_t cap) {
     const size_t anchor_len = strlen(anchor);

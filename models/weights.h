@@ -33,6 +33,10 @@ size_t fg_weights_count(const fg_weights *w);
 const char *fg_weights_name(const fg_weights *w, size_t i);
 
 bool fg_weights_has(const fg_weights *w, const char *name);
+/* 1 + the largest N of any "<stem>N." name (0 when there is none), so a gap in the numbering
+ * surfaces later as a missing tensor rather than a silently shorter model. An index >= max is
+ * an error naming the tensor. */
+fg_error *fg_weights_count_indexed(const fg_weights *w, const char *stem, int64_t max, int64_t *count) FG_MUST_CHECK;
 /* The key prefix of the one model in w that has a tensor "<prefix><anchor>" (e.g. anchor
  * "encoder.final_layer_norm.weight" finds "text_encoders.t5xxl.transformer."). `what` names the
  * model in errors: none found is FG_ERR_NOT_FOUND, several are FG_ERR_FORMAT (ambiguous). */

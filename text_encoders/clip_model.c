@@ -52,29 +52,11 @@ static fg_error *get_linear(const fg_weights *w, const char *base, int64_t n_out
     return get_vec(w, name, n_out, &out->b);
 }
 
-/* Layers = 1 + the largest N of any "text_model.encoder.layers.N." name, so a gap in the
- * numbering surfaces as a missing tensor rather than a silently shorter model. */
 static fg_error *count_layers(const fg_weights *w, int64_t *layers) {
-    static const char stem[] = "text_model.encoder.layers.";
-    const size_t stem_len = sizeof stem - 1;
-    int64_t count = 0;
-    for (size_t i = 0; i < fg_weights_count(w); i++) {
-        const char *name = fg_weights_name(w, i);
-        if (strncmp(name, stem, stem_len) != 0) continue;
-        const char *p = name + stem_len;
-        int64_t n = 0;
-        int digits = 0;
-        for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++) n = n * 10 + (*p - '0');
-        if (digits == 0 || *p != '.') continue;
-        if (n >= CLIP_MAX_LAYERS)
-            return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s': layer index %lld is implausible (at most %d layers)",
-                             fg_weights_path(w), fg_weights_prefix(w), name, (long long)n, CLIP_MAX_LAYERS);
-        if (n + 1 > count) count = n + 1;
-    }
-    if (count == 0)
-        return fg_errorf(FG_ERR_FORMAT, "%s: no tensors named '%s%s0.*': not a CLIP text model", fg_weights_path(w),
-                         fg_weights_prefix(w), stem);
-    *layers = count;
+    FG_TRY(fg_weights_count_indexed(w, "text_model.encoder.layers.", CLIP_MAX_LAYERS, layers));
+    if (*layers == 0)
+        return fg_errorf(FG_ERR_FORMAT, "%s: no tensors named '%stext_model.encoder.layers.0.*': not a CLIP text model", fg_weights_path(w),
+                         fg_weights_prefix(w));
     return NULL;
 }
 

@@ -63,28 +63,11 @@ static fg_error *get_linear(const fg_weights *w, const char *name, int64_t n_out
     return fg_weights_scale(w, name, &out->scale);
 }
 
-/* Blocks = 1 + the largest N of any "encoder.block.N." name (a gap becomes a missing tensor). */
 static fg_error *count_blocks(const fg_weights *w, int64_t *layers) {
-    static const char stem[] = "encoder.block.";
-    const size_t stem_len = sizeof stem - 1;
-    int64_t count = 0;
-    for (size_t i = 0; i < fg_weights_count(w); i++) {
-        const char *name = fg_weights_name(w, i);
-        if (strncmp(name, stem, stem_len) != 0) continue;
-        const char *p = name + stem_len;
-        int64_t n = 0;
-        int digits = 0;
-        for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++) n = n * 10 + (*p - '0');
-        if (digits == 0 || *p != '.') continue;
-        if (n >= T5_MAX_LAYERS)
-            return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s': block index %lld is implausible (at most %d blocks)",
-                             fg_weights_path(w), fg_weights_prefix(w), name, (long long)n, T5_MAX_LAYERS);
-        if (n + 1 > count) count = n + 1;
-    }
-    if (count == 0)
-        return fg_errorf(FG_ERR_FORMAT, "%s: no tensors named '%s%s0.*': not a T5 encoder", fg_weights_path(w),
-                         fg_weights_prefix(w), stem);
-    *layers = count;
+    FG_TRY(fg_weights_count_indexed(w, "encoder.block.", T5_MAX_LAYERS, layers));
+    if (*layers == 0)
+        return fg_errorf(FG_ERR_FORMAT, "%s: no tensors named '%sencoder.block.0.*': not a T5 encoder", fg_weights_path(w),
+                         fg_weights_prefix(w));
     return NULL;
 }
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 /* Block indices past this are treated as hostile rather than as a 5000-block model. */
-#define MAX_BLOCKS 4096
+
 /* Dims past this are hostile too (the real maximum is 21504); it keeps products such as
  * 6 x hidden far from overflowing. */
 #define MAX_DIM (INT64_C(1) << 30)
@@ -23,26 +23,6 @@ static fg_error *dim_of(const fg_weights *w, const char *name, int ndim, int axi
     if (*out <= 0 || *out > MAX_DIM)
         return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s' has an empty or implausibly large dim", fg_weights_path(w),
                          fg_weights_prefix(w), name);
-    return NULL;
-}
-
-fg_error *fg_flux_count_blocks(const fg_weights *w, const char *stem, int64_t *count) {
-    size_t slen = strlen(stem);
-    int64_t n = 0;
-    for (size_t i = 0; i < fg_weights_count(w); i++) {
-        const char *name = fg_weights_name(w, i);
-        if (strncmp(name, stem, slen) != 0) continue;
-        const char *p = name + slen;
-        int64_t idx = 0;
-        int digits = 0;
-        for (; *p >= '0' && *p <= '9' && digits < 7; p++, digits++) idx = idx * 10 + (*p - '0');
-        if (digits == 0 || *p != '.') continue;
-        if (idx >= MAX_BLOCKS)
-            return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s': block index %lld is implausibly large",
-                             fg_weights_path(w), fg_weights_prefix(w), name, (long long)idx);
-        if (idx + 1 > n) n = idx + 1;
-    }
-    *count = n;
     return NULL;
 }
 
@@ -67,8 +47,8 @@ static fg_error *infer_dims(const fg_weights *w, fg_flux_config *a, int64_t *hea
     FG_TRY(dim_of(w, "txt_in.weight", 2, 1, &a->context_in_dim));
     FG_TRY(dim_of(w, "vector_in.in_layer.weight", 2, 1, &a->vec_in_dim));
     FG_TRY(dim_of(w, "time_in.in_layer.weight", 2, 1, &a->time_dim));
-    FG_TRY(fg_flux_count_blocks(w, "double_blocks.", &a->depth));
-    FG_TRY(fg_flux_count_blocks(w, "single_blocks.", &a->depth_single));
+    FG_TRY(fg_weights_count_indexed(w, "double_blocks.", FG_FLUX_MAX_BLOCKS, &a->depth));
+    FG_TRY(fg_weights_count_indexed(w, "single_blocks.", FG_FLUX_MAX_BLOCKS, &a->depth_single));
     if (a->depth == 0 && a->depth_single == 0)
         return fg_errorf(FG_ERR_FORMAT, "%s: no double_blocks.N or single_blocks.N tensors", fg_weights_path(w));
     const char *norm = a->depth ? "double_blocks.0.img_attn.norm.query_norm.scale" : "single_blocks.0.norm.query_norm.scale";

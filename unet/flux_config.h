@@ -6,6 +6,9 @@
 #ifndef FG_UNET_FLUX_CONFIG_H
 #define FG_UNET_FLUX_CONFIG_H
 
+/* A block index beyond this is a hostile or broken file, not a model. */
+#define FG_FLUX_MAX_BLOCKS 4096
+
 #include "core/error.h"
 #include "models/model_layouts.h"
 #include "models/weights.h"
@@ -32,9 +35,6 @@ fg_error *fg_flux_params_infer(const fg_weights *w, fg_flux_params *out) FG_MUST
  * which must all be even (head_dim a multiple of 32). */
 fg_error *fg_flux_axes_for_head_dim(int64_t head_dim, int axes_dim[3]) FG_MUST_CHECK;
 
-/* 1 + the largest N of the names "<stem>N.<rest>" in w (0 when there is none): the depth of a
- * block list ("double_blocks.", "transformer_blocks.", ...). Absurd indices are errors. */
-fg_error *fg_flux_count_blocks(const fg_weights *w, const char *stem, int64_t *count) FG_MUST_CHECK;
 
 /* "hidden 256, 2 heads x 128, 2 double + 2 single blocks, mlp 1024, ..." into buf. */
 char *fg_flux_params_describe(const fg_flux_params *p, char *buf, size_t cap);

@@ -289,8 +289,8 @@ fg_error *fg_flux_convert_diffusers(fg_weights *w) {
     if (fg_weights_has(w, "time_text_embed.guidance_embedder.linear_1.weight"))
         FG_TRY(apply_renames(w, "", "", guidance_renames, 2));
     FG_TRY(convert_final(w, h));
-    FG_TRY(fg_flux_count_blocks(w, "transformer_blocks.", &depth));
-    FG_TRY(fg_flux_count_blocks(w, "single_transformer_blocks.", &depth_single));
+    FG_TRY(fg_weights_count_indexed(w, "transformer_blocks.", FG_FLUX_MAX_BLOCKS, &depth));
+    FG_TRY(fg_weights_count_indexed(w, "single_transformer_blocks.", FG_FLUX_MAX_BLOCKS, &depth_single));
     for (int64_t n = 0; n < depth; n++) FG_TRY(convert_double(w, n, h));
     for (int64_t n = 0; n < depth_single; n++) FG_TRY(convert_single(w, n, h));
     return NULL;
