@@ -60,6 +60,37 @@ fg_error *probe_output_add(probe_ctx *ctx, const char *name, fg_tensor *t) {
     return fg_st_writer_add(ctx->writer, name, kept);
 }
 
+fg_error *probe_read_ids(const fg_safetensors *golden, const char *name, int32_t **ids, int64_t *batch,
+                         int64_t *len) {
+    fg_tensor t;
+    FG_TRY(fg_safetensors_tensor(golden, name, &t));
+    if ((t.dtype != FG_I64 && t.dtype != FG_I32) || t.ndim != 2 || t.shape[0] < 1 || t.shape[1] < 1)
+        return fg_errorf(FG_ERR_FORMAT, "tensor '%s' must be I64 or I32 [batch, tokens], not %s with %d dims", name,
+                         fg_dtype_name(t.dtype), t.ndim);
+    int64_t n = fg_tensor_numel(&t);
+    int32_t *out = malloc((size_t)n * sizeof *out);
+    if (!out) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", name);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v;
+        if (t.dtype == FG_I64) memcpy(&v, (const char *)t.data + i * 8, 8);
+        else {
+            int32_t v32;
+            memcpy(&v32, (const char *)t.data + i * 4, 4);
+            v = v32;
+        }
+        if (v < INT32_MIN || v > INT32_MAX) {
+            free(out);
+            return fg_errorf(FG_ERR_FORMAT, "tensor '%s': id %lld at %lld is out of range", name, (long long)v,
+                             (long long)i);
+        }
+        out[i] = (int32_t)v;
+    }
+    *ids = out;
+    *batch = t.shape[0];
+    *len = t.shape[1];
+    return NULL;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: fluxgraph probe COMPONENT --golden FILE --out FILE [--model FILE]\n\ncomponents:\n");
     for (size_t i = 0; i < sizeof components / sizeof components[0]; i++)

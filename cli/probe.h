@@ -34,6 +34,11 @@ fg_error *probe_json_shape(const char *json, const char *key, int *ndim, int64_t
 /* Decimal string 0..2^64-1 (ComfyUI seeds are u64). */
 fg_error *probe_parse_u64(const char *text, uint64_t *out) FG_MUST_CHECK;
 
+/* The golden tensor `name`, I64 or I32 [batch, tokens], as a malloc'd int32 array (ids outside
+ * int32 rejected). */
+fg_error *probe_read_ids(const fg_safetensors *golden, const char *name, int32_t **ids, int64_t *batch,
+                         int64_t *len) FG_MUST_CHECK;
+
 /* Components. */
 fg_error *probe_rng(probe_ctx *ctx) FG_MUST_CHECK;
 fg_error *probe_tokenize(probe_ctx *ctx) FG_MUST_CHECK;

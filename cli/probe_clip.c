@@ -21,31 +21,6 @@ static const clip_output_name outputs[] = {
     {"pooled_projected", FG_CLIP_PROJECTED},
 };
 
-/* The golden's [B, L] integer ids as a malloc'd int32 array (values outside int32 rejected). */
-static fg_error *read_ids(const fg_safetensors *golden, int32_t **ids, int64_t *batch, int64_t *len) {
-    fg_tensor t;
-    FG_TRY(fg_safetensors_tensor(golden, "input_ids", &t));
-    if ((t.dtype != FG_I64 && t.dtype != FG_I32) || t.ndim != 2 || t.shape[0] < 1 || t.shape[1] < 1)
-        return fg_errorf(FG_ERR_FORMAT, "tensor 'input_ids' must be I64 or I32 [batch, tokens], not %s with %d dims",
-                         fg_dtype_name(t.dtype), t.ndim);
-    int64_t n = fg_tensor_numel(&t);
-    int32_t *out = malloc((size_t)n * sizeof *out);
-    if (!out) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "input_ids");
-    for (int64_t i = 0; i < n; i++) {
-        int64_t v = t.dtype == FG_I64 ? ((const int64_t *)t.data)[i] : ((const int32_t *)t.data)[i];
-        if (v < INT32_MIN || v > INT32_MAX) {
-            free(out);
-            return fg_errorf(FG_ERR_FORMAT, "tensor 'input_ids': id %lld at %lld is out of range", (long long)v,
-                             (long long)i);
-        }
-        out[i] = (int32_t)v;
-    }
-    *ids = out;
-    *batch = t.shape[0];
-    *len = t.shape[1];
-    return NULL;
-}
-
 /* Copies a device result into an owned host tensor for the writer, checking the golden shape. */
 static fg_error *emit(probe_ctx *ctx, const fg_st_entry *e, const fg_tensor *result) {
     char want[96], have[96];
@@ -113,7 +88,7 @@ fg_error *probe_clip(probe_ctx *ctx) {
     FG_TRY(wanted_outputs(probe_golden(ctx), &want));
     int32_t *ids = NULL;
     int64_t batch = 0, len = 0;
-    FG_TRY(read_ids(probe_golden(ctx), &ids, &batch, &len));
+    FG_TRY(probe_read_ids(probe_golden(ctx), "input_ids", &ids, &batch, &len));
     fg_clip_model *m = NULL;
     fg_error *err = fg_clip_open(model_path, &m);
     if (!err) err = run(ctx, m, ids, batch, len, want);

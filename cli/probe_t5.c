@@ -10,30 +10,6 @@
 #include "kernels/ops.h"
 #include "text_encoders/t5_model.h"
 
-static fg_error *read_ids(const fg_safetensors *golden, int32_t **ids, int64_t *batch, int64_t *len) {
-    fg_tensor t;
-    FG_TRY(fg_safetensors_tensor(golden, "input_ids", &t));
-    if ((t.dtype != FG_I64 && t.dtype != FG_I32) || t.ndim != 2 || t.shape[0] < 1 || t.shape[1] < 1)
-        return fg_errorf(FG_ERR_FORMAT, "tensor 'input_ids' must be I64 or I32 [batch, tokens], not %s with %d dims",
-                         fg_dtype_name(t.dtype), t.ndim);
-    int64_t n = fg_tensor_numel(&t);
-    int32_t *out = malloc((size_t)n * sizeof *out);
-    if (!out) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "input_ids");
-    for (int64_t i = 0; i < n; i++) {
-        int64_t v = t.dtype == FG_I64 ? ((const int64_t *)t.data)[i] : ((const int32_t *)t.data)[i];
-        if (v < INT32_MIN || v > INT32_MAX) {
-            free(out);
-            return fg_errorf(FG_ERR_FORMAT, "tensor 'input_ids': id %lld at %lld is out of range", (long long)v,
-                             (long long)i);
-        }
-        out[i] = (int32_t)v;
-    }
-    *ids = out;
-    *batch = t.shape[0];
-    *len = t.shape[1];
-    return NULL;
-}
-
 /* The golden's F32 attention_mask, which must match the ids' shape. */
 static fg_error *read_mask(const fg_safetensors *golden, int64_t batch, int64_t len, const float **mask) {
     fg_tensor t;
@@ -96,7 +72,7 @@ fg_error *probe_t5(probe_ctx *ctx) {
     FG_TRY(check_names(golden));
     int32_t *ids = NULL;
     int64_t batch = 0, len = 0;
-    FG_TRY(read_ids(golden, &ids, &batch, &len));
+    FG_TRY(probe_read_ids(golden, "input_ids", &ids, &batch, &len));
     fg_t5_model *m = NULL;
     fg_error *err = fg_t5_open(model_path, &m);
     for (size_t i = 0; !err && i < fg_safetensors_count(golden); i++) {
