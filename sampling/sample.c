@@ -50,8 +50,10 @@ static fg_error *batch_to_device(const fg_tensor *src, int64_t batch, fg_device 
 }
 
 /* One DiT evaluation for one conditioning entry: denoised = x - sigma * v. */
-static fg_error *dit_denoise(void *user, const fg_tensor *x, float sigma, const fg_cond_entry *e, fg_tensor *out) {
-    const fg_flux_model *m = user;
+fg_error *fg_flux_cond_denoise(void *user, const fg_tensor *x, float sigma, const fg_cond_entry *e, fg_tensor *out) {
+    const fg_flux_cond_model *fm = user;
+    FG_CHECK_ARG(fm && fm->model, "flux cond model: no model");
+    const fg_flux_model *m = fm->model;
     FG_CHECK_ARG(e->cond, "conditioning entry without a cond tensor");
     const int64_t batch = x->shape[0];
     const fg_device dev = m->device;
@@ -60,7 +62,7 @@ static fg_error *dit_denoise(void *user, const fg_tensor *x, float sigma, const 
     if (!err) err = fg_tensor_alloc_host(&guid, FG_F32, 1, (int64_t[]){batch});
     for (int64_t b = 0; !err && b < batch; b++) {
         ((float *)ts.data)[b] = sigma;
-        ((float *)guid.data)[b] = fg_flux_effective_guidance(m, e->guidance);
+        ((float *)guid.data)[b] = fm->guidance_in_model_dtype ? fg_flux_effective_guidance(m, e->guidance) : e->guidance;
     }
     if (!err) err = batch_to_device(e->cond, batch, dev, &ctx);
     if (!err && !e->pooled) err = fg_tensor_alloc_host(&pooled0, FG_F32, FG_SHAPE(1, m->p.arch.vec_in_dim));
@@ -107,6 +109,7 @@ static fg_error *working_latent(const fg_sample_request *req, fg_tensor *lat, bo
 }
 
 static fg_error *run_pipeline(const fg_sample_request *req, fg_tensor *x, fg_tensor *den, bool zero) {
+    const fg_flux_cond_model dit = {.model = req->model, .guidance_in_model_dtype = req->guidance_in_model_dtype};
     if (req->noise)
         FG_CHECK_ARG(req->noise->dtype == FG_F32 && req->noise->device == FG_DEVICE_CPU &&
                          fg_tensor_same_shape(req->noise, x),
@@ -115,8 +118,8 @@ static fg_error *run_pipeline(const fg_sample_request *req, fg_tensor *x, fg_ten
     FG_TRY(fg_noise_scaling(x, req->sigmas[0], req->noise, x));
     const fg_guider g = {.ms = req->ms, .positive = req->positive, .n_positive = req->n_positive,
                          .negative = req->negative, .n_negative = req->n_negative, .cfg = req->cfg,
-                         .model = req->cond_model ? req->cond_model : dit_denoise,
-                         .user = req->cond_model ? req->cond_model_user : (void *)req->model};
+                         .model = req->cond_model ? req->cond_model : fg_flux_cond_denoise,
+                         .user = req->cond_model ? req->cond_model_user : (void *)&dit};
     FG_TRY(fg_sampler_run(req->sampler, fg_guider_denoise, (void *)&g, x, req->sigmas, req->n_sigmas,
                           &req->options, den));
     FG_TRY(fg_inverse_noise_scaling(x, req->sigmas[req->n_sigmas - 1]));

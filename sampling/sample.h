@@ -28,12 +28,24 @@ typedef struct fg_sample_request {
     int n_sigmas;                 /* 0: the latent is returned unchanged */
     fg_sampler sampler;
     fg_sampler_options options;   /* seed for ancestral noise, eta, progress, cancel */
+    bool guidance_in_model_dtype; /* round guidance as a bf16/f16 ComfyUI run does (see below);
+                                   * false: an fp32 run, as the golden fixtures */
 } fg_sample_request;
 
 /* samples: receives a new host F32 tensor (VAE space, process_out applied); denoised: NULL or
  * receives the last step's denoised prediction through process_out (the latent itself when
  * there was no step). Both are owned by the caller (fg_tensor_free_host). */
 fg_error *fg_sample_latent(const fg_sample_request *req, fg_tensor *samples, fg_tensor *denoised) FG_MUST_CHECK;
+
+/* The default cond_model: one DiT evaluation for one entry, denoised = x - sigma * v, the
+ * cond/pooled rows repeated over the latent batch. user: a fg_flux_cond_model. */
+typedef struct fg_flux_cond_model {
+    const fg_flux_model *model;
+    bool guidance_in_model_dtype;
+} fg_flux_cond_model;
+
+fg_error *fg_flux_cond_denoise(void *flux_cond_model, const fg_tensor *x, float sigma, const fg_cond_entry *entry,
+                               fg_tensor *denoised) FG_MUST_CHECK;
 
 /* The guidance value the DiT receives for an entry: ComfyUI casts it to the model's compute
  * dtype (bf16 for BF16/F8 weights, f16 for F16), then multiplies by 1000 in that dtype; the
