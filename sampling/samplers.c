@@ -9,7 +9,7 @@
 
 static const char *const sampler_names[FG_SAMPLER_COUNT] = {
     "euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2m", "ipndm", "deis", "ddim",
-    "lcm",
+    "lcm", "uni_pc", "uni_pc_bh2",
 };
 
 /* ComfyUI names whose noise comes from torchsde's Brownian tree. */
@@ -23,8 +23,7 @@ static const char *const unimplemented_names[] = {
     "euler_cfg_pp", "euler_ancestral_cfg_pp", "heunpp2", "dpm_fast", "dpm_adaptive", "dpmpp_2s_ancestral",
     "dpmpp_2s_ancestral_cfg_pp", "dpmpp_2m_cfg_pp", "ddpm", "ipndm_v", "res_multistep", "res_multistep_cfg_pp",
     "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp", "gradient_estimation",
-    "gradient_estimation_cfg_pp", "er_sde", "seeds_2", "seeds_3", "sa_solver", "sa_solver_pece", "uni_pc",
-    "uni_pc_bh2",
+    "gradient_estimation_cfg_pp", "er_sde", "seeds_2", "seeds_3", "sa_solver", "sa_solver_pece",
 };
 
 #define COUNT_OF(a) (int)(sizeof(a) / sizeof((a)[0]))
@@ -57,7 +56,7 @@ fg_error *fg_sampler_from_name(const char *name, fg_sampler *out) {
             return fg_errorf(FG_ERR_UNSUPPORTED, "sampler '%s' is not implemented", name);
     return fg_errorf(FG_ERR_NOT_FOUND,
                      "unknown sampler '%.64s' (implemented: euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, "
-                     "lms, dpmpp_2m, ipndm, deis, ddim, lcm)",
+                     "lms, dpmpp_2m, ipndm, deis, ddim, lcm, uni_pc, uni_pc_bh2)",
                      name);
 }
 
@@ -106,6 +105,8 @@ static fg_error *dispatch(fg_sampler s, fg_sampler_run_ctx *c) {
     case FG_SAMPLER_IPNDM: return fg_sample_ipndm(c);
     case FG_SAMPLER_DEIS: return fg_sample_deis(c);
     case FG_SAMPLER_LCM: return fg_sample_lcm(c);
+    case FG_SAMPLER_UNI_PC: return fg_sample_uni_pc(c);
+    case FG_SAMPLER_UNI_PC_BH2: return fg_sample_uni_pc_bh2(c);
     default: return fg_errorf(FG_ERR_INVALID_ARGUMENT, "sampler: unknown id %d", (int)s);
     }
 }

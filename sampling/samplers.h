@@ -27,6 +27,8 @@ typedef enum fg_sampler {
     FG_SAMPLER_DEIS,
     FG_SAMPLER_DDIM, /* euler; its "random" inpaint noise only matters with a noise mask */
     FG_SAMPLER_LCM,
+    FG_SAMPLER_UNI_PC,     /* UniPC bh1 */
+    FG_SAMPLER_UNI_PC_BH2,
     FG_SAMPLER_COUNT
 } fg_sampler;
 

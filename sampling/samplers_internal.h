@@ -38,6 +38,8 @@ fg_error *fg_sample_lms(fg_sampler_run_ctx *c) FG_MUST_CHECK;
 fg_error *fg_sample_dpmpp_2m(fg_sampler_run_ctx *c) FG_MUST_CHECK;
 fg_error *fg_sample_ipndm(fg_sampler_run_ctx *c) FG_MUST_CHECK;
 fg_error *fg_sample_deis(fg_sampler_run_ctx *c) FG_MUST_CHECK;
+fg_error *fg_sample_uni_pc(fg_sampler_run_ctx *c) FG_MUST_CHECK;
+fg_error *fg_sample_uni_pc_bh2(fg_sampler_run_ctx *c) FG_MUST_CHECK;
 
 /* Exposed for the tests: the LMS coefficient c_j (closed-form integral of the Lagrange basis)
  * and the DEIS "tab" coefficients of step i (order entries). */

@@ -387,6 +387,16 @@ static void run_golden_sampler(const char *sampler_name) {
     fg_safetensors_close(st);
 }
 
+/* bf16 weights: ComfyUI casts guidance to bf16 and multiplies by 1000 there (3500 -> 3504). */
+static void test_guidance_rounding(void) {
+    if (!tiny_flux && !CHECK_OK(fg_flux_load(test_fixture("models/diffusion_models/tiny-flux.safetensors"), &tiny_flux)))
+        return;
+    CHECK(tiny_flux->img_in.w.dtype == FG_BF16);
+    const float g = fg_flux_effective_guidance(tiny_flux, 3.5f);
+    CHECK(g * 1000.0f == 3504.0f, "%.9g", (double)g);
+    CHECK(fg_flux_effective_guidance(tiny_flux, 30.0f) * 1000.0f == 29952.0f); /* bf16(30000) */
+}
+
 static void test_golden_euler(void) { run_golden_sampler("euler"); }
 static void test_golden_euler_ancestral(void) { run_golden_sampler("euler_ancestral"); }
 static void test_golden_dpmpp_2m(void) { run_golden_sampler("dpmpp_2m"); }
@@ -460,13 +470,18 @@ static void test_samplers_vs_reference(void) {
     check_sampler_vs_reference("ipndm", 6, 1.0f, 6);
     check_sampler_vs_reference("deis", 6, 1.0f, 6);
     check_sampler_vs_reference("lcm", 6, 1.0f, 6);
+    check_sampler_vs_reference("uni_pc", 6, 1.0f, 6);
+    check_sampler_vs_reference("uni_pc_bh2", 6, 1.0f, 6);
+    check_sampler_vs_reference("uni_pc", 3, 1.0f, 3); /* order 2 */
+    check_sampler_vs_reference("uni_pc", 2, 1.0f, 2); /* order 1 */
+    check_sampler_vs_reference("uni_pc_bh2", 1, 1.0f, 1); /* order 0: one model call, rescale only */
 }
 
 static void test_sampler_names(void) {
     fg_sampler s;
     const char *sde[] = {"dpmpp_sde", "dpmpp_sde_gpu", "dpmpp_2m_sde", "dpmpp_2m_sde_gpu", "dpmpp_3m_sde"};
     for (int i = 0; i < 5; i++) CHECK_ERR(fg_sampler_from_name(sde[i], &s), "needs torchsde's Brownian tree");
-    CHECK_ERR(fg_sampler_from_name("uni_pc", &s), "sampler 'uni_pc' is not implemented");
+    CHECK_ERR(fg_sampler_from_name("dpmpp_2s_ancestral", &s), "sampler 'dpmpp_2s_ancestral' is not implemented");
     CHECK_ERR(fg_sampler_from_name("res_multistep", &s), "sampler 'res_multistep' is not implemented");
     CHECK_ERR(fg_sampler_from_name("warp_drive", &s), "unknown sampler 'warp_drive'");
     for (int i = 0; i < FG_SAMPLER_COUNT; i++) {
@@ -484,6 +499,35 @@ static void test_sampler_bad_inputs(void) {
     CHECK_ERR(fg_sampler_run(FG_SAMPLER_EULER, synthetic_model, NULL, &x, neg, 0, NULL, NULL), "no sigmas");
     CHECK_OK(fg_sampler_run(FG_SAMPLER_EULER, synthetic_model, NULL, &x, one, 1, NULL, NULL));
     fg_tensor_free_host(&x);
+}
+
+static void keep_denoised(void *user, int step, int total, const fg_tensor *x, const fg_tensor *den) {
+    (void)step;
+    (void)total;
+    (void)x;
+    memcpy(((fg_tensor *)user)->data, den->data, fg_tensor_nbytes(den));
+}
+
+/* last_denoised is the denoised of the last step's main call (what the progress saw last). */
+static void test_last_denoised(void) {
+    const float sigmas[4] = {1.0f, 0.7f, 0.3f, 0.0f};
+    for (int s = 0; s < FG_SAMPLER_COUNT; s++) {
+        fg_tensor x, last, seen;
+        if (!CHECK_OK(fg_tensor_alloc_host(&x, FG_F32, FG_SHAPE(1, 16, 2, 2))) ||
+            !CHECK_OK(fg_tensor_alloc_host(&last, FG_F32, FG_SHAPE(1, 16, 2, 2))) ||
+            !CHECK_OK(fg_tensor_alloc_host(&seen, FG_F32, FG_SHAPE(1, 16, 2, 2))))
+            return;
+        for (int i = 0; i < 64; i++) ((float *)x.data)[i] = (float)(i % 5) - 2.0f;
+        fg_sampler_options opt;
+        fg_sampler_options_default(&opt);
+        opt.progress = keep_denoised;
+        opt.progress_user = &seen;
+        CHECK_OK(fg_sampler_run((fg_sampler)s, synthetic_model, NULL, &x, sigmas, 4, &opt, &last));
+        CHECK(memcmp(last.data, seen.data, fg_tensor_nbytes(&last)) == 0, "%s", fg_sampler_name((fg_sampler)s));
+        fg_tensor_free_host(&x);
+        fg_tensor_free_host(&last);
+        fg_tensor_free_host(&seen);
+    }
 }
 
 /* ---- cancellation ------------------------------------------------------------------------ */
@@ -707,12 +751,14 @@ int main(int argc, char **argv) {
     RUN_TEST(test_advanced_slicing);
     RUN_TEST(test_prepare_noise_golden);
     RUN_TEST(test_batch_index);
+    RUN_TEST(test_guidance_rounding);
     RUN_TEST(test_golden_euler);
     RUN_TEST(test_golden_euler_ancestral);
     RUN_TEST(test_golden_dpmpp_2m);
     RUN_TEST(test_samplers_vs_reference);
     RUN_TEST(test_sampler_names);
     RUN_TEST(test_sampler_bad_inputs);
+    RUN_TEST(test_last_denoised);
     RUN_TEST(test_cancellation);
     RUN_TEST(test_guider);
     RUN_TEST(test_pipeline);

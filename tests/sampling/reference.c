@@ -230,6 +230,150 @@ static void lcm(ref_state *s, const float *sg, int steps) {
     }
 }
 
+/* ---- UniPC, following ComfyUI's uni_pc.py structure (lists shifted as in Python) ---- */
+
+typedef struct ref_unipc {
+    ref_state *s;
+    bool bh2;
+    double *models[4], tlist[4];
+    int len;
+    double *model_t, *xk;
+} ref_unipc;
+
+static double lmc(double t) { return 0.5 * log(1 / (t * t + 1)); }
+static double ns_alpha(double t) { return exp(lmc(t)); }
+static double ns_std(double t) { return sqrt(1 - exp(2 * lmc(t))); }
+static double ns_lambda(double t) { return lmc(t) - 0.5 * log(1 - exp(2 * lmc(t))); }
+
+static void ref_data_pred(ref_unipc *u, const double *x, double t, double *out) {
+    const ref_state *s = u->s;
+    for (int64_t e = 0; e < s->n; e++) u->xk[e] = x[e] * pow(t * t + 1, 0.5);
+    denoise(s, u->xk, t, out);
+    for (int64_t e = 0; e < s->n; e++) {
+        const double eps = (u->xk[e] - out[e]) / t;
+        out[e] = (x[e] - ns_std(t) * eps) / ns_alpha(t);
+    }
+}
+
+/* Cramer's rule for the 1x1..3x3 systems of the coefficient solve. */
+static double det3(double m[3][3], int n) {
+    if (n == 1) return m[0][0];
+    if (n == 2) return m[0][0] * m[1][1] - m[0][1] * m[1][0];
+    return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+           m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+}
+
+static void cramer(double m[3][3], const double *b, int n, double *y) {
+    const double d = det3(m, n);
+    for (int k = 0; k < n; k++) {
+        double mk[3][3];
+        memcpy(mk, m, sizeof mk);
+        for (int r = 0; r < n; r++) mk[r][k] = b[r];
+        y[k] = det3(mk, n) / d;
+    }
+}
+
+static void ref_bh_update(ref_unipc *u, double *x, double t, int order, bool corrector) {
+    const int64_t n = u->s->n;
+    const double t0 = u->tlist[u->len - 1];
+    const double *m0 = u->models[u->len - 1];
+    const double h = ns_lambda(t) - ns_lambda(t0);
+    double rks[3];
+    const double *prev[3];
+    for (int i = 1; i < order; i++) {
+        rks[i - 1] = (ns_lambda(u->tlist[u->len - 1 - i]) - ns_lambda(t0)) / h;
+        prev[i - 1] = u->models[u->len - 1 - i];
+    }
+    rks[order - 1] = 1.0;
+    const double hh = -h, h_phi_1 = expm1(hh), B_h = u->bh2 ? expm1(hh) : hh;
+    double R[3][3], b[3], h_phi_k = h_phi_1 / hh - 1, fact = 1;
+    for (int i = 1; i <= order; i++) {
+        for (int k = 0; k < order; k++) R[i - 1][k] = pow(rks[k], i - 1);
+        b[i - 1] = h_phi_k * fact / B_h;
+        fact *= i + 1;
+        h_phi_k = h_phi_k / hh - 1 / fact;
+    }
+    double rp[3] = {0.5}, rc[3] = {0.5};
+    if (order > 2) cramer(R, b, order - 1, rp);
+    if (order > 1 && corrector) cramer(R, b, order, rc);
+    const double alpha_t = ns_alpha(t), ratio = ns_std(t) / ns_std(t0);
+    for (int64_t e = 0; e < n; e++) {
+        const double base = ratio * x[e] - alpha_t * h_phi_1 * m0[e];
+        double pred = 0;
+        for (int k = 0; k < order - 1; k++) pred += rp[k] * (prev[k][e] - m0[e]) / rks[k];
+        x[e] = base - alpha_t * B_h * pred;
+        u->s->tmp[e] = base;
+    }
+    if (!corrector) return;
+    ref_data_pred(u, x, t, u->model_t);
+    for (int64_t e = 0; e < n; e++) {
+        double corr = 0;
+        for (int k = 0; k < order - 1; k++) corr += rc[k] * (prev[k][e] - m0[e]) / rks[k];
+        x[e] = u->s->tmp[e] - alpha_t * B_h * (corr + rc[order - 1] * (u->model_t[e] - m0[e]));
+    }
+}
+
+static void ref_append(ref_unipc *u, double t) {
+    memcpy(u->models[u->len], u->model_t, (size_t)u->s->n * sizeof(double));
+    u->tlist[u->len++] = t;
+}
+
+/* model_prev_list[-order:] after an append */
+static void ref_trim(ref_unipc *u, int order) {
+    while (u->len > order) {
+        double *first = u->models[0];
+        for (int k = 0; k + 1 < 4; k++) {
+            u->models[k] = u->models[k + 1];
+            u->tlist[k] = u->tlist[k + 1];
+        }
+        u->models[3] = first;
+        u->len--;
+    }
+}
+
+static void unipc(ref_state *s, const float *sigmas, int steps, bool bh2) {
+    double ts[64];
+    for (int i = 0; i <= steps; i++) ts[i] = sigmas[i];
+    if (ts[steps] == 0) ts[steps] = 0.001f; /* a float32 tensor element */
+    ref_unipc u = {.s = s, .bh2 = bh2};
+    for (int k = 0; k < 4; k++) u.models[k] = calloc((size_t)s->n, sizeof(double));
+    u.model_t = calloc((size_t)s->n, sizeof(double));
+    u.xk = calloc((size_t)s->n, sizeof(double));
+    for (int64_t e = 0; e < s->n; e++) s->x[e] /= sqrt(1 + ts[0] * ts[0]);
+    const int order = steps - 1 < 3 ? steps - 1 : 3;
+    for (int i = 0; i < steps; i++) {
+        if (i == 0) {
+            ref_data_pred(&u, s->x, ts[0], u.model_t);
+            ref_append(&u, ts[0]);
+        } else if (i < order) {
+            ref_bh_update(&u, s->x, ts[i], i, true);
+            ref_append(&u, ts[i]);
+        } else {
+            const int extra = i == steps - 1;
+            for (int st = i; st < i + 1 + extra; st++) {
+                const int so = order < steps + 1 - st ? order : steps + 1 - st;
+                const bool corr = st != steps;
+                ref_bh_update(&u, s->x, ts[st], so, corr);
+                /* shift the first order-1 entries left, then set the last */
+                double *first = u.models[0];
+                for (int k = 0; k < order - 1; k++) {
+                    u.tlist[k] = u.tlist[k + 1];
+                    u.models[k] = u.models[k + 1];
+                }
+                if (order > 1) u.models[order - 1] = first;
+                u.tlist[order - 1] = ts[st];
+                if (corr) memcpy(u.models[order - 1], u.model_t, (size_t)s->n * sizeof(double));
+                else if (order > 1) memcpy(u.models[order - 1], u.models[order - 2], (size_t)s->n * sizeof(double));
+            }
+        }
+        ref_trim(&u, order > 0 ? order : 1);
+    }
+    for (int64_t e = 0; e < s->n; e++) s->x[e] /= ns_alpha(ts[steps]);
+    for (int k = 0; k < 4; k++) free(u.models[k]);
+    free(u.model_t);
+    free(u.xk);
+}
+
 int ref_sample(const char *name, double *x, int64_t n, const float *sg, int n_sigmas, double eta, double s_noise,
                uint64_t seed) {
     ref_state s = {.x = x, .n = n};
@@ -251,6 +395,8 @@ int ref_sample(const char *name, double *x, int64_t n, const float *sg, int n_si
     else if (!strcmp(name, "ipndm")) adams(&s, sg, steps, false);
     else if (!strcmp(name, "deis")) adams(&s, sg, steps, true);
     else if (!strcmp(name, "lcm")) lcm(&s, sg, steps);
+    else if (!strcmp(name, "uni_pc") && steps < 64) unipc(&s, sg, steps, false);
+    else if (!strcmp(name, "uni_pc_bh2") && steps < 64) unipc(&s, sg, steps, true);
     else rc = -1;
     free(s.den);
     free(s.d);
