@@ -23,6 +23,7 @@ static const probe_component components[] = {
     {"t5", probe_t5, "T5-XXL encoder output, with and without the padding mask (--model FILE)"},
     {"flux", probe_flux, "FLUX DiT forward and its intermediates (--model FILE)"},
     {"ae", probe_ae, "FLUX autoencoder decode and encode (--model FILE)"},
+    {"sigmas", probe_sigmas, "ModelSamplingFlux sigma tables and scheduler outputs (simple, beta, ...)"},
 };
 
 struct probe_ctx {

@@ -46,5 +46,6 @@ fg_error *probe_clip(probe_ctx *ctx) FG_MUST_CHECK;
 fg_error *probe_t5(probe_ctx *ctx) FG_MUST_CHECK;
 fg_error *probe_flux(probe_ctx *ctx) FG_MUST_CHECK;
 fg_error *probe_ae(probe_ctx *ctx) FG_MUST_CHECK;
+fg_error *probe_sigmas(probe_ctx *ctx) FG_MUST_CHECK;
 
 #endif

@@ -1,0 +1,31 @@
+/* ComfyUI's initial noise (comfyui.md 5.1) and the CPU noise stream of ancestral samplers
+ * (5.3), on the torch-exact generator of core/rng.h. */
+#ifndef FG_SAMPLING_NOISE_H
+#define FG_SAMPLING_NOISE_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+/* prepare_noise: out is a caller-allocated host F32 tensor of the latent's shape [B, ...].
+ * batch_index NULL: one randn over the whole tensor after manual_seed(seed). Otherwise
+ * batch_index[b] (n_index == B values >= 0) picks the (k+1)-th consecutive per-item draw
+ * randn([1, ...]) for item b, so an item keeps its noise whatever batch it is in. */
+fg_error *fg_prepare_noise(fg_tensor *out, uint64_t seed, const int64_t *batch_index, int n_index) FG_MUST_CHECK;
+
+/* Largest batch_index accepted (every index below it costs one draw of an item). */
+#define FG_MAX_BATCH_INDEX 4096
+
+/* default_noise_sampler on the CPU: a private generator seeded seed + 1 (current upstream
+ * ComfyUI), one randn(x.shape) per call. */
+typedef struct fg_noise_stream {
+    fg_torch_generator gen;
+} fg_noise_stream;
+
+void fg_noise_stream_init(fg_noise_stream *s, uint64_t sampler_seed);
+/* Fills out (host F32) with the next randn(out.shape). */
+fg_error *fg_noise_stream_next(fg_noise_stream *s, fg_tensor *out) FG_MUST_CHECK;
+
+#endif

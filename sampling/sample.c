@@ -1,0 +1,154 @@
+#include "sampling/sample.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "kernels/ops.h"
+#include "vae/latent_format.h"
+
+float fg_flux_effective_guidance(const fg_flux_model *m, float guidance) {
+    const fg_dtype dt = m->img_in.w.dtype;
+    if (dt == FG_F32) return guidance;
+    float g, prod;
+    if (dt == FG_F16) {
+        g = fg_f16_to_f32(fg_f32_to_f16(guidance));
+        prod = fg_f16_to_f32(fg_f32_to_f16(g * FG_FLUX_TIME_FACTOR));
+    } else { /* BF16, and F8 weights computed in bf16 */
+        g = fg_bf16_to_f32(fg_f32_to_bf16(guidance));
+        prod = fg_bf16_to_f32(fg_f32_to_bf16(g * FG_FLUX_TIME_FACTOR));
+    }
+    /* the DiT multiplies by 1000 in float32: pick the neighbour that lands on prod */
+    float r = prod / FG_FLUX_TIME_FACTOR;
+    for (int k = 0; k < 4 && r * FG_FLUX_TIME_FACTOR != prod; k++)
+        r = r * FG_FLUX_TIME_FACTOR < prod ? nextafterf(r, prod) : nextafterf(r, -prod);
+    return r;
+}
+
+/* [1, ...] or [B, ...] host tensor -> owned [B, ...] on dev (rows repeated). */
+static fg_error *batch_to_device(const fg_tensor *src, int64_t batch, fg_device dev, fg_tensor *dst) {
+    FG_CHECK_ARG(src->dtype == FG_F32 && src->device == FG_DEVICE_CPU && src->ndim >= 1,
+                 "conditioning: needs a host F32 tensor");
+    FG_CHECK_ARG(src->shape[0] == 1 || src->shape[0] == batch, "conditioning: batch %lld for a latent batch of %lld",
+                 (long long)src->shape[0], (long long)batch);
+    int64_t shape[FG_MAX_DIMS];
+    memcpy(shape, src->shape, sizeof shape);
+    shape[0] = batch;
+    fg_tensor host;
+    FG_TRY(fg_tensor_alloc_host(&host, FG_F32, src->ndim, shape));
+    const size_t row = fg_tensor_nbytes(src) / (size_t)src->shape[0];
+    for (int64_t b = 0; b < batch; b++)
+        memcpy((char *)host.data + b * row, (const char *)src->data + (src->shape[0] == 1 ? 0 : b * row), row);
+    if (dev == FG_DEVICE_CPU) {
+        *dst = host;
+        return NULL;
+    }
+    fg_error *err = fg_tensor_alloc(dst, dev, FG_F32, host.ndim, host.shape);
+    if (!err) err = fg_tensor_copy(dst, &host);
+    fg_tensor_free_host(&host);
+    return err;
+}
+
+/* One DiT evaluation for one conditioning entry: denoised = x - sigma * v. */
+fg_error *fg_flux_cond_denoise(void *user, const fg_tensor *x, float sigma, const fg_cond_entry *e, fg_tensor *out) {
+    const fg_flux_cond_model *fm = user;
+    FG_CHECK_ARG(fm && fm->model, "flux cond model: no model");
+    const fg_flux_model *m = fm->model;
+    FG_CHECK_ARG(e->cond, "conditioning entry without a cond tensor");
+    const int64_t batch = x->shape[0];
+    const fg_device dev = m->device;
+    fg_tensor ts = {0}, guid = {0}, ctx = {0}, y = {0}, pooled0 = {0}, xd = {0}, v = {0};
+    fg_error *err = fg_tensor_alloc_host(&ts, FG_F32, 1, (int64_t[]){batch});
+    if (!err) err = fg_tensor_alloc_host(&guid, FG_F32, 1, (int64_t[]){batch});
+    for (int64_t b = 0; !err && b < batch; b++) {
+        ((float *)ts.data)[b] = sigma;
+        ((float *)guid.data)[b] = fm->guidance_in_model_dtype ? fg_flux_effective_guidance(m, e->guidance) : e->guidance;
+    }
+    if (!err) err = batch_to_device(e->cond, batch, dev, &ctx);
+    if (!err && !e->pooled) err = fg_tensor_alloc_host(&pooled0, FG_F32, FG_SHAPE(1, m->p.arch.vec_in_dim));
+    if (!err) err = batch_to_device(e->pooled ? e->pooled : &pooled0, batch, dev, &y);
+    if (!err) err = batch_to_device(x, batch, dev, &xd);
+    if (!err) err = fg_tensor_alloc(&v, dev, FG_F32, x->ndim, x->shape);
+    if (!err) {
+        const fg_flux_inputs in = {.x = &xd, .timestep = &ts, .context = &ctx, .y = &y,
+                                   .guidance = e->guidance_disabled ? NULL : &guid};
+        err = fg_flux_forward(m, &in, &v, NULL);
+    }
+    if (!err && dev != FG_DEVICE_CPU) err = fg_tensor_copy(out, &v);
+    if (!err) err = fg_denoised_from_velocity(out, x, dev == FG_DEVICE_CPU ? &v : out, sigma);
+    fg_tensor_free_host(&ts);
+    fg_tensor_free_host(&guid);
+    fg_tensor_free_host(&pooled0);
+    fg_tensor_free(&ctx);
+    fg_tensor_free(&y);
+    fg_tensor_free(&xd);
+    fg_tensor_free(&v);
+    return err;
+}
+
+static bool all_zero(const fg_tensor *t) {
+    const float *p = t->data;
+    for (int64_t i = 0, n = fg_tensor_numel(t); i < n; i++)
+        if (p[i] != 0.0f) return false;
+    return true;
+}
+
+/* The working latent: a copy, or zeros with the model's channel count for an empty latent of
+ * another channel count (fix_empty_latent_channels). */
+static fg_error *working_latent(const fg_sample_request *req, fg_tensor *lat, bool *zero) {
+    const fg_tensor *in = req->latent;
+    FG_CHECK_ARG(in && in->data && in->dtype == FG_F32 && in->device == FG_DEVICE_CPU && in->ndim == 4,
+                 "sample: the latent must be a host F32 [B, C, h, w] tensor");
+    const int64_t channels = req->model ? req->model->p.latent_channels : 16;
+    *zero = all_zero(in);
+    if (*zero && in->shape[1] != channels)
+        return fg_tensor_alloc_host(lat, FG_F32, FG_SHAPE(in->shape[0], channels, in->shape[2], in->shape[3]));
+    FG_TRY(fg_tensor_alloc_host(lat, FG_F32, in->ndim, in->shape));
+    memcpy(lat->data, in->data, fg_tensor_nbytes(in));
+    return NULL;
+}
+
+static fg_error *run_pipeline(const fg_sample_request *req, fg_tensor *x, fg_tensor *den, bool zero) {
+    const fg_flux_cond_model dit = {.model = req->model, .guidance_in_model_dtype = req->guidance_in_model_dtype};
+    if (req->noise)
+        FG_CHECK_ARG(req->noise->dtype == FG_F32 && req->noise->device == FG_DEVICE_CPU &&
+                         fg_tensor_same_shape(req->noise, x),
+                     "sample: noise must be a host F32 tensor shaped like the latent");
+    if (!zero) FG_TRY(fg_latent_process_in(x, x));
+    FG_TRY(fg_noise_scaling(x, req->sigmas[0], req->noise, x));
+    const fg_guider g = {.ms = req->ms, .positive = req->positive, .n_positive = req->n_positive,
+                         .negative = req->negative, .n_negative = req->n_negative, .cfg = req->cfg,
+                         .model = req->cond_model ? req->cond_model : fg_flux_cond_denoise,
+                         .user = req->cond_model ? req->cond_model_user : (void *)&dit};
+    FG_TRY(fg_sampler_run(req->sampler, fg_guider_denoise, (void *)&g, x, req->sigmas, req->n_sigmas,
+                          &req->options, den));
+    FG_TRY(fg_inverse_noise_scaling(x, req->sigmas[req->n_sigmas - 1]));
+    FG_TRY(fg_latent_process_out(x, x));
+    if (req->n_sigmas > 1) return fg_latent_process_out(den, den);
+    memcpy(den->data, x->data, fg_tensor_nbytes(x));
+    return NULL;
+}
+
+fg_error *fg_sample_latent(const fg_sample_request *req, fg_tensor *samples, fg_tensor *denoised) {
+    FG_CHECK_ARG(req && samples, "sample: missing argument");
+    FG_CHECK_ARG(req->model || req->cond_model, "sample: no model");
+    FG_CHECK_ARG(req->ms && req->n_sigmas >= 0 && (req->sigmas || req->n_sigmas == 0), "sample: bad sigmas");
+    FG_CHECK_ARG(req->n_positive >= 1 && req->positive, "sample: no positive conditioning");
+    memset(samples, 0, sizeof *samples);
+    if (denoised) memset(denoised, 0, sizeof *denoised);
+    fg_tensor x, den = {0};
+    bool zero;
+    FG_TRY(working_latent(req, &x, &zero));
+    fg_error *err = fg_tensor_alloc_host(&den, FG_F32, x.ndim, x.shape);
+    if (!err && req->n_sigmas == 0) memcpy(den.data, x.data, fg_tensor_nbytes(&x));
+    else if (!err) err = run_pipeline(req, &x, &den, zero);
+    if (err) {
+        fg_tensor_free_host(&x);
+        fg_tensor_free_host(&den);
+        return err;
+    }
+    *samples = x;
+    if (denoised) *denoised = den;
+    else fg_tensor_free_host(&den);
+    return NULL;
+}
