@@ -36,9 +36,14 @@ typedef struct run_opts {
 
 static volatile int g_cancel;
 
+/* The first Ctrl-C asks for a clean stop after the current node or step; a second one
+ * falls back to the default action (immediate exit). */
 static void on_sigint(int sig) {
-    (void)sig;
+    static const char msg[] = "\nfluxgraph run: stopping after the current step (Ctrl-C again to abort)\n";
     g_cancel = 1;
+    signal(sig, SIG_DFL);
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
 }
 
 /* ---- overrides ---------------------------------------------------------------------- */

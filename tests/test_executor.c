@@ -106,6 +106,11 @@ static void test_cache(void) {
     if (renumbered && CHECK_OK(run_logged(ex, renumbered, &log))) CHECK(log.n_executing == 0);
     /* the width-12 results were dropped after the width-18 prompt: they run again */
     if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(log.n_executing == 2, "ran %d", log.n_executing);
+    /* LoadImage's file changed on disk (its IS_CHANGED): the whole chain runs again */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/a.png", s.input_dir);
+    CHECK(write_test_png(path, 8, 4, 4));
+    if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(log.n_executing == 3, "ran %d", log.n_executing);
     fg_workflow_free(changed);
     fg_workflow_free(renumbered);
 done:
