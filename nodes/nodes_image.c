@@ -1,4 +1,4 @@
-/* VAE and image nodes (comfyui.md 3.6): decode/encode, save, preview, load, resize. The spec
+/* Image nodes (comfyui.md 3.6; the VAE nodes are in nodes_vae.c): save, preview, load, resize. The spec
  * table comes first; execute functions are added below it by the execution work. */
 #include "nodes/node_families.h"
 
@@ -16,24 +16,6 @@ static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value
 static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
 
 const fg_node_spec fg_nodes_image[] = {
-    {.class_type = "VAEDecode", .display_name = "VAE Decode", .category = "latent",
-     .description = "Decodes latents into images.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_SOCKET("vae", FG_TYPE_VAE)}, .n_inputs = 2, OUT_IMAGE},
-    {.class_type = "VAEEncode", .display_name = "VAE Encode", .category = "latent",
-     .description = "Encodes images into latents.",
-     .inputs = {IN_SOCKET("pixels", FG_TYPE_IMAGE), IN_SOCKET("vae", FG_TYPE_VAE)}, .n_inputs = 2, OUT_LATENT},
-    {.class_type = "VAEDecodeTiled", .display_name = "VAE Decode (Tiled)", .category = "_for_testing",
-     .description = "Decodes latents tile by tile to bound memory.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_SOCKET("vae", FG_TYPE_VAE),
-                IN_INT("tile_size", 512, 64, 4096, 32), IN_INT("overlap", 64, 0, 4096, 32),
-                IN_INT("temporal_size", 64, 8, 4096, 4), IN_INT("temporal_overlap", 8, 4, 4096, 4)},
-     .n_inputs = 6, OUT_IMAGE},
-    {.class_type = "VAEEncodeTiled", .display_name = "VAE Encode (Tiled)", .category = "_for_testing",
-     .description = "Encodes images tile by tile to bound memory.",
-     .inputs = {IN_SOCKET("pixels", FG_TYPE_IMAGE), IN_SOCKET("vae", FG_TYPE_VAE),
-                IN_INT("tile_size", 512, 64, 4096, 64), IN_INT("overlap", 64, 0, 4096, 32),
-                IN_INT("temporal_size", 64, 8, 4096, 4), IN_INT("temporal_overlap", 8, 4, 4096, 4)},
-     .n_inputs = 6, OUT_LATENT},
     {.class_type = "SaveImage", .execute = exec_save_image, .display_name = "Save Image", .category = "image",
      .description = "Saves images as PNG files in the output folder.",
      .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE), IN_STRING("filename_prefix", "ComfyUI")}, .n_inputs = 2,

@@ -93,6 +93,12 @@ t "--prompt unambiguous on a FLUX workflow (then runtime 3)" "[ $? = 3 ]"
 $FG run tests/hostile_workflows/steps_zero.json --output $tmp/o7 >/dev/null 2>&1; t "invalid workflow exit 2" "[ $? = 2 ]"
 $FG run /nonexistent.json --output $tmp/o7 >/dev/null 2>&1; t "missing file exit 2" "[ $? = 2 ]"
 $FG run >/dev/null 2>&1; t "usage exit 2" "[ $? = 2 ]"
+o=$tmp/o8
+$FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o >$tmp/out 2>$tmp/err
+t "demo workflow exit 0" "[ $? = 0 ] && grep -qx '$o/tiny_decode_00001_.png' $tmp/out"
+t "demo image is a PNG with the prompt" "$FG convert $o/tiny_decode_00001_.png 2>/dev/null | grep -q '\"class_type\": \"VAEDecode\"'"
+$FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o --set 1.batch_size=2 --set 4.filename_prefix=sub/b >/dev/null 2>&1
+t "demo workflow batch of two in a subfolder" "[ -f $o/sub/b_00001_.png ] && [ -f $o/sub/b_00002_.png ]"
 $FG run workflows/tiny_decode.api.json --models $tmp/m --output $tmp/o7 >/dev/null 2>&1; t "demo workflow without the VAE file exit 2" "[ $? = 2 ]"
 
 # hostile workflows: exit 2 or 3, never a crash, nothing outside the output folder
