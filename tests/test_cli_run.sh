@@ -99,6 +99,9 @@ t "demo workflow exit 0" "[ $? = 0 ] && grep -qx '$o/tiny_decode_00001_.png' $tm
 t "demo image is a PNG with the prompt" "$FG convert $o/tiny_decode_00001_.png 2>/dev/null | grep -q '\"class_type\": \"VAEDecode\"'"
 $FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o --set 1.batch_size=2 --set 4.filename_prefix=sub/b >/dev/null 2>&1
 t "demo workflow batch of two in a subfolder" "[ -f $o/sub/b_00001_.png ] && [ -f $o/sub/b_00002_.png ]"
+printf '{"1.batch_size": 1}\n{"1.batch_size": 2}\n' >$tmp/demo_prompts
+$FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o --prompts $tmp/demo_prompts --json >$tmp/j 2>/dev/null
+t "--prompts: one executor, the VAE loaded once" "[ $? = 0 ] && [ \$(grep -c '\"executing\",\"data\":{\"node\":\"2\"' $tmp/j) = 1 ]"
 $FG run workflows/tiny_decode.api.json --models $tmp/m --output $tmp/o7 >/dev/null 2>&1; t "demo workflow without the VAE file exit 2" "[ $? = 2 ]"
 
 # hostile workflows: exit 2 or 3, never a crash, nothing outside the output folder

@@ -191,6 +191,33 @@ static void test_invalid_prompt(void) {
     fg_executor_free(ex);
 }
 
+/* The demo workflow on the fixture models: a second job with another batch size reuses the
+ * loaded VAE (VAELoader served from the cache) and writes the next counter values. */
+static void test_models_loaded_once(void) {
+    fg_run_settings s = test_settings("demo");
+    s.models_dir = "tests/fixtures/models";
+    fg_executor *ex = NULL;
+    fg_workflow *wf = NULL;
+    event_log log;
+    event_log_init(&log);
+    if (CHECK_OK(fg_workflow_load_file("workflows/tiny_decode.api.json", &wf)) && CHECK_OK(fg_executor_create(&s, &ex)) &&
+        CHECK_OK(run_logged(ex, wf, &log))) {
+        CHECK(log.n_executing == 4 && count_files(s.output_dir) == 1);
+        json_object_set_new(json_object_get(json_object_get(wf->prompt, "1"), "inputs"), "batch_size", json_integer(2));
+        if (CHECK_OK(run_logged(ex, wf, &log))) {
+            CHECK(times_executed(&log, "2") == 0 && times_executed(&log, "1") == 1 && log.n_executing == 3);
+            CHECK(count_files(s.output_dir) == 3);
+            json_t *images = json_object_get(json_object_get(log.outputs, "4"), "images");
+            CHECK(json_array_size(images) == 2 &&
+                  strcmp(json_string_value(json_object_get(json_array_get(images, 1), "filename")),
+                         "tiny_decode_00003_.png") == 0);
+        }
+    }
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+}
+
 static int make_png_main(int argc, char **argv) {
     if (argc != 6) {
         fprintf(stderr, "usage: test_executor --make-png PATH W H CHANNELS\n");
@@ -207,6 +234,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_not_implemented);
     RUN_TEST(test_cancel);
     RUN_TEST(test_invalid_prompt);
+    RUN_TEST(test_models_loaded_once);
     RUN_TEST(test_nodes_latent);
     RUN_TEST(test_nodes_image);
     RUN_TEST(test_save_image);
