@@ -97,6 +97,8 @@ o=$tmp/o8
 $FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o >$tmp/out 2>$tmp/err
 t "demo workflow exit 0" "[ $? = 0 ] && grep -qx '$o/tiny_decode_00001_.png' $tmp/out"
 t "demo image is a PNG with the prompt" "$FG convert $o/tiny_decode_00001_.png 2>/dev/null | grep -q '\"class_type\": \"VAEDecode\"'"
+$FG run $o/tiny_decode_00001_.png --models tests/fixtures/models --output $o >/dev/null 2>&1
+t "a saved PNG runs again (its prompt chunk)" "[ $? = 0 ] && [ -f $o/tiny_decode_00002_.png ]"
 $FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o --set 1.batch_size=2 --set 4.filename_prefix=sub/b >/dev/null 2>&1
 t "demo workflow batch of two in a subfolder" "[ -f $o/sub/b_00001_.png ] && [ -f $o/sub/b_00002_.png ]"
 printf '{"1.batch_size": 1}\n{"1.batch_size": 2}\n' >$tmp/demo_prompts
