@@ -39,6 +39,8 @@ extern const fg_node_spec fg_nodes_latent[];
 extern const size_t fg_nodes_latent_count;
 extern const fg_node_spec fg_nodes_image[];
 extern const size_t fg_nodes_image_count;
+extern const fg_node_spec fg_nodes_vae[];
+extern const size_t fg_nodes_vae_count;
 extern const fg_node_spec fg_nodes_sampling[];
 extern const size_t fg_nodes_sampling_count;
 

@@ -28,6 +28,7 @@ static void build(void) {
     add_family(fg_nodes_conditioning, fg_nodes_conditioning_count);
     add_family(fg_nodes_latent, fg_nodes_latent_count);
     add_family(fg_nodes_image, fg_nodes_image_count);
+    add_family(fg_nodes_vae, fg_nodes_vae_count);
     add_family(fg_nodes_sampling, fg_nodes_sampling_count);
     qsort(sorted, n_sorted, sizeof sorted[0], cmp_spec);
 }
