@@ -196,6 +196,27 @@ bool fg_weights_has(const fg_weights *w, const char *name) {
     return find_owned(w, name) || find_file_entry(w, name, &shard);
 }
 
+fg_error *fg_weights_find_prefix(const fg_weights *w, const char *anchor, const char *what, char *prefix,
+                                 size_t cap) {
+    const size_t anchor_len = strlen(anchor);
+    int found = 0;
+    for (size_t i = 0; i < fg_weights_count(w); i++) {
+        const char *name = fg_weights_name(w, i);
+        size_t n = strlen(name);
+        if (n < anchor_len || strcmp(name + n - anchor_len, anchor) != 0) continue;
+        if (found++)
+            return fg_errorf(FG_ERR_FORMAT, "%s: several %ss ('%s' and '%s%s'); which one is ambiguous",
+                             w->files->path, what, name, prefix, anchor);
+        if (n - anchor_len >= cap)
+            return fg_errorf(FG_ERR_FORMAT, "%s: key prefix of '%s' too long", w->files->path, name);
+        memcpy(prefix, name, n - anchor_len);
+        prefix[n - anchor_len] = '\0';
+    }
+    if (!found)
+        return fg_errorf(FG_ERR_NOT_FOUND, "%s: no tensor '[prefix]%s': not a %s", w->files->path, anchor, what);
+    return NULL;
+}
+
 fg_error *fg_weights_get(const fg_weights *w, const char *name, fg_tensor *out) {
     const owned_tensor *o = find_owned(w, name);
     if (o) {

@@ -33,6 +33,11 @@ size_t fg_weights_count(const fg_weights *w);
 const char *fg_weights_name(const fg_weights *w, size_t i);
 
 bool fg_weights_has(const fg_weights *w, const char *name);
+/* The key prefix of the one model in w that has a tensor "<prefix><anchor>" (e.g. anchor
+ * "encoder.final_layer_norm.weight" finds "text_encoders.t5xxl.transformer."). `what` names the
+ * model in errors: none found is FG_ERR_NOT_FOUND, several are FG_ERR_FORMAT (ambiguous). */
+fg_error *fg_weights_find_prefix(const fg_weights *w, const char *anchor, const char *what, char *prefix,
+                                 size_t cap) FG_MUST_CHECK;
 /* A view of the tensor; FG_ERR_NOT_FOUND names the file and the full (prefixed) name. */
 fg_error *fg_weights_get(const fg_weights *w, const char *name, fg_tensor *out) FG_MUST_CHECK;
 /* fg_weights_get plus: a float dtype and exactly the expected shape (the model's config

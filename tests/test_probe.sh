@@ -7,15 +7,7 @@ set -u
 build=${1:-build}
 fg="$build/fluxgraph"
 golden=tests/fixtures/golden/rng.safetensors
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-probe-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() { # NAME CONDITION-EXIT-CODE
-    if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-    else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
+. tests/shell_lib.sh
 
 # A safetensors file from a header and a data size (zero bytes).
 make_st() { # PATH HEADER DATA_BYTES
@@ -101,5 +93,4 @@ off=$(grep -a -o '"s2_x2":{[^}]*}' <(head -c $((hlen + 8)) "$golden") | grep -o 
     cmp -s <(tail -c 64 "$tmp/own_out.safetensors") <(tail -c +$((8 + hlen + off + 1)) "$golden" | head -c 64)
 check "any tensor with seed and shape metadata is produced (4x4 seed 42 = golden s2_x2)" $?
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

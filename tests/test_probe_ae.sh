@@ -8,15 +8,7 @@ build=${1:-build}
 fg="$build/fluxgraph"
 golden=tests/fixtures/golden/ae.safetensors
 model=tests/fixtures/models/vae/tiny-ae.safetensors
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-probe-ae-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() { # NAME CONDITION-EXIT-CODE
-    if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-    else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
+. tests/shell_lib.sh
 
 out="$tmp/out.safetensors"
 expect_failure() { # NAME NEEDLE ARGS...
@@ -54,5 +46,4 @@ expect_failure "model of another kind" "missing tensor 'encoder.conv_in.weight'"
 expect_failure "golden of another component" "not something the ae probe produces" \
     --golden tests/fixtures/golden/rng.safetensors --model "$model"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -8,15 +8,7 @@ build=${1:-build}
 fg="$build/fluxgraph"
 models=tests/fixtures/models/text_encoders
 golden=tests/fixtures/golden
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-probe-text-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() { # NAME CONDITION-EXIT-CODE
-    if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-    else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
+. tests/shell_lib.sh
 
 probe_and_compare() { # COMPONENT MODEL
     local out="$tmp/$1.safetensors"
@@ -59,5 +51,4 @@ expect_failure "t5 on the RNG golden file" "not a T5 output" \
 expect_failure "t5 with a missing model file" "$tmp/none.safetensors" \
     t5 --golden "$golden/t5.safetensors" --model "$tmp/none.safetensors"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

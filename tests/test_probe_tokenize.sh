@@ -7,15 +7,7 @@ set -u
 build=${1:-build}
 fg="$build/fluxgraph"
 golden=tests/fixtures/golden/tokenizers.safetensors
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-probe-tok-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() { # NAME CONDITION-EXIT-CODE
-    if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-    else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
+. tests/shell_lib.sh
 
 # A safetensors file from a header and a data size (zero bytes).
 make_st() { # PATH HEADER DATA_BYTES
@@ -67,5 +59,4 @@ rc=$?
 [ $rc = 0 ] || sed 's/^/    /' "$tmp/log"
 check "prompt with a NUL byte and a nan weight is tokenized" $rc
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

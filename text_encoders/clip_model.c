@@ -157,34 +157,14 @@ fg_error *fg_clip_load(const fg_weights *w, fg_clip_model **out) {
     return NULL;
 }
 
-/* The text before the one "text_model.embeddings.token_embedding.weight" of the file. */
-static fg_error *find_prefix(const fg_weights *w, char *prefix, size_t cap) {
-    static const char key[] = "text_model.embeddings.token_embedding.weight";
-    const size_t key_len = sizeof key - 1;
-    int found = 0;
-    for (size_t i = 0; i < fg_weights_count(w); i++) {
-        const char *name = fg_weights_name(w, i);
-        size_t n = strlen(name);
-        if (n < key_len || strcmp(name + n - key_len, key) != 0) continue;
-        if (found++)
-            return fg_errorf(FG_ERR_FORMAT, "%s: several CLIP text models ('%s' and '%s%s'); which one is ambiguous",
-                             fg_weights_path(w), name, prefix, key);
-        if (n - key_len >= cap) return fg_errorf(FG_ERR_FORMAT, "%s: key prefix of '%s' too long", fg_weights_path(w), name);
-        memcpy(prefix, name, n - key_len);
-        prefix[n - key_len] = '\0';
-    }
-    if (!found)
-        return fg_errorf(FG_ERR_NOT_FOUND, "%s: no tensor '[prefix]%s': not a CLIP text model", fg_weights_path(w), key);
-    return NULL;
-}
-
 fg_error *fg_clip_open(const char *path, fg_clip_model **out) {
     FG_CHECK_ARG(path && out, "fg_clip_open: NULL argument");
     *out = NULL;
     fg_weights *base = NULL, *view = NULL;
     FG_TRY(fg_weights_open(path, &base));
     char prefix[256];
-    fg_error *err = find_prefix(base, prefix, sizeof prefix);
+    fg_error *err = fg_weights_find_prefix(base, "text_model.embeddings.token_embedding.weight", "CLIP text model",
+                                           prefix, sizeof prefix);
     if (!err) err = fg_weights_view(base, prefix, &view);
     fg_weights_close(base);
     if (!err) err = fg_clip_load(view, out);

@@ -112,6 +112,9 @@ fg_error *fg_flux_text_encode(const fg_clip_model *clip, const fg_t5_model *t5, 
     FG_CHECK_ARG(t->clip_ids && t->t5_ids, "fg_flux_text_encode: no token ids");
     FG_CHECK_ARG(t->clip_chunks >= 1 && t->clip_len >= 1 && t->clip_chunks <= INT64_MAX / t->clip_len,
                  "CLIP: %lld chunks of %lld tokens", (long long)t->clip_chunks, (long long)t->clip_len);
+    const int64_t positions = fg_clip_model_config(clip)->positions;
+    FG_CHECK_ARG(t->clip_len <= positions, "CLIP: %lld tokens per chunk, the model has %lld positions",
+                 (long long)t->clip_len, (long long)positions);
     FG_TRY(check_weights("CLIP", t->clip_weights, t->clip_chunks * t->clip_len));
     fg_clip_outputs co;
     FG_TRY_CTX(fg_clip_encode(clip, dev, t->clip_ids, 1, t->clip_len, FG_CLIP_POOLED, &co), "CLIP-L");

@@ -208,34 +208,14 @@ fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) {
     return NULL;
 }
 
-/* The text before the one "encoder.final_layer_norm.weight" of the file. */
-static fg_error *find_prefix(const fg_weights *w, char *prefix, size_t cap) {
-    static const char key[] = "encoder.final_layer_norm.weight";
-    const size_t key_len = sizeof key - 1;
-    int found = 0;
-    for (size_t i = 0; i < fg_weights_count(w); i++) {
-        const char *name = fg_weights_name(w, i);
-        size_t n = strlen(name);
-        if (n < key_len || strcmp(name + n - key_len, key) != 0) continue;
-        if (found++)
-            return fg_errorf(FG_ERR_FORMAT, "%s: several T5 encoders ('%s' and '%s%s'); which one is ambiguous",
-                             fg_weights_path(w), name, prefix, key);
-        if (n - key_len >= cap) return fg_errorf(FG_ERR_FORMAT, "%s: key prefix of '%s' too long", fg_weights_path(w), name);
-        memcpy(prefix, name, n - key_len);
-        prefix[n - key_len] = '\0';
-    }
-    if (!found)
-        return fg_errorf(FG_ERR_NOT_FOUND, "%s: no tensor '[prefix]%s': not a T5 encoder", fg_weights_path(w), key);
-    return NULL;
-}
-
 fg_error *fg_t5_open(const char *path, fg_t5_model **out) {
     FG_CHECK_ARG(path && out, "fg_t5_open: NULL argument");
     *out = NULL;
     fg_weights *base = NULL, *view = NULL;
     FG_TRY(fg_weights_open(path, &base));
     char prefix[256];
-    fg_error *err = find_prefix(base, prefix, sizeof prefix);
+    fg_error *err =
+        fg_weights_find_prefix(base, "encoder.final_layer_norm.weight", "T5 encoder", prefix, sizeof prefix);
     if (!err) err = fg_weights_view(base, prefix, &view);
     fg_weights_close(base);
     if (!err) err = fg_t5_load(view, out);
@@ -404,8 +384,9 @@ fg_error *fg_t5_encode(const fg_t5_model *m, fg_device dev, const int32_t *ids, 
     FG_CHECK_ARG(m && ids && out, "fg_t5_encode: NULL argument");
     memset(out, 0, sizeof *out);
     FG_CHECK_ARG(batch >= 1 && batch <= INT32_MAX, "T5: batch %lld out of range", (long long)batch);
-    /* The position bias is [H, L, L]: bound L so that cannot overflow or exhaust memory silently. */
-    FG_CHECK_ARG(len >= 1 && len <= 65536, "T5: %lld tokens out of range 1..65536", (long long)len);
+    /* The position bias is [H, L, L] (as in the references): 16384 tokens already need 64 GiB
+     * with 64 heads, so anything longer is a mistake rather than a prompt. */
+    FG_CHECK_ARG(len >= 1 && len <= 16384, "T5: %lld tokens out of range 1..16384", (long long)len);
     fg_error *err = forward(m, dev, ids, batch, len, key_mask, out);
     if (err) fg_tensor_free(out);
     return err;

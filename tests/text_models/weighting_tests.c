@@ -16,7 +16,8 @@ static bool cpu_tensor(fg_tensor *t, int ndim, const int64_t *shape, const float
 
 void test_apply_token_weights_by_hand(void) {
     const float z_in[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    const float e_in[] = {0.5f, 0.5f, 1, 1, 2, 2, 0, 0, 4, 4, 8, 8, 99, 99};
+    /* Row 0 (weight 1) must stay exactly z: (1 - 1e10) * 1 + 1e10 would give 0 in f32. */
+    const float e_in[] = {1e10f, 1e10f, 1, 1, 2, 2, 0, 0, 4, 4, 8, 8, 99, 99};
     /* Rows 1 and 3 both weigh 2 but are separate runs; rows 4-5 are one run of 0 (-> empty). */
     const float weights[] = {1, 2, 0.5f, 2, 0, 0};
     /* (z - e) * w + e by hand: row 1 (3-1)*2+1 = 5, (4-1)*2+1 = 7; row 2 (5-2)/2+2 = 3.5,
