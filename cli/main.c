@@ -23,6 +23,7 @@ static const command commands[] = {
     {"mkmodel", cmd_mkmodel, "--preset NAME DIR | --list: random-weight models in the real layouts"},
     {"nodes", cmd_nodes, "[--json]: the supported nodes (ComfyUI /object_info shape with --json)"},
     {"probe", cmd_probe, "COMPONENT --golden FILE --out FILE: run one component on golden inputs"},
+    {"run", cmd_run, "FILE [--models DIR] [--output DIR] [--set NODE.INPUT=VALUE] [--seed N] ...: run a workflow"},
     {"validate", cmd_validate, "FILE [--models DIR] [--json]: check a workflow as ComfyUI does"},
     {"version", cmd_version, "version, backends and compiled CUDA architectures"},
 };

@@ -9,25 +9,31 @@ static const char *const crop_methods[] = {"disabled", "center", NULL};
 #define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
 #define MAX_RES 16384
 
+static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+
 const fg_node_spec fg_nodes_image[] = {
-    {.class_type = "SaveImage", .display_name = "Save Image", .category = "image",
+    {.class_type = "SaveImage", .execute = exec_save_image, .display_name = "Save Image", .category = "image",
      .description = "Saves images as PNG files in the output folder.",
      .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE), IN_STRING("filename_prefix", "ComfyUI")}, .n_inputs = 2,
      .output_node = true},
-    {.class_type = "PreviewImage", .display_name = "Preview Image", .category = "image",
+    {.class_type = "PreviewImage", .execute = exec_preview_image, .display_name = "Preview Image", .category = "image",
      .description = "Saves images to the temporary folder.",
      .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE)}, .n_inputs = 1, .output_node = true},
-    {.class_type = "LoadImage", .display_name = "Load Image", .category = "image",
+    {.class_type = "LoadImage", .execute = exec_load_image, .display_name = "Load Image", .category = "image",
      .description = "Loads an image from the input folder; its alpha becomes the mask.",
      .inputs = {{.name = "image", .type = FG_TYPE_COMBO, .source = FG_COMBO_INPUT_IMAGES, .image_upload = true}},
      .n_inputs = 1, .outputs = {FG_TYPE_IMAGE, FG_TYPE_MASK}, .output_names = {"IMAGE", "MASK"}, .n_outputs = 2},
-    {.class_type = "ImageScale", .display_name = "Upscale Image", .category = "image/upscaling",
+    {.class_type = "ImageScale", .execute = exec_image_scale, .display_name = "Upscale Image", .category = "image/upscaling",
      .description = "Resizes images to a size.",
      .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods, "nearest-exact"),
                 IN_INT("width", 512, 0, MAX_RES, 1), IN_INT("height", 512, 0, MAX_RES, 1),
                 IN_COMBO("crop", crop_methods, "disabled")},
      .n_inputs = 5, OUT_IMAGE},
-    {.class_type = "ImageScaleBy", .display_name = "Upscale Image By", .category = "image/upscaling",
+    {.class_type = "ImageScaleBy", .execute = exec_image_scale_by, .display_name = "Upscale Image By", .category = "image/upscaling",
      .description = "Resizes images by a factor.",
      .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods, "nearest-exact"),
                 IN_FLOAT("scale_by", 1.0, 0.01, 8.0, 0.01)},
@@ -36,3 +42,409 @@ const fg_node_spec fg_nodes_image[] = {
 const size_t fg_nodes_image_count = sizeof fg_nodes_image / sizeof fg_nodes_image[0];
 
 /* ---- execute functions ---------------------------------------------------------------- */
+
+#include <errno.h>
+#include <dirent.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/image_resize.h"
+#include "nodes/node_ctx.h"
+#include "nodes/objects.h"
+/* core/image.h's 8-bit raster is also called fg_image; here it is fg_raster (same layout). */
+#define fg_image fg_raster
+#include "core/image.h"
+#undef fg_image
+
+#define SAVE_PATH_MAX 4096
+
+static const fg_image *image_in(const fg_value *v) {
+    return v->type == FG_TYPE_IMAGE ? (const fg_image *)v->u.obj : NULL;
+}
+
+/* ---- file names (comfyui.md 6.4) ---------------------------------------------------- */
+
+static fg_error *append(char *dst, size_t cap, size_t *len, const char *s, size_t n) {
+    if (*len + n + 1 > cap) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "filename_prefix is too long");
+    memcpy(dst + *len, s, n);
+    *len += n;
+    dst[*len] = 0;
+    return NULL;
+}
+
+/* Replaces %width% %height% %year% %month% %day% %hour% %minute% %second% (local time). */
+static fg_error *expand_tokens(const char *prefix, int64_t width, int64_t height, char *out, size_t cap) {
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    struct {
+        const char *token;
+        char value[32];
+    } vars[8] = {{"%width%", ""}, {"%height%", ""}, {"%year%", ""}, {"%month%", ""},
+                 {"%day%", ""},   {"%hour%", ""},   {"%minute%", ""}, {"%second%", ""}};
+    snprintf(vars[0].value, sizeof vars[0].value, "%lld", (long long)width);
+    snprintf(vars[1].value, sizeof vars[1].value, "%lld", (long long)height);
+    snprintf(vars[2].value, sizeof vars[2].value, "%d", tm.tm_year + 1900);
+    snprintf(vars[3].value, sizeof vars[3].value, "%02d", tm.tm_mon + 1);
+    snprintf(vars[4].value, sizeof vars[4].value, "%02d", tm.tm_mday);
+    snprintf(vars[5].value, sizeof vars[5].value, "%02d", tm.tm_hour);
+    snprintf(vars[6].value, sizeof vars[6].value, "%02d", tm.tm_min);
+    snprintf(vars[7].value, sizeof vars[7].value, "%02d", tm.tm_sec);
+    size_t len = 0;
+    out[0] = 0;
+    for (const char *p = prefix; *p;) {
+        int hit = -1;
+        for (int v = 0; v < 8 && hit < 0; v++)
+            if (strncmp(p, vars[v].token, strlen(vars[v].token)) == 0) hit = v;
+        if (hit >= 0) {
+            FG_TRY(append(out, cap, &len, vars[hit].value, strlen(vars[hit].value)));
+            p += strlen(vars[hit].token);
+        } else FG_TRY(append(out, cap, &len, p++, 1));
+    }
+    return NULL;
+}
+
+/* normpath + split: "a/./b/../c/name" -> subfolder "a/c", filename "name". Anything that
+ * climbs above the root, or an absolute path, is refused. */
+static fg_error *split_prefix(const char *prefix, char *subfolder, size_t cap, char *filename, size_t fcap) {
+    if (prefix[0] == '/') return fg_errorf(FG_ERR_INVALID_ARGUMENT, "filename_prefix '%s' is an absolute path", prefix);
+    char comps[SAVE_PATH_MAX];
+    snprintf(comps, sizeof comps, "%s", prefix);
+    const char *stack[512];
+    int depth = 0;
+    char *save = NULL;
+    for (char *c = strtok_r(comps, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (strcmp(c, ".") == 0) continue;
+        if (strcmp(c, "..") == 0) {
+            if (depth == 0)
+                return fg_errorf(FG_ERR_INVALID_ARGUMENT, "filename_prefix '%s' escapes the output folder", prefix);
+            depth--;
+            continue;
+        }
+        if (depth == 512) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "filename_prefix is too deep");
+        stack[depth++] = c;
+    }
+    if (depth == 0) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "filename_prefix '%s' names no file", prefix);
+    size_t len = 0;
+    subfolder[0] = 0;
+    for (int i = 0; i < depth - 1; i++) {
+        if (i) FG_TRY(append(subfolder, cap, &len, "/", 1));
+        FG_TRY(append(subfolder, cap, &len, stack[i], strlen(stack[i])));
+    }
+    if (strlen(stack[depth - 1]) + 1 > fcap) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "filename_prefix is too long");
+    strcpy(filename, stack[depth - 1]);
+    return NULL;
+}
+
+static bool inside(const char *real_root, const char *real_path) {
+    size_t n = strlen(real_root);
+    if (strncmp(real_root, real_path, n) != 0) return false;
+    return real_path[n] == 0 || real_path[n] == '/' || (n == 1 && real_root[0] == '/');
+}
+
+static fg_error *make_dir(const char *path) {
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) return NULL;
+    return fg_errorf(FG_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
+}
+
+/* Creates root/subfolder one level at a time, checking after each level that the real path
+ * is still under the root (a symlink cannot lead the next mkdir outside). */
+static fg_error *make_folder(const char *root, const char *subfolder, char *full, size_t cap) {
+    FG_CHECK_ARG(root && root[0], "no output folder configured");
+    char real_root[PATH_MAX], real[PATH_MAX];
+    FG_TRY(make_dir(root));
+    if (!realpath(root, real_root)) return fg_errorf(FG_ERR_IO, "output folder %s: %s", root, strerror(errno));
+    int n = snprintf(full, cap, "%s", root);
+    const char *p = subfolder;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if ((size_t)n + len + 2 > cap) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "subfolder path is too long");
+        n += snprintf(full + n, cap - (size_t)n, "/%.*s", (int)len, p);
+        FG_TRY(make_dir(full));
+        if (!realpath(full, real) || !inside(real_root, real))
+            return fg_errorf(FG_ERR_INVALID_ARGUMENT, "subfolder '%s' leads outside the output folder", subfolder);
+        struct stat st;
+        if (stat(full, &st) != 0 || !S_ISDIR(st.st_mode))
+            return fg_errorf(FG_ERR_IO, "%s is not a folder", full);
+        p += len;
+        if (*p == '/') p++;
+    }
+    return NULL;
+}
+
+/* 1 + the largest N of existing "filename_N..." files (comfyui.md 6.4 step 3). */
+static fg_error *next_counter(const char *folder, const char *filename, int64_t *counter) {
+    *counter = 1;
+    DIR *d = opendir(folder);
+    if (!d) return fg_errorf(FG_ERR_IO, "cannot list %s: %s", folder, strerror(errno));
+    size_t flen = strlen(filename);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, filename, flen) != 0 || e->d_name[flen] != '_') continue;
+        const char *digits = e->d_name + flen + 1;
+        size_t nd = strcspn(digits, "_");
+        int64_t n = 0;
+        bool ok = nd > 0 && nd < 18;
+        for (size_t i = 0; ok && i < nd; i++) {
+            if (digits[i] < '0' || digits[i] > '9') ok = false;
+            else n = n * 10 + (digits[i] - '0');
+        }
+        if (ok && n + 1 > *counter) *counter = n + 1;
+    }
+    closedir(d);
+    return NULL;
+}
+
+/* filename with %batch_num% replaced by b. */
+static fg_error *batch_name(const char *filename, int64_t b, char *out, size_t cap) {
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)b);
+    size_t len = 0;
+    out[0] = 0;
+    for (const char *p = filename; *p;) {
+        if (strncmp(p, "%batch_num%", 11) == 0) {
+            FG_TRY(append(out, cap, &len, num, strlen(num)));
+            p += 11;
+        } else FG_TRY(append(out, cap, &len, p++, 1));
+    }
+    return NULL;
+}
+
+/* ---- pixels out --------------------------------------------------------------------- */
+
+/* v = 255 * x in float32, clipped, truncated (comfyui.md 6.3). */
+static fg_error *to_raster(const fg_image *im, int64_t b, fg_raster *out) {
+    const fg_tensor *t = &im->pixels;
+    int64_t h = t->shape[1], w = t->shape[2], c = t->shape[3];
+    FG_CHECK_ARG(c == 3 || c == 1 || c == 4, "IMAGE has %lld channels", (long long)c);
+    FG_CHECK_ARG(w >= 1 && h >= 1 && w <= FG_IMAGE_MAX_SIDE && h <= FG_IMAGE_MAX_SIDE, "image size %lldx%lld",
+                 (long long)w, (long long)h);
+    FG_TRY(fg_image_alloc((int)w, (int)h, c == 1 ? 1 : 3, out));
+    const float *src = (const float *)t->data + (size_t)b * (size_t)(h * w * c);
+    for (int64_t p = 0; p < h * w; p++)
+        for (int k = 0; k < out->channels; k++) {
+            float v = 255.0f * src[p * c + k];
+            out->data[p * out->channels + k] = v >= 255.0f ? 255 : (v > 0.0f ? (uint8_t)v : 0);
+        }
+    return NULL;
+}
+
+typedef struct save_opts {
+    const char *root, *type;
+    int level;
+    bool jpeg;
+} save_opts;
+
+static fg_error *write_one(fg_node_ctx *ctx, const fg_image *im, int64_t b, const char *path, const save_opts *o) {
+    fg_raster r = {0};
+    FG_TRY(to_raster(im, b, &r));
+    fg_error *err;
+    if (o->jpeg) err = fg_jpeg_write(path, &r, ctx->settings->jpeg_quality > 0 ? ctx->settings->jpeg_quality : 90);
+    else {
+        fg_png_text texts[2];
+        size_t nt = 0;
+        if (ctx->settings->embed_metadata) {
+            if (ctx->prompt_json) texts[nt++] = fg_png_text_str("prompt", ctx->prompt_json);
+            if (ctx->workflow_json) texts[nt++] = fg_png_text_str("workflow", ctx->workflow_json);
+        }
+        err = fg_png_write(path, &r, texts, nt, o->level);
+    }
+    fg_image_free(&r);
+    return err;
+}
+
+static fg_error *save_images(fg_node_ctx *ctx, const fg_image *im, const char *prefix, const save_opts *o) {
+    const fg_tensor *t = &im->pixels;
+    FG_CHECK_ARG(t->ndim == 4 && t->shape[0] >= 1, "images must be a [B,H,W,C] batch");
+    char expanded[SAVE_PATH_MAX], subfolder[SAVE_PATH_MAX], filename[256], folder[SAVE_PATH_MAX];
+    FG_TRY(expand_tokens(prefix, t->shape[2], t->shape[1], expanded, sizeof expanded));
+    FG_TRY(split_prefix(expanded, subfolder, sizeof subfolder, filename, sizeof filename));
+    FG_TRY(make_folder(o->root, subfolder, folder, sizeof folder));
+    int64_t counter;
+    FG_TRY(next_counter(folder, filename, &counter));
+    json_t *images = json_array();
+    if (!images) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "SaveImage");
+    fg_error *err = NULL;
+    for (int64_t b = 0; b < t->shape[0] && !err; b++) {
+        if (fg_node_cancelled(ctx)) {
+            err = fg_node_cancel_error(ctx);
+            break;
+        }
+        char name[300], file[SAVE_PATH_MAX + 300], base[256];
+        err = batch_name(filename, b, base, sizeof base);
+        if (!err && snprintf(name, sizeof name, "%s_%05lld_.%s", base, (long long)counter++, o->jpeg ? "jpg" : "png") >=
+                        (int)sizeof name)
+            err = fg_errorf(FG_ERR_INVALID_ARGUMENT, "file name too long");
+        if (!err) {
+            snprintf(file, sizeof file, "%s/%s", folder, name);
+            err = write_one(ctx, im, b, file, o);
+        }
+        if (!err)
+            json_array_append_new(images, json_pack("{s:s, s:s, s:s}", "filename", name, "subfolder", subfolder,
+                                                    "type", o->type));
+    }
+    if (!err) {
+        json_t *ui = json_pack("{s:o}", "images", images);
+        images = NULL;
+        ctx->ui_result_json = ui ? json_dumps(ui, JSON_COMPACT) : NULL;
+        json_decref(ui);
+        if (!ctx->ui_result_json) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "SaveImage result");
+    }
+    json_decref(images);
+    return err;
+}
+
+static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)out;
+    const fg_image *im = image_in(&in[0]);
+    FG_CHECK_ARG(im, "images is not an IMAGE");
+    save_opts o = {.root = ctx->settings->output_dir, .type = "output", .level = FG_PNG_LEVEL_SAVE,
+                   .jpeg = ctx->settings->image_format == 1};
+    return save_images(ctx, im, in[1].type == FG_TYPE_STRING ? in[1].u.s : "ComfyUI", &o);
+}
+
+static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)out;
+    const fg_image *im = image_in(&in[0]);
+    FG_CHECK_ARG(im, "images is not an IMAGE");
+    static const char letters[] = "abcdefghijklmnopqrstupvxyz"; /* ComfyUI's own alphabet */
+    static uint64_t state;
+    if (!state) state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&state;
+    char prefix[32] = "ComfyUI_temp_";
+    for (int i = 0; i < 5; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        prefix[13 + i] = letters[state % 26];
+    }
+    prefix[18] = 0;
+    save_opts o = {.root = ctx->settings->temp_dir, .type = "temp", .level = FG_PNG_LEVEL_PREVIEW};
+    FG_CHECK_ARG(o.root, "no temporary folder configured for PreviewImage");
+    return save_images(ctx, im, prefix, &o);
+}
+
+/* ---- LoadImage ---------------------------------------------------------------------- */
+
+static fg_error *decoded_to_values(const fg_decoded_image *d, fg_value *out) {
+    int64_t h = d->rgb.height, w = d->rgb.width;
+    fg_tensor px, mk;
+    FG_TRY(fg_tensor_alloc_host(&px, FG_F32, FG_SHAPE(1, h, w, 3)));
+    for (int64_t i = 0; i < h * w * 3; i++) ((float *)px.data)[i] = (float)d->rgb.data[i] / 255.0f;
+    fg_error *err = d->alpha.data ? fg_tensor_alloc_host(&mk, FG_F32, FG_SHAPE(1, h, w))
+                                  : fg_tensor_alloc_host(&mk, FG_F32, FG_SHAPE(1, 64, 64));
+    if (err) {
+        fg_tensor_free_host(&px);
+        return err;
+    }
+    if (d->alpha.data)
+        for (int64_t i = 0; i < h * w; i++) ((float *)mk.data)[i] = 1.0f - (float)d->alpha.data[i] / 255.0f;
+    fg_image *image = NULL, *mask = NULL;
+    err = fg_image_new(FG_TYPE_IMAGE, &px, &image);
+    if (!err) err = fg_image_new(FG_TYPE_MASK, &mk, &mask);
+    if (err) {
+        fg_tensor_free_host(&px);
+        fg_tensor_free_host(&mk);
+        if (image) fg_object_unref(&image->base);
+        return err;
+    }
+    out[0] = fg_value_object(&image->base);
+    out[1] = fg_value_object(&mask->base);
+    return NULL;
+}
+
+static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    FG_CHECK_ARG(in[0].type == FG_TYPE_STRING, "image must be a file name");
+    char path[SAVE_PATH_MAX];
+    FG_TRY(fg_node_resolve_model(ctx->settings, FG_COMBO_INPUT_IMAGES, in[0].u.s, path, sizeof path));
+    fg_decoded_image d;
+    FG_TRY(fg_image_read_file(path, &d));
+    fg_error *err = d.rgb.channels == 3 ? decoded_to_values(&d, out)
+                                        : fg_errorf(FG_ERR_FORMAT, "%s: decoded to %d channels", in[0].u.s, d.rgb.channels);
+    fg_decoded_image_free(&d);
+    return err;
+}
+
+/* ---- ImageScale / ImageScaleBy ------------------------------------------------------ */
+
+/* NHWC <-> NCHW, as ComfyUI's movedim around common_upscale. */
+static void transpose(const float *src, float *dst, int64_t b, int64_t d1, int64_t d2, int64_t d3, bool to_nchw) {
+    for (int64_t n = 0; n < b; n++)
+        for (int64_t y = 0; y < d1; y++)
+            for (int64_t x = 0; x < d2; x++)
+                for (int64_t c = 0; c < d3; c++) {
+                    size_t hwc = (size_t)(((n * d1 + y) * d2 + x) * d3 + c);
+                    size_t chw = (size_t)(((n * d3 + c) * d1 + y) * d2 + x);
+                    if (to_nchw) dst[chw] = src[hwc];
+                    else dst[hwc] = src[chw];
+                }
+}
+
+static fg_error *scale_image(const fg_image *im, const char *method_name, int64_t w, int64_t h, const char *crop_name,
+                             fg_value *out) {
+    fg_upscale_method method;
+    fg_upscale_crop crop;
+    FG_TRY(fg_upscale_method_parse(method_name, &method));
+    FG_TRY(fg_upscale_crop_parse(crop_name, &crop));
+    FG_CHECK_ARG(w >= 1 && h >= 1 && w <= MAX_RES && h <= MAX_RES, "image size %lldx%lld is out of range",
+                 (long long)w, (long long)h);
+    const fg_tensor *s = &im->pixels;
+    int64_t b = s->shape[0], sh = s->shape[1], sw = s->shape[2], c = s->shape[3];
+    fg_tensor nchw = {0}, scaled = {0}, res = {0};
+    fg_error *err = fg_tensor_alloc_host(&nchw, FG_F32, FG_SHAPE(b, c, sh, sw));
+    if (!err) err = fg_tensor_alloc_host(&scaled, FG_F32, FG_SHAPE(b, c, h, w));
+    if (!err) err = fg_tensor_alloc_host(&res, FG_F32, FG_SHAPE(b, h, w, c));
+    if (!err) {
+        transpose(s->data, nchw.data, b, sh, sw, c, true);
+        err = fg_common_upscale(nchw.data, b, c, (int)sh, (int)sw, scaled.data, (int)w, (int)h, method, crop);
+    }
+    if (!err) transpose(scaled.data, res.data, b, h, w, c, false);
+    fg_image *result = NULL;
+    if (!err) err = fg_image_new(FG_TYPE_IMAGE, &res, &result);
+    fg_tensor_free_host(&nchw);
+    fg_tensor_free_host(&scaled);
+    fg_tensor_free_host(&res);
+    if (err) return err;
+    out[0] = fg_value_object(&result->base);
+    return NULL;
+}
+
+static int64_t py_round(double x) {
+    return (int64_t)nearbyint(x); /* half to even, as Python's round */
+}
+
+static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    const fg_image *im = image_in(&in[0]);
+    FG_CHECK_ARG(im, "image is not an IMAGE");
+    int64_t width = in[2].u.i, height = in[3].u.i;
+    double ih = (double)im->pixels.shape[1], iw = (double)im->pixels.shape[2];
+    if (width == 0 && height == 0) {
+        out[0] = fg_value_object(fg_object_ref((fg_object *)&im->base));
+        return NULL;
+    }
+    if (width == 0) {
+        width = py_round(iw * (double)height / ih);
+        width = width > 1 ? width : 1;
+    } else if (height == 0) {
+        height = py_round(ih * (double)width / iw);
+        height = height > 1 ? height : 1;
+    }
+    return scale_image(im, in[1].u.s, width, height, in[4].u.s, out);
+}
+
+static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    const fg_image *im = image_in(&in[0]);
+    FG_CHECK_ARG(im, "image is not an IMAGE");
+    double s = in[2].u.f;
+    FG_CHECK_ARG(isfinite(s) && s > 0 && s <= 8.0, "scale_by %g is out of range", s);
+    return scale_image(im, in[1].u.s, py_round((double)im->pixels.shape[2] * s),
+                       py_round((double)im->pixels.shape[1] * s), "disabled", out);
+}

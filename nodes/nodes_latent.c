@@ -8,32 +8,39 @@ static const char *const crop_methods[] = {"disabled", "center", NULL};
 #define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
 #define MAX_RES 16384
 
+static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+
 const fg_node_spec fg_nodes_latent[] = {
-    {.class_type = "EmptyLatentImage", .display_name = "Empty Latent Image", .category = "latent",
+    {.class_type = "EmptyLatentImage", .execute = exec_empty_latent, .display_name = "Empty Latent Image", .category = "latent",
      .description = "A batch of zero latents (4 channels; the sampler widens them for FLUX).",
      .inputs = {IN_INT("width", 512, 16, MAX_RES, 8), IN_INT("height", 512, 16, MAX_RES, 8),
                 IN_INT("batch_size", 1, 1, 4096, 1)},
      .n_inputs = 3, OUT_LATENT},
-    {.class_type = "EmptySD3LatentImage", .display_name = "EmptySD3LatentImage", .category = "latent/sd3",
+    {.class_type = "EmptySD3LatentImage", .execute = exec_empty_sd3_latent, .display_name = "EmptySD3LatentImage", .category = "latent/sd3",
      .description = "A batch of 16-channel zero latents (SD3 / FLUX).",
      .inputs = {IN_INT("width", 1024, 16, MAX_RES, 16), IN_INT("height", 1024, 16, MAX_RES, 16),
                 IN_INT("batch_size", 1, 1, 4096, 1)},
      .n_inputs = 3, OUT_LATENT},
-    {.class_type = "LatentUpscale", .display_name = "Upscale Latent", .category = "latent",
+    {.class_type = "LatentUpscale", .execute = exec_latent_upscale, .display_name = "Upscale Latent", .category = "latent",
      .description = "Resizes latents to a pixel size.",
      .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods, "nearest-exact"),
                 IN_INT("width", 512, 0, MAX_RES, 8), IN_INT("height", 512, 0, MAX_RES, 8),
                 IN_COMBO("crop", crop_methods, "disabled")},
      .n_inputs = 5, OUT_LATENT},
-    {.class_type = "LatentUpscaleBy", .display_name = "Upscale Latent By", .category = "latent",
+    {.class_type = "LatentUpscaleBy", .execute = exec_latent_upscale_by, .display_name = "Upscale Latent By", .category = "latent",
      .description = "Resizes latents by a factor.",
      .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods, "nearest-exact"),
                 IN_FLOAT("scale_by", 1.5, 0.01, 8.0, 0.01)},
      .n_inputs = 3, OUT_LATENT},
-    {.class_type = "RepeatLatentBatch", .display_name = "Repeat Latent Batch", .category = "latent/batch",
+    {.class_type = "RepeatLatentBatch", .execute = exec_repeat_latent_batch, .display_name = "Repeat Latent Batch", .category = "latent/batch",
      .description = "Repeats a latent batch.",
      .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("amount", 1, 1, 64, 1)}, .n_inputs = 2, OUT_LATENT},
-    {.class_type = "LatentFromBatch", .display_name = "Latent From Batch", .category = "latent/batch",
+    {.class_type = "LatentFromBatch", .execute = exec_latent_from_batch, .display_name = "Latent From Batch", .category = "latent/batch",
      .description = "Picks a slice of a latent batch.",
      .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("batch_index", 0, 0, 63, 1), IN_INT("length", 1, 1, 64, 1)},
      .n_inputs = 3, OUT_LATENT},
@@ -41,3 +48,224 @@ const fg_node_spec fg_nodes_latent[] = {
 const size_t fg_nodes_latent_count = sizeof fg_nodes_latent / sizeof fg_nodes_latent[0];
 
 /* ---- execute functions ---------------------------------------------------------------- */
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/image_resize.h"
+#include "nodes/objects.h"
+
+static fg_error *output_latent(fg_latent *l, fg_value *out) {
+    out[0] = fg_value_object(&l->base);
+    return NULL;
+}
+
+static fg_error *empty_latent(const fg_value *in, fg_value *out, int64_t channels) {
+    int64_t width = in[0].u.i, height = in[1].u.i, batch = in[2].u.i;
+    FG_CHECK_ARG(width >= 8 && height >= 8 && width <= MAX_RES && height <= MAX_RES && batch >= 1 && batch <= 4096,
+                 "empty latent: %lldx%lld x %lld is out of range", (long long)width, (long long)height,
+                 (long long)batch);
+    fg_tensor t;
+    FG_TRY(fg_tensor_alloc_host(&t, FG_F32, FG_SHAPE(batch, channels, height / 8, width / 8)));
+    fg_latent *l;
+    fg_error *err = fg_latent_new(&t, &l);
+    if (err) {
+        fg_tensor_free_host(&t);
+        return err;
+    }
+    return output_latent(l, out);
+}
+
+static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    return empty_latent(in, out, 4);
+}
+
+static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    return empty_latent(in, out, 16);
+}
+
+static const fg_latent *latent_in(const fg_value *v) {
+    return v->type == FG_TYPE_LATENT ? (const fg_latent *)v->u.obj : NULL;
+}
+
+/* Python's round(): half to even (the default FE_TONEAREST mode). */
+static int64_t py_round(double x) {
+    return (int64_t)nearbyint(x);
+}
+
+/* Resizes the samples to w x h latent pixels, keeping the other keys. */
+static fg_error *resize_latent(const fg_latent *l, const char *method_name, int64_t w, int64_t h, const char *crop_name,
+                               fg_value *out) {
+    fg_upscale_method method;
+    fg_upscale_crop crop;
+    FG_TRY(fg_upscale_method_parse(method_name, &method));
+    FG_TRY(fg_upscale_crop_parse(crop_name, &crop));
+    if (method == FG_UPSCALE_BISLERP || method == FG_UPSCALE_LANCZOS)
+        return fg_errorf(FG_ERR_UNSUPPORTED, "upscale method '%s' is not supported for latents yet", method_name);
+    FG_CHECK_ARG(w >= 1 && h >= 1 && w <= MAX_RES && h <= MAX_RES, "latent size %lldx%lld is out of range",
+                 (long long)w, (long long)h);
+    const fg_tensor *s = &l->samples;
+    fg_tensor t;
+    FG_TRY(fg_tensor_alloc_host(&t, FG_F32, FG_SHAPE(s->shape[0], s->shape[1], h, w)));
+    fg_error *err = fg_common_upscale(s->data, s->shape[0], s->shape[1], (int)s->shape[2], (int)s->shape[3], t.data,
+                                      (int)w, (int)h, method, crop);
+    fg_latent *res = NULL;
+    if (!err) err = fg_latent_with_samples(l, &t, &res);
+    if (err) {
+        fg_tensor_free_host(&t);
+        return err;
+    }
+    return output_latent(res, out);
+}
+
+static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    const fg_latent *l = latent_in(&in[0]);
+    FG_CHECK_ARG(l, "samples is not a LATENT");
+    int64_t width = in[2].u.i, height = in[3].u.i;
+    double lat_h = (double)l->samples.shape[2], lat_w = (double)l->samples.shape[3];
+    if (width == 0 && height == 0) {
+        out[0] = fg_value_object(fg_object_ref((fg_object *)&l->base));
+        return NULL;
+    }
+    if (width == 0) {
+        height = height > 64 ? height : 64;
+        width = py_round(lat_w * (double)height / lat_h);
+        width = width > 64 ? width : 64;
+    } else if (height == 0) {
+        width = width > 64 ? width : 64;
+        height = py_round(lat_h * (double)width / lat_w);
+        height = height > 64 ? height : 64;
+    } else {
+        width = width > 64 ? width : 64;
+        height = height > 64 ? height : 64;
+    }
+    return resize_latent(l, in[1].u.s, width / 8, height / 8, in[4].u.s, out);
+}
+
+static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    const fg_latent *l = latent_in(&in[0]);
+    FG_CHECK_ARG(l, "samples is not a LATENT");
+    double scale = in[2].u.f;
+    FG_CHECK_ARG(isfinite(scale) && scale > 0 && scale <= 8.0, "scale_by %g is out of range", scale);
+    int64_t w = py_round((double)l->samples.shape[3] * scale), h = py_round((double)l->samples.shape[2] * scale);
+    return resize_latent(l, in[1].u.s, w, h, "disabled", out);
+}
+
+static size_t item_bytes(const fg_tensor *t) {
+    return t->shape[0] ? fg_tensor_nbytes(t) / (size_t)t->shape[0] : 0;
+}
+
+/* A latent built item by item: samples[i] = src[pick[i]], mask likewise (mask_pick). */
+static fg_error *gather_latent(const fg_latent *l, const int64_t *pick, int64_t n, const int64_t *mask_pick,
+                               int64_t mask_n, fg_latent **out) {
+    const fg_tensor *s = &l->samples;
+    fg_tensor t, m = {0};
+    FG_TRY(fg_tensor_alloc_host(&t, FG_F32, 4, (int64_t[]){n, s->shape[1], s->shape[2], s->shape[3]}));
+    size_t ib = item_bytes(s);
+    for (int64_t i = 0; i < n; i++) memcpy((char *)t.data + (size_t)i * ib, (const char *)s->data + (size_t)pick[i] * ib, ib);
+    fg_error *err = NULL;
+    if (l->noise_mask.data) {
+        const fg_tensor *nm = &l->noise_mask;
+        int64_t shape[FG_MAX_DIMS];
+        memcpy(shape, nm->shape, sizeof shape);
+        shape[0] = mask_n;
+        err = fg_tensor_alloc_host(&m, FG_F32, nm->ndim, shape);
+        size_t mb = item_bytes(nm);
+        for (int64_t i = 0; !err && i < mask_n; i++)
+            memcpy((char *)m.data + (size_t)i * mb, (const char *)nm->data + (size_t)mask_pick[i] * mb, mb);
+    }
+    fg_latent *res = NULL;
+    if (!err) err = fg_latent_new(&t, &res);
+    if (err) {
+        fg_tensor_free_host(&t);
+        fg_tensor_free_host(&m);
+        return err;
+    }
+    res->noise_mask = m;
+    *out = res;
+    return NULL;
+}
+
+static fg_error *set_batch_index(fg_latent *l, int64_t *list, size_t n) {
+    l->batch_index = list;
+    l->batch_index_count = n;
+    return NULL;
+}
+
+static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    const fg_latent *l = latent_in(&in[0]);
+    FG_CHECK_ARG(l, "samples is not a LATENT");
+    int64_t amount = in[1].u.i, b = l->samples.shape[0];
+    FG_CHECK_ARG(amount >= 1 && amount <= 64, "amount %lld is out of range", (long long)amount);
+    int64_t mb = l->noise_mask.data ? l->noise_mask.shape[0] : 0;
+    int64_t mask_n = mb > 1 ? mb * amount : mb; /* a single mask applies to every item: kept whole */
+    int64_t *pick = calloc((size_t)(b * amount + mask_n + 1), sizeof *pick);
+    if (!pick) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "RepeatLatentBatch");
+    for (int64_t i = 0; i < b * amount; i++) pick[i] = i % b;
+    int64_t *mask_pick = pick + b * amount;
+    for (int64_t i = 0; i < mask_n; i++) mask_pick[i] = i % mb;
+    fg_latent *res = NULL;
+    fg_error *err = gather_latent(l, pick, b * amount, mask_pick, mask_n, &res);
+    free(pick);
+    if (err) return err;
+    if (l->batch_index && l->batch_index_count) {
+        size_t n = l->batch_index_count;
+        int64_t lo = l->batch_index[0], hi = l->batch_index[0];
+        for (size_t i = 1; i < n; i++) {
+            lo = l->batch_index[i] < lo ? l->batch_index[i] : lo;
+            hi = l->batch_index[i] > hi ? l->batch_index[i] : hi;
+        }
+        int64_t offset = hi - lo + 1, *list = malloc(n * (size_t)amount * sizeof *list);
+        if (!list) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "RepeatLatentBatch");
+        for (int64_t r = 0; list && r < amount; r++)
+            for (size_t i = 0; i < n; i++) list[(size_t)r * n + i] = l->batch_index[i] + r * offset;
+        if (!err) err = set_batch_index(res, list, n * (size_t)amount);
+    }
+    if (err) {
+        fg_object_unref(&res->base);
+        return err;
+    }
+    return output_latent(res, out);
+}
+
+static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+    (void)ctx;
+    const fg_latent *l = latent_in(&in[0]);
+    FG_CHECK_ARG(l, "samples is not a LATENT");
+    int64_t b = l->samples.shape[0], index = in[1].u.i, length = in[2].u.i;
+    FG_CHECK_ARG(b >= 1 && index >= 0 && length >= 1, "batch_index %lld / length %lld out of range", (long long)index,
+                 (long long)length);
+    index = index < b - 1 ? index : b - 1;
+    length = length < b - index ? length : b - index;
+    int64_t mb = l->noise_mask.data ? l->noise_mask.shape[0] : 0;
+    int64_t mask_n = mb == 1 ? 1 : (mb > 1 ? length : 0);
+    int64_t *pick = calloc((size_t)(length + mask_n + 1), sizeof *pick);
+    int64_t *list = malloc((size_t)length * sizeof *list);
+    fg_error *err = (!pick || !list) ? fg_errorf(FG_ERR_OUT_OF_MEMORY, "LatentFromBatch") : NULL;
+    fg_latent *res = NULL;
+    size_t nlist = 0;
+    if (!err) {
+        for (int64_t i = 0; i < length; i++) pick[i] = index + i;
+        /* a shorter mask batch is tiled to the samples' batch before slicing */
+        for (int64_t i = 0; i < mask_n; i++) pick[length + i] = mb == 1 ? 0 : (index + i) % mb;
+        if (!l->batch_index)
+            for (int64_t i = 0; i < length; i++) list[nlist++] = index + i;
+        else
+            for (int64_t i = index; i < index + length && (size_t)i < l->batch_index_count; i++)
+                list[nlist++] = l->batch_index[i];
+        err = gather_latent(l, pick, length, pick + length, mask_n, &res);
+    }
+    free(pick);
+    if (err) {
+        free(list);
+        return err;
+    }
+    set_batch_index(res, list, nlist);
+    return output_latent(res, out);
+}

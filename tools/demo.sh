@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: what fluxgraph can show today. Until the workflow executor lands this inspects
-# the tiny FLUX models shipped with the tests, writes a fresh random tiny model set with
-# mkmodel, and reproduces PyTorch's seeded noise with probe.
+# `make demo`: what fluxgraph can show today: it inspects the tiny FLUX models shipped with the
+# tests, writes a fresh random tiny model set with mkmodel, reproduces PyTorch's seeded noise
+# with probe, and runs a tiny workflow (empty latent -> VAE decode -> PNG) with `run`,
+# printing the image path (the image is kept; once sampling lands it is a real generation).
 set -euo pipefail
 build=${1:-build}
 fg="$build/fluxgraph"
@@ -23,3 +24,8 @@ find "$out/models" -name '*.safetensors' | sort
 echo
 echo "== fluxgraph probe rng (torch.manual_seed + torch.randn, bit-exact)"
 "$fg" probe rng --golden tests/fixtures/golden/rng.safetensors --out "$out/rng.safetensors"
+echo
+images=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-demo.XXXXXX")
+echo "== fluxgraph run workflows/tiny_decode.api.json --models tests/fixtures/models --output $images"
+"$fg" run workflows/tiny_decode.api.json --models tests/fixtures/models --output "$images"
+echo "image: $(find "$images" -name '*.png' | sort | head -n 1)"

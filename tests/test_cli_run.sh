@@ -1,0 +1,117 @@
+#!/bin/bash
+# fluxgraph run: exit codes, --set / --seed / --prompt / --prompts / --batch-count, --json
+# events, metadata and formats, no partial files, hostile workflows. $1 = build dir.
+B=${1:-build}
+FG=$B/fluxgraph
+pass=0 fail=0
+t() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL $1"; fi; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+mkdir -p $tmp/in $tmp/m
+$B/tests/test_executor --make-png $tmp/in/a.png 6 4 4 || echo "FAIL make-png"
+
+# LoadImage -> ImageScale ("Scaler") -> SaveImage, plus nodes no output needs: a RandomNoise
+# (seed) and a guider fed by a text encoder (so --seed / --prompt have something to change).
+cat >$tmp/chain.json <<'JSON'
+{"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+ "2": {"class_type": "ImageScale", "_meta": {"title": "Scaler"},
+       "inputs": {"image": ["1", 0], "upscale_method": "bilinear", "width": 12, "height": 0, "crop": "disabled"}},
+ "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "w_%width%"}},
+ "5": {"class_type": "CLIPTextEncode", "inputs": {"text": "old", "clip": ["6", 0]}},
+ "6": {"class_type": "DualCLIPLoader", "inputs": {"clip_name1": "t5.safetensors", "clip_name2": "l.safetensors", "type": "flux"}},
+ "7": {"class_type": "BasicGuider", "inputs": {"model": ["8", 0], "conditioning": ["5", 0]}},
+ "8": {"class_type": "UNETLoader", "inputs": {"unet_name": "f.safetensors", "weight_dtype": "default"}},
+ "9": {"class_type": "RandomNoise", "inputs": {"noise_seed": 5}}}
+JSON
+run() { $FG run "$@" --input $tmp/in; }
+
+o=$tmp/o1
+run $tmp/chain.json --output $o >$tmp/out 2>$tmp/err; rc=$?
+t "run exit 0" "[ $rc = 0 ]"
+t "image written" "[ -f $o/w_12_00001_.png ]"
+t "stdout names the image" "grep -qx '$o/w_12_00001_.png' $tmp/out"
+t "time summary" "grep -q 'time per node' $tmp/err && grep -q 'ImageScale' $tmp/err"
+t "unreachable nodes not run" "! grep -q 'RandomNoise\|UNETLoader' $tmp/err"
+$FG convert $o/w_12_00001_.png >$tmp/p 2>/dev/null
+t "PNG carries the prompt" "grep -q '\"noise_seed\": 5' $tmp/p && grep -q '\"class_type\": \"ImageScale\"' $tmp/p"
+
+run $tmp/chain.json --output $o --set 2.width=24 >/dev/null 2>&1; t "--set by id exit 0" "[ $? = 0 ]"
+t "--set by id" "[ -f $o/w_24_00001_.png ]"
+run $tmp/chain.json --output $o --set Scaler.width=30 >/dev/null 2>&1; t "--set by title" "[ $? = 0 ] && [ -f $o/w_30_00001_.png ]"
+run $tmp/chain.json --output $o --set Nope.width=30 >/dev/null 2>$tmp/err; t "--set unknown node exit 2" "[ $? = 2 ]"
+t "--set unknown node message" "grep -q \"no node with id or title 'Nope'\" $tmp/err"
+run $tmp/chain.json --output $o --set 2.width=abc >/dev/null 2>$tmp/err; t "--set bad INT exit 2" "[ $? = 2 ] && grep -q 'not an integer' $tmp/err"
+run $tmp/chain.json --output $o --set 2.bogus=1 >/dev/null 2>$tmp/err; t "--set unknown input exit 2" "[ $? = 2 ] && grep -q \"has no input 'bogus'\" $tmp/err"
+run $tmp/chain.json --output $o --set 2.width=-5 >/dev/null 2>$tmp/err; t "--set out of range is invalid (2)" "[ $? = 2 ]"
+
+o=$tmp/o2
+run $tmp/chain.json --output $o --seed 18446744073709551615 --prompt "a new prompt" >/dev/null 2>&1; t "--seed/--prompt exit 0" "[ $? = 0 ]"
+$FG convert $o/w_12_00001_.png >$tmp/p 2>/dev/null
+t "--seed sets noise_seed (u64)" "grep -q '\"noise_seed\": 18446744073709551615' $tmp/p"
+t "--prompt sets the guider's text" "grep -q '\"text\": \"a new prompt\"' $tmp/p"
+run $tmp/chain.json --output $o --seed x >/dev/null 2>&1; t "--seed bad exit 2" "[ $? = 2 ]"
+
+# two encoders feed the positive side: --prompt must refuse and name them
+sed -e 's/"conditioning": \["5", 0\]/"conditioning": ["10", 0]/' \
+    -e 's/"9": {/"10": {"class_type": "ConditioningCombine", "inputs": {"conditioning_1": ["5", 0], "conditioning_2": ["11", 0]}},\n "11": {"class_type": "CLIPTextEncode", "inputs": {"text": "b", "clip": ["6", 0]}},\n "9": {/' \
+    $tmp/chain.json >$tmp/amb.json
+run $tmp/amb.json --output $tmp/o3 --prompt hi >/dev/null 2>$tmp/err; t "--prompt ambiguous exit 2" "[ $? = 2 ]"
+t "--prompt names the candidates" "grep -q 'ambiguous' $tmp/err && grep -q '5 (CLIPTextEncode)' $tmp/err && grep -q '11 (CLIPTextEncode)' $tmp/err"
+
+o=$tmp/o4
+run $tmp/chain.json --output $o --json >$tmp/j 2>/dev/null; t "--json exit 0" "[ $? = 0 ]"
+t "--json execution_start" "head -n 1 $tmp/j | grep -q '^{\"type\":\"execution_start\",\"data\":{\"prompt_id\":\"'"
+t "--json executing" "grep -q '^{\"type\":\"executing\",\"data\":{\"node\":\"2\",\"display_node\":\"2\",\"prompt_id\":' $tmp/j"
+t "--json executed" "grep -q '\"type\":\"executed\",\"data\":{\"node\":\"3\",\"display_node\":\"3\",\"output\":{\"images\":\[{\"filename\":\"w_12_00001_.png\",\"subfolder\":\"\",\"type\":\"output\"}\]}' $tmp/j"
+t "--json finish" "grep -q '\"executing\",\"data\":{\"node\":null' $tmp/j && tail -n 1 $tmp/j | grep -q execution_success"
+t "--json lines only" "! grep -qv '^{\"type\":' $tmp/j"
+run $tmp/chain.json --output $o --json --batch-count 2 --seed 7 >$tmp/j 2>/dev/null; t "--batch-count exit 0" "[ $? = 0 ]"
+t "--batch-count runs two jobs" "[ \$(grep -c execution_start $tmp/j) = 2 ]"
+t "second identical job served from cache" "grep -q '\"execution_cached\",\"data\":{\"nodes\":\[\"1\",\"2\",\"3\"\]' $tmp/j"
+printf '{"Scaler.width": 20}\n\n{"2.width": 22, "seed": 3}\nplain text prompt\n' >$tmp/prompts
+run $tmp/chain.json --output $o --prompts $tmp/prompts >/dev/null 2>$tmp/err; t "--prompts exit 0" "[ $? = 0 ]"
+t "--prompts jobs" "[ -f $o/w_20_00001_.png ] && [ -f $o/w_22_00001_.png ] && grep -q 'job 3/3' $tmp/err"
+printf '{"2.nope": 1}\n' >$tmp/bad_prompts
+run $tmp/chain.json --output $o --prompts $tmp/bad_prompts >/dev/null 2>&1; t "--prompts bad line exit 2" "[ $? = 2 ]"
+
+o=$tmp/o5
+run $tmp/chain.json --output $o --no-metadata >/dev/null 2>&1; t "--no-metadata exit 0" "[ $? = 0 ]"
+$FG convert $o/w_12_00001_.png >/dev/null 2>&1; t "--no-metadata: no workflow in the PNG" "[ $? = 2 ]"
+run $tmp/chain.json --output $o --format jpeg --quality 80 >/dev/null 2>&1; t "--format jpeg" "[ $? = 0 ] && [ -f $o/w_12_00002_.jpg ]"
+t "JPEG magic" "[ \"\$(head -c 3 $o/w_12_00002_.jpg | od -An -tx1 | tr -d ' ')\" = ffd8ff ]"
+run $tmp/chain.json --output $o --format gif >/dev/null 2>&1; t "--format bad exit 2" "[ $? = 2 ]"
+
+# runtime failure: a node without an implementation; nothing written
+o=$tmp/o6
+$FG run tests/fixtures/workflows/tiny_txt2img.api.json --models tests/fixtures/models --output $o --json >$tmp/j 2>$tmp/err
+t "runtime failure exit 3" "[ $? = 3 ]"
+t "error names node and class" "grep -q 'fluxgraph run: error: node [0-9]* ([A-Za-z]*)' $tmp/err"
+t "--json execution_error" "grep -q '\"type\":\"execution_error\",\"data\":{\"prompt_id\":\"[^\"]*\",\"node_id\":\"[0-9]*\",\"node_type\":\"[A-Za-z]*\"' $tmp/j"
+t "no partial files" "[ ! -d $o ] || [ -z \"\$(find $o -type f)\" ]"
+$FG run tests/fixtures/workflows/tiny_txt2img.api.json --models tests/fixtures/models --output $o --prompt 'a dog' >/dev/null 2>&1
+t "--prompt unambiguous on a FLUX workflow (then runtime 3)" "[ $? = 3 ]"
+
+$FG run tests/hostile_workflows/steps_zero.json --output $tmp/o7 >/dev/null 2>&1; t "invalid workflow exit 2" "[ $? = 2 ]"
+$FG run /nonexistent.json --output $tmp/o7 >/dev/null 2>&1; t "missing file exit 2" "[ $? = 2 ]"
+$FG run >/dev/null 2>&1; t "usage exit 2" "[ $? = 2 ]"
+o=$tmp/o8
+$FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o >$tmp/out 2>$tmp/err
+t "demo workflow exit 0" "[ $? = 0 ] && grep -qx '$o/tiny_decode_00001_.png' $tmp/out"
+t "demo image is a PNG with the prompt" "$FG convert $o/tiny_decode_00001_.png 2>/dev/null | grep -q '\"class_type\": \"VAEDecode\"'"
+$FG run workflows/tiny_decode.api.json --models tests/fixtures/models --output $o --set 1.batch_size=2 --set 4.filename_prefix=sub/b >/dev/null 2>&1
+t "demo workflow batch of two in a subfolder" "[ -f $o/sub/b_00001_.png ] && [ -f $o/sub/b_00002_.png ]"
+$FG run workflows/tiny_decode.api.json --models $tmp/m --output $tmp/o7 >/dev/null 2>&1; t "demo workflow without the VAE file exit 2" "[ $? = 2 ]"
+
+# hostile workflows: exit 2 or 3, never a crash, nothing outside the output folder
+mkdir -p $tmp/h && cp $tmp/in/a.png $tmp/h/
+bad=0
+for f in tests/hostile_workflows/*; do
+    for models in "--models $tmp/m" ""; do
+        (cd $tmp/h && $OLDPWD/$FG run $OLDPWD/$f $models --output out --input . >/dev/null 2>&1); rc=$?
+        if [ $rc != 2 ] && [ $rc != 3 ]; then bad=$((bad+1)); echo "  $f ($models): exit $rc"; fi
+    done
+done
+t "hostile workflows exit 2 or 3" "[ $bad = 0 ]"
+t "hostile workflows write nothing outside the output folder" "[ \"\$(cd $tmp/h && find . -mindepth 1 -not -path './out' -not -path './out/*' | sort)\" = ./a.png ]"
+t "nothing escaped the temp dir" "[ \"\$(ls $tmp/.. | grep -c '^x_\|^evil')\" = 0 ]"
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]

@@ -1,0 +1,214 @@
+/* The executor: planning (unreachable nodes never run), order, cycles, the signature cache
+ * across runs, not-implemented nodes, cancellation; node semantics live in tests/executor/.
+ * `test_executor --make-png PATH W H CHANNELS` writes a test image for test_cli_run.sh. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/plan.h"
+#include "tests/executor/exec_helpers.h"
+#include "tests/testing.h"
+
+/* LoadImage -> ImageScale -> SaveImage, plus an unconnected node 4 and a dangling chain 5. */
+static const char *chain_prompt(int width, const char *ids[4]) {
+    static char buf[2048];
+    snprintf(buf, sizeof buf,
+             "{\"%s\": {\"class_type\": \"LoadImage\", \"inputs\": {\"image\": \"a.png\"}},"
+             " \"%s\": {\"class_type\": \"ImageScale\", \"inputs\": {\"image\": [\"%s\", 0], \"upscale_method\": "
+             "\"bilinear\", \"width\": %d, \"height\": 0, \"crop\": \"disabled\"}},"
+             " \"%s\": {\"class_type\": \"SaveImage\", \"inputs\": {\"images\": [\"%s\", 0], \"filename_prefix\": "
+             "\"c\"}},"
+             " \"%s\": {\"class_type\": \"ImageScaleBy\", \"inputs\": {\"image\": [\"%s\", 0], \"upscale_method\": "
+             "\"area\", \"scale_by\": 2.0}}}",
+             ids[0], ids[1], ids[0], width, ids[2], ids[1], ids[3], ids[0]);
+    return buf;
+}
+
+static const char *default_ids[4] = {"1", "2", "3", "4"};
+
+static fg_executor *chain_executor(const char *tag, fg_run_settings *s) {
+    *s = test_settings(tag);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/a.png", s->input_dir);
+    CHECK(write_test_png(path, 6, 4, 4));
+    fg_executor *ex = NULL;
+    CHECK_OK(fg_executor_create(s, &ex));
+    return ex;
+}
+
+static void test_plan_and_order(void) {
+    fg_run_settings s;
+    fg_executor *ex = chain_executor("plan", &s);
+    fg_workflow *wf = workflow_from_text(chain_prompt(12, default_ids));
+    event_log log;
+    event_log_init(&log);
+    if (ex && wf && CHECK_OK(run_logged(ex, wf, &log))) {
+        CHECK(log.n_executing == 3, "ran %d nodes", log.n_executing);
+        CHECK(times_executed(&log, "4") == 0, "the unreachable node ran");
+        CHECK(strcmp(log.executing[0], "1") == 0 && strcmp(log.executing[1], "2") == 0 &&
+              strcmp(log.executing[2], "3") == 0);
+        CHECK(log.started && log.success && json_array_size(log.cached) == 0);
+        const char *name = json_string_value(
+            json_object_get(json_array_get(json_object_get(json_object_get(log.outputs, "3"), "images"), 0), "filename"));
+        CHECK(name && strcmp(name, "c_00001_.png") == 0);
+    }
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+}
+
+static void test_cycle(void) {
+    const char *text = "{\"1\": {\"class_type\": \"ImageScaleBy\", \"inputs\": {\"image\": [\"2\", 0], "
+                       "\"upscale_method\": \"area\", \"scale_by\": 1.0}},"
+                       " \"2\": {\"class_type\": \"ImageScaleBy\", \"inputs\": {\"image\": [\"1\", 0], "
+                       "\"upscale_method\": \"area\", \"scale_by\": 1.0}},"
+                       " \"3\": {\"class_type\": \"SaveImage\", \"inputs\": {\"images\": [\"2\", 0], "
+                       "\"filename_prefix\": \"x\"}}}";
+    json_t *prompt = json_loads(text, 0, NULL), *outputs = json_pack("[s]", "3");
+    fg_plan plan;
+    CHECK_ERR(fg_plan_build(prompt, outputs, &plan), "cycle");
+    fg_run_settings s = test_settings("cycle");
+    fg_executor *ex = NULL;
+    fg_workflow *wf = workflow_from_text(text);
+    event_log log;
+    event_log_init(&log);
+    if (CHECK_OK(fg_executor_create(&s, &ex)) && wf) CHECK_ERR(run_logged(ex, wf, &log), NULL);
+    CHECK(log.n_executing == 0 && count_files(s.output_dir) == 0);
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+    json_decref(prompt);
+    json_decref(outputs);
+}
+
+static void test_cache(void) {
+    fg_run_settings s;
+    fg_executor *ex = chain_executor("cache", &s);
+    fg_workflow *wf = workflow_from_text(chain_prompt(12, default_ids));
+    event_log log;
+    event_log_init(&log);
+    if (!ex || !wf || !CHECK_OK(run_logged(ex, wf, &log))) goto done;
+    /* the same prompt again: everything cached, the output node's UI result re-sent */
+    if (CHECK_OK(run_logged(ex, wf, &log))) {
+        CHECK(log.n_executing == 0 && json_array_size(log.cached) == 3);
+        CHECK(json_object_get(log.outputs, "3") != NULL);
+        CHECK(count_files(s.output_dir) == 1);
+    }
+    /* one constant changed: only ImageScale and SaveImage run again */
+    fg_workflow *changed = workflow_from_text(chain_prompt(18, default_ids));
+    if (changed && CHECK_OK(run_logged(ex, changed, &log))) {
+        CHECK(log.n_executing == 2 && times_executed(&log, "1") == 0 && times_executed(&log, "2") == 1);
+        CHECK(json_array_size(log.cached) == 1 && strcmp(json_string_value(json_array_get(log.cached, 0)), "1") == 0);
+    }
+    /* other node ids, same structure: still served from the cache */
+    const char *ids[4] = {"70", "71", "72", "73"};
+    fg_workflow *renumbered = workflow_from_text(chain_prompt(18, ids));
+    if (renumbered && CHECK_OK(run_logged(ex, renumbered, &log))) CHECK(log.n_executing == 0);
+    /* the width-12 results were dropped after the width-18 prompt: they run again */
+    if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(log.n_executing == 2, "ran %d", log.n_executing);
+    /* LoadImage's file changed on disk (its IS_CHANGED): the whole chain runs again */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/a.png", s.input_dir);
+    CHECK(write_test_png(path, 8, 4, 4));
+    if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(log.n_executing == 3, "ran %d", log.n_executing);
+    fg_workflow_free(changed);
+    fg_workflow_free(renumbered);
+done:
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+}
+
+static void test_not_implemented(void) {
+    fg_workflow *wf = NULL;
+    fg_run_settings s = test_settings("notimpl");
+    s.models_dir = "tests/fixtures/models";
+    fg_executor *ex = NULL;
+    event_log log;
+    event_log_init(&log);
+    if (CHECK_OK(fg_workflow_load_file(test_fixture("workflows/tiny_txt2img.api.json"), &wf)) &&
+        CHECK_OK(fg_executor_create(&s, &ex))) {
+        fg_error *err = run_logged(ex, wf, &log);
+        CHECK(fg_error_code_of(err) == FG_ERR_UNSUPPORTED);
+        char want[128];
+        snprintf(want, sizeof want, "node %s (%s) is not implemented yet", log.error_node, log.error_class);
+        CHECK(log.error_node[0] && strcmp(log.error_message, want) == 0, "message '%s'", log.error_message);
+        const fg_node_spec *spec = fg_node_find(log.error_class);
+        CHECK(spec && spec->execute == NULL);
+        CHECK_ERR(err, want);
+        CHECK(!log.success && count_files(s.output_dir) == 0);
+    }
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+}
+
+static void test_cancel(void) {
+    fg_run_settings s;
+    fg_executor *ex = chain_executor("cancel", &s);
+    volatile int flag = 1;
+    fg_executor_free(ex);
+    s.cancel_flag = &flag;
+    ex = NULL;
+    CHECK_OK(fg_executor_create(&s, &ex));
+    fg_workflow *wf = workflow_from_text(chain_prompt(12, default_ids));
+    event_log log;
+    event_log_init(&log);
+    if (ex && wf) {
+        fg_error *err = run_logged(ex, wf, &log);
+        CHECK(fg_error_code_of(err) == FG_ERR_CANCELLED && log.n_executing == 0);
+        fg_error_free(err);
+        /* cancelled after the first node: nothing downstream runs, no image */
+        flag = 0;
+        log.cancel_after = 1;
+        log.cancel_flag = &flag;
+        err = run_logged(ex, wf, &log);
+        CHECK(fg_error_code_of(err) == FG_ERR_CANCELLED && log.n_executing == 1, "ran %d", log.n_executing);
+        CHECK_ERR(err, "node 2 (ImageScale)");
+        CHECK(count_files(s.output_dir) == 0);
+        /* the finished node stays cached */
+        flag = 0;
+        log.cancel_after = 0;
+        if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(log.n_executing == 2 && count_files(s.output_dir) == 1);
+    }
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+}
+
+static void test_invalid_prompt(void) {
+    fg_run_settings s = test_settings("invalid");
+    fg_executor *ex = NULL;
+    fg_workflow *wf = workflow_from_text("{\"1\": {\"class_type\": \"SaveImage\", \"inputs\": {\"filename_prefix\": \"x\"}}}");
+    event_log log;
+    event_log_init(&log);
+    if (wf && CHECK_OK(fg_executor_create(&s, &ex))) {
+        CHECK_ERR(run_logged(ex, wf, &log), "invalid workflow");
+        CHECK(log.n_executing == 0);
+    }
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+}
+
+static int make_png_main(int argc, char **argv) {
+    if (argc != 6) {
+        fprintf(stderr, "usage: test_executor --make-png PATH W H CHANNELS\n");
+        return 2;
+    }
+    return write_test_png(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5])) ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--make-png") == 0) return make_png_main(argc, argv);
+    RUN_TEST(test_plan_and_order);
+    RUN_TEST(test_cycle);
+    RUN_TEST(test_cache);
+    RUN_TEST(test_not_implemented);
+    RUN_TEST(test_cancel);
+    RUN_TEST(test_invalid_prompt);
+    RUN_TEST(test_nodes_latent);
+    RUN_TEST(test_nodes_image);
+    RUN_TEST(test_save_image);
+    return test_summary();
+}
