@@ -107,6 +107,11 @@ static fg_error *get_cond(const fg_value *v, const char *name, const fg_conditio
     return NULL;
 }
 
+/* A FLOAT input (an INT where validation left one). */
+static double number_of(const fg_value *v) {
+    return v->type == FG_TYPE_INT ? (double)v->u.i : v->type == FG_TYPE_FLOAT ? v->u.f : 0.0;
+}
+
 static const char *text_of(const fg_value *v, size_t *len) {
     const char *s = v->type == FG_TYPE_STRING && v->u.s ? v->u.s : "";
     *len = strlen(s);
@@ -159,7 +164,7 @@ static fg_error *clip_text_encode_flux(fg_node_ctx *ctx, const fg_value *in, fg_
         fg_token_chunks_free(&ct);
         return err;
     }
-    return encode_entry(clip, &ct, &tt, true, in[3].u.f, out);
+    return encode_entry(clip, &ct, &tt, true, number_of(&in[3]), out);
 }
 
 typedef enum cond_edit { EDIT_GUIDANCE, EDIT_ZERO, EDIT_RANGE } cond_edit;
@@ -189,7 +194,7 @@ static fg_error *edit_conditioning(const fg_value *in, cond_edit edit, double a,
 
 static fg_error *flux_guidance(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)ctx;
-    return edit_conditioning(in, EDIT_GUIDANCE, in[1].u.f, 0.0, out);
+    return edit_conditioning(in, EDIT_GUIDANCE, number_of(&in[1]), 0.0, out);
 }
 
 static fg_error *conditioning_zero_out(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
@@ -199,7 +204,7 @@ static fg_error *conditioning_zero_out(fg_node_ctx *ctx, const fg_value *in, fg_
 
 static fg_error *conditioning_set_timestep_range(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)ctx;
-    return edit_conditioning(in, EDIT_RANGE, in[1].u.f, in[2].u.f, out);
+    return edit_conditioning(in, EDIT_RANGE, number_of(&in[1]), number_of(&in[2]), out);
 }
 
 /* conditioning_1 + conditioning_2 as one list (copies of both). */

@@ -67,6 +67,11 @@ static fg_error *get_image(const fg_value *v, const fg_image **im) {
     return NULL;
 }
 
+/* An INT input (validation guarantees the type; anything else reads as 0 and is refused). */
+static int64_t int_of(const fg_value *v) {
+    return v->type == FG_TYPE_INT ? v->u.i : 0;
+}
+
 static bool all_zero(const fg_tensor *t) {
     const float *p = t->data;
     for (int64_t i = 0, n = fg_tensor_numel(t); i < n; i++)
@@ -146,7 +151,7 @@ static fg_error *vae_decode(fg_node_ctx *ctx, const fg_value *in, fg_value *out)
  * matter for video VAEs and are ignored. */
 static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)ctx;
-    int64_t tile = in[2].u.i, overlap = in[3].u.i;
+    int64_t tile = int_of(&in[2]), overlap = int_of(&in[3]);
     FG_CHECK_ARG(tile > 0 && overlap >= 0, "VAEDecodeTiled: tile_size must be positive and overlap >= 0");
     if (tile < 4 * overlap) overlap = tile / 4;
     return decode(in, true, tile, overlap, out);
@@ -211,7 +216,7 @@ static fg_error *vae_encode(fg_node_ctx *ctx, const fg_value *in, fg_value *out)
 
 static fg_error *vae_encode_tiled(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)ctx;
-    int64_t tile = in[2].u.i, overlap = in[3].u.i;
+    int64_t tile = int_of(&in[2]), overlap = int_of(&in[3]);
     FG_CHECK_ARG(tile > 0 && overlap >= 0, "VAEEncodeTiled: tile_size must be positive and overlap >= 0");
     return encode(in, true, tile, overlap, out);
 }

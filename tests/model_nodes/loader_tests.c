@@ -97,6 +97,29 @@ static void test_unet_loader_fp8(void) {
         if (objs[i]) fg_object_unref(&objs[i]->base);
 }
 
+static void test_model_sampling_defaults_and_clone(void) {
+    fg_model_obj *s = mn_unet("tiny-schnell.safetensors", "default");
+    if (s) {
+        CHECK(!s->flux->p.arch.guidance_embed);
+        CHECK(s->sampling.kind == FG_SAMPLING_DISCRETE_FLOW && s->sampling.shift == 1.0 && s->sampling.multiplier == 1.0);
+        size_t before = fg_model_cache_size();
+        fg_model_obj *c = NULL;
+        if (CHECK_OK(fg_model_obj_clone(s, &c))) {
+            CHECK(c != s && c->flux == s->flux && c->sampling.kind == s->sampling.kind);
+            c->sampling = (fg_model_sampling){.kind = FG_SAMPLING_FLUX, .shift = 0.63, .multiplier = 1.0};
+            CHECK(s->sampling.kind == FG_SAMPLING_DISCRETE_FLOW, "the clone's settings are its own");
+            CHECK(fg_model_cache_size() == before, "a clone shares the loaded model");
+            fg_object_unref(&s->base);
+            s = NULL;
+            /* the clone keeps the model alive */
+            CHECK(fg_model_cache_size() == before && c->flux->p.arch.hidden == 256);
+            fg_object_unref(&c->base);
+            CHECK(fg_model_cache_size() == before - 1);
+        }
+        if (s) fg_object_unref(&s->base);
+    }
+}
+
 static void test_unet_loader_errors(void) {
     fg_value in[2] = {fg_value_string("missing.safetensors"), fg_value_string("default")}, out[1];
     CHECK_ERR(mn_run("UNETLoader", in, out), "tiny-flux.safetensors"); /* lists what the folder holds */
@@ -231,6 +254,7 @@ void loader_tests(void) {
     RUN_TEST(test_models_folder_builds);
     RUN_TEST(test_unet_loader_loads_the_dit);
     RUN_TEST(test_unet_loader_fp8);
+    RUN_TEST(test_model_sampling_defaults_and_clone);
     RUN_TEST(test_unet_loader_errors);
     RUN_TEST(test_dual_clip_loader_any_order);
     RUN_TEST(test_dual_clip_loader_errors);

@@ -31,6 +31,7 @@ static bool copy_file(const char *src, const char *dst) {
 
 typedef struct part {
     const char *fixture, *prefix;
+    const char *skip; /* tensors whose name starts with this are left out (NULL: none) */
 } part;
 
 /* Writes the tensors of each fixture under its prefix into one file (a ComfyUI all-in-one
@@ -43,6 +44,7 @@ static bool write_checkpoint(const char *path, const part *parts, int n) {
         ok = test_check_ok(fg_safetensors_open(test_fixture(parts[i].fixture), &st[i]), __FILE__, __LINE__, "open");
         for (size_t k = 0; ok && k < fg_safetensors_count(st[i]); k++) {
             const fg_st_entry *e = fg_safetensors_entry(st[i], k);
+            if (parts[i].skip && strncmp(e->name, parts[i].skip, strlen(parts[i].skip)) == 0) continue;
             fg_tensor t;
             char name[512];
             snprintf(name, sizeof name, "%s%s", parts[i].prefix, e->name);
@@ -72,14 +74,18 @@ static bool build_models(void) {
         snprintf(path, sizeof path, "%s/%s", models_dir, files[i]);
         if (!copy_file(test_fixture(rel), path)) return false;
     }
-    const part aio[] = {{"models/diffusion_models/tiny-flux.safetensors", "model.diffusion_model."},
-                        {"models/text_encoders/tiny-clip-l.safetensors", "text_encoders.clip_l.transformer."},
-                        {"models/text_encoders/tiny-t5xxl.safetensors", "text_encoders.t5xxl.transformer."},
-                        {"models/vae/tiny-ae.safetensors", "vae."}};
+    const part aio[] = {{"models/diffusion_models/tiny-flux.safetensors", "model.diffusion_model.", NULL},
+                        {"models/text_encoders/tiny-clip-l.safetensors", "text_encoders.clip_l.transformer.", NULL},
+                        {"models/text_encoders/tiny-t5xxl.safetensors", "text_encoders.t5xxl.transformer.", NULL},
+                        {"models/vae/tiny-ae.safetensors", "vae.", NULL}};
     snprintf(path, sizeof path, "%s/checkpoints/tiny-aio.safetensors", models_dir);
     if (!write_checkpoint(path, aio, 4)) return false;
     snprintf(path, sizeof path, "%s/checkpoints/tiny-dit-only.safetensors", models_dir);
-    return write_checkpoint(path, aio, 1);
+    if (!write_checkpoint(path, aio, 1)) return false;
+    /* schnell-type: the same DiT without the guidance embedder */
+    const part schnell[] = {{"models/diffusion_models/tiny-flux.safetensors", "", "guidance_in."}};
+    snprintf(path, sizeof path, "%s/diffusion_models/tiny-schnell.safetensors", models_dir);
+    return write_checkpoint(path, schnell, 1);
 }
 
 const fg_run_settings *mn_settings(void) {

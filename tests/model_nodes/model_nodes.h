@@ -13,7 +13,8 @@
 
 /* models/{diffusion_models,text_encoders,vae,checkpoints} with the tiny fixtures and two
  * checkpoints built from them: tiny-aio.safetensors (DiT, CLIP-L, T5, VAE under ComfyUI's
- * prefixes) and tiny-dit-only.safetensors (the DiT alone). NULL when it cannot be built. */
+ * prefixes) and tiny-dit-only.safetensors (the DiT alone), plus diffusion_models/
+ * tiny-schnell.safetensors (the DiT without guidance_in). NULL when it cannot be built. */
 const fg_run_settings *mn_settings(void);
 
 /* Runs class_type's execute on inputs (spec->n_inputs values; unlisted ones NONE), outputs
