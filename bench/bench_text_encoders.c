@@ -98,7 +98,7 @@ static fg_error *time_t5(const bench_cfg *cfg, const fg_t5_model *t5, const benc
 
 static fg_error *time_flux(const bench_cfg *cfg, const fg_clip_model *clip, const fg_t5_model *t5,
                            const bench_inputs *in, bool weighted) {
-    fg_flux_tokens tok = {.clip_ids = in->clip_ids, .clip_chunks = 1, .clip_len = 77, .t5_ids = in->t5_ids,
+    fg_flux_token_arrays tok = {.clip_ids = in->clip_ids, .clip_chunks = 1, .clip_len = 77, .t5_ids = in->t5_ids,
                           .t5_weights = weighted ? in->t5_weights : NULL, .t5_len = cfg->tokens};
     fg_tensor cond, pooled;
     double t0 = fg_time_now();

@@ -349,7 +349,7 @@ fg_error *fg_clip_obj_encode(const fg_clip_obj *c, const int32_t *clip_ids, cons
                          "this CLIP holds only %s; FLUX text encoding needs both CLIP-L and T5-XXL "
                          "(load them with DualCLIPLoader, type flux)",
                          c->clip_l ? "CLIP-L" : "T5-XXL");
-    fg_flux_tokens tokens = {.clip_ids = clip_ids, .clip_weights = clip_weights, .clip_chunks = clip_chunks,
+    fg_flux_token_arrays tokens = {.clip_ids = clip_ids, .clip_weights = clip_weights, .clip_chunks = clip_chunks,
                              .clip_len = clip_len, .t5_ids = t5_ids, .t5_weights = t5_weights, .t5_len = t5_len};
     return fg_flux_text_encode(c->clip_l, c->t5, FG_DEVICE_CPU, &tokens, cond, pooled);
 }

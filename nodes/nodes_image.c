@@ -59,15 +59,12 @@ const size_t fg_nodes_image_count = sizeof fg_nodes_image / sizeof fg_nodes_imag
 #include "core/image_resize.h"
 #include "nodes/node_ctx.h"
 #include "nodes/objects.h"
-/* core/image.h's 8-bit raster is also called fg_image; here it is fg_raster (same layout). */
-#define fg_image fg_raster
 #include "core/image.h"
-#undef fg_image
 
 #define SAVE_PATH_MAX 4096
 
-static const fg_image *image_in(const fg_value *v) {
-    return v->type == FG_TYPE_IMAGE ? (const fg_image *)v->u.obj : NULL;
+static const fg_image_obj *image_in(const fg_value *v) {
+    return v->type == FG_TYPE_IMAGE ? (const fg_image_obj *)v->u.obj : NULL;
 }
 
 /* ---- file names (comfyui.md 6.4) ---------------------------------------------------- */
@@ -222,7 +219,7 @@ static fg_error *batch_name(const char *filename, int64_t b, char *out, size_t c
 /* ---- pixels out --------------------------------------------------------------------- */
 
 /* v = 255 * x in float32, clipped, truncated (comfyui.md 6.3). */
-static fg_error *to_raster(const fg_image *im, int64_t b, fg_raster *out) {
+static fg_error *to_raster(const fg_image_obj *im, int64_t b, fg_image *out) {
     const fg_tensor *t = &im->pixels;
     int64_t h = t->shape[1], w = t->shape[2], c = t->shape[3];
     FG_CHECK_ARG(c == 3 || c == 1 || c == 4, "IMAGE has %lld channels", (long long)c);
@@ -244,8 +241,8 @@ typedef struct save_opts {
     bool jpeg;
 } save_opts;
 
-static fg_error *write_one(fg_node_ctx *ctx, const fg_image *im, int64_t b, const char *path, const save_opts *o) {
-    fg_raster r = {0};
+static fg_error *write_one(fg_node_ctx *ctx, const fg_image_obj *im, int64_t b, const char *path, const save_opts *o) {
+    fg_image r = {0};
     FG_TRY(to_raster(im, b, &r));
     fg_error *err;
     if (o->jpeg) err = fg_jpeg_write(path, &r, ctx->settings->jpeg_quality > 0 ? ctx->settings->jpeg_quality : 90);
@@ -262,7 +259,7 @@ static fg_error *write_one(fg_node_ctx *ctx, const fg_image *im, int64_t b, cons
     return err;
 }
 
-static fg_error *save_images(fg_node_ctx *ctx, const fg_image *im, const char *prefix, const save_opts *o) {
+static fg_error *save_images(fg_node_ctx *ctx, const fg_image_obj *im, const char *prefix, const save_opts *o) {
     const fg_tensor *t = &im->pixels;
     FG_CHECK_ARG(t->ndim == 4 && t->shape[0] >= 1, "images must be a [B,H,W,C] batch");
     char expanded[SAVE_PATH_MAX], subfolder[SAVE_PATH_MAX], filename[256], folder[SAVE_PATH_MAX];
@@ -305,7 +302,7 @@ static fg_error *save_images(fg_node_ctx *ctx, const fg_image *im, const char *p
 
 static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)out;
-    const fg_image *im = image_in(&in[0]);
+    const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "images is not an IMAGE");
     save_opts o = {.root = ctx->settings->output_dir, .type = "output", .level = FG_PNG_LEVEL_SAVE,
                    .jpeg = ctx->settings->image_format == 1};
@@ -314,7 +311,7 @@ static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value 
 
 static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)out;
-    const fg_image *im = image_in(&in[0]);
+    const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "images is not an IMAGE");
     static const char letters[] = "abcdefghijklmnopqrstupvxyz"; /* ComfyUI's own alphabet */
     static uint64_t state;
@@ -345,9 +342,9 @@ static fg_error *decoded_to_values(const fg_decoded_image *d, fg_value *out) {
     }
     if (d->alpha.data)
         for (int64_t i = 0; i < h * w; i++) ((float *)mk.data)[i] = 1.0f - (float)d->alpha.data[i] / 255.0f;
-    fg_image *image = NULL, *mask = NULL;
-    err = fg_image_new(FG_TYPE_IMAGE, &px, &image);
-    if (!err) err = fg_image_new(FG_TYPE_MASK, &mk, &mask);
+    fg_image_obj *image = NULL, *mask = NULL;
+    err = fg_image_obj_new(FG_TYPE_IMAGE, &px, &image);
+    if (!err) err = fg_image_obj_new(FG_TYPE_MASK, &mk, &mask);
     if (err) {
         fg_tensor_free_host(&px);
         fg_tensor_free_host(&mk);
@@ -386,7 +383,7 @@ static void transpose(const float *src, float *dst, int64_t b, int64_t d1, int64
                 }
 }
 
-static fg_error *scale_image(const fg_image *im, const char *method_name, int64_t w, int64_t h, const char *crop_name,
+static fg_error *scale_image(const fg_image_obj *im, const char *method_name, int64_t w, int64_t h, const char *crop_name,
                              fg_value *out) {
     fg_upscale_method method;
     fg_upscale_crop crop;
@@ -405,8 +402,8 @@ static fg_error *scale_image(const fg_image *im, const char *method_name, int64_
         err = fg_common_upscale(nchw.data, b, c, (int)sh, (int)sw, scaled.data, (int)w, (int)h, method, crop);
     }
     if (!err) transpose(scaled.data, res.data, b, h, w, c, false);
-    fg_image *result = NULL;
-    if (!err) err = fg_image_new(FG_TYPE_IMAGE, &res, &result);
+    fg_image_obj *result = NULL;
+    if (!err) err = fg_image_obj_new(FG_TYPE_IMAGE, &res, &result);
     fg_tensor_free_host(&nchw);
     fg_tensor_free_host(&scaled);
     fg_tensor_free_host(&res);
@@ -421,7 +418,7 @@ static int64_t py_round(double x) {
 
 static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)ctx;
-    const fg_image *im = image_in(&in[0]);
+    const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "image is not an IMAGE");
     int64_t width = in[2].u.i, height = in[3].u.i;
     double ih = (double)im->pixels.shape[1], iw = (double)im->pixels.shape[2];
@@ -441,7 +438,7 @@ static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value
 
 static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
     (void)ctx;
-    const fg_image *im = image_in(&in[0]);
+    const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "image is not an IMAGE");
     double s = in[2].u.f;
     FG_CHECK_ARG(isfinite(s) && s > 0 && s <= 8.0, "scale_by %g is out of range", s);

@@ -61,9 +61,9 @@ static fg_error *get_latent(const fg_value *v, const fg_latent **l) {
     return NULL;
 }
 
-static fg_error *get_image(const fg_value *v, const fg_image **im) {
+static fg_error *get_image(const fg_value *v, const fg_image_obj **im) {
     if (v->type != FG_TYPE_IMAGE || !v->u.obj) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "pixels input is invalid: None");
-    *im = (const fg_image *)v->u.obj;
+    *im = (const fg_image_obj *)v->u.obj;
     return NULL;
 }
 
@@ -111,8 +111,8 @@ static fg_error *decoded_to_image(fg_tensor *decoded, fg_value *out) {
         float *p = nhwc.data;
         for (int64_t i = 0, n = fg_tensor_numel(&nhwc); i < n; i++) p[i] = p[i] < 0.0f ? 0.0f : p[i] > 1.0f ? 1.0f : p[i];
     }
-    fg_image *im = NULL;
-    if (!err) err = fg_image_new(FG_TYPE_IMAGE, &nhwc, &im);
+    fg_image_obj *im = NULL;
+    if (!err) err = fg_image_obj_new(FG_TYPE_IMAGE, &nhwc, &im);
     if (err) {
         fg_tensor_free(&nhwc);
         return err;
@@ -159,7 +159,7 @@ static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_value *in, fg_value
 
 /* IMAGE [B,H,W,C>=3] -> VAE pixels [B,3,H',W'] = 2x - 1 after ComfyUI's center crop of H and
  * W to multiples of the VAE factor (offset (dim % f) / 2; channels past 3 dropped). */
-static fg_error *encoder_input(const fg_vae *vae, const fg_image *im, fg_tensor *pixels) {
+static fg_error *encoder_input(const fg_vae *vae, const fg_image_obj *im, fg_tensor *pixels) {
     const fg_tensor *p = &im->pixels;
     char buf[64];
     int64_t f = fg_vae_factor(vae);
@@ -186,7 +186,7 @@ static fg_error *encoder_input(const fg_vae *vae, const fg_image *im, fg_tensor 
 }
 
 static fg_error *encode(const fg_value *in, bool tiled, int64_t tile, int64_t overlap, fg_value *out) {
-    const fg_image *im = NULL;
+    const fg_image_obj *im = NULL;
     const fg_vae *vae = NULL;
     FG_TRY(get_image(&in[0], &im));
     FG_TRY(get_vae(&in[1], &vae));

@@ -67,19 +67,19 @@ fg_error *fg_latent_with_samples(const fg_latent *like, fg_tensor *samples, fg_l
 }
 
 static void image_destroy(fg_object *obj) {
-    fg_image *im = (fg_image *)obj;
+    fg_image_obj *im = (fg_image_obj *)obj;
     fg_tensor_free_host(&im->pixels);
     free(im);
 }
 
-fg_error *fg_image_new(fg_type type, fg_tensor *pixels, fg_image **out) {
-    FG_CHECK_ARG(out, "fg_image_new: NULL out");
+fg_error *fg_image_obj_new(fg_type type, fg_tensor *pixels, fg_image_obj **out) {
+    FG_CHECK_ARG(out, "fg_image_obj_new: NULL out");
     *out = NULL;
-    FG_CHECK_ARG(type == FG_TYPE_IMAGE || type == FG_TYPE_MASK, "fg_image_new: type must be IMAGE or MASK");
+    FG_CHECK_ARG(type == FG_TYPE_IMAGE || type == FG_TYPE_MASK, "fg_image_obj_new: type must be IMAGE or MASK");
     FG_TRY(check_host_f32(pixels, fg_type_name(type)));
     FG_CHECK_ARG(type == FG_TYPE_IMAGE ? pixels->ndim == 4 : pixels->ndim == 3, "%s has the wrong rank",
                  fg_type_name(type));
-    fg_image *im = calloc(1, sizeof *im);
+    fg_image_obj *im = calloc(1, sizeof *im);
     if (!im) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "allocating an %s", fg_type_name(type));
     fg_object_init(&im->base, type, image_destroy);
     take_tensor(&im->pixels, pixels);

@@ -30,12 +30,12 @@ fg_error *fg_latent_new(fg_tensor *samples, fg_latent **out) FG_MUST_CHECK;
 fg_error *fg_latent_with_samples(const fg_latent *like, fg_tensor *samples, fg_latent **out) FG_MUST_CHECK;
 
 /* IMAGE: [B,H,W,C] f32 in 0..1 (C = 3); MASK: [B,H,W] f32, 1 = masked. Both use this. */
-typedef struct fg_image {
+typedef struct fg_image_obj {
     fg_object base;
     fg_tensor pixels;
-} fg_image;
+} fg_image_obj;
 
-fg_error *fg_image_new(fg_type type /* IMAGE or MASK */, fg_tensor *pixels, fg_image **out) FG_MUST_CHECK;
+fg_error *fg_image_obj_new(fg_type type /* IMAGE or MASK */, fg_tensor *pixels, fg_image_obj **out) FG_MUST_CHECK;
 
 /* CONDITIONING: a list of entries [cond, extras]. For FLUX: cond = T5 states [1,L,4096],
  * pooled = CLIP-L pooled [1,768]; optional guidance and timestep range (comfyui.md 3.3). */

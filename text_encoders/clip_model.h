@@ -19,8 +19,9 @@
 #include "core/tensor.h"
 #include "models/model_layouts.h"
 #include "models/weights.h"
+#include "text_encoders/clip_tokenizer.h" /* FG_CLIP_BOS_ID / FG_CLIP_EOS_ID */
 
-enum { FG_CLIP_BOS_ID = 49406, FG_CLIP_EOS_ID = 49407, FG_CLIP_HEAD_DIM = 64 };
+enum { FG_CLIP_HEAD_DIM = 64 }; /* CLIP-L's head size, not stored in the file */
 
 typedef struct fg_clip_model fg_clip_model;
 

@@ -104,11 +104,11 @@ fg_error *fg_t5_encode_weighted(const fg_t5_model *t5, fg_device dev, const int3
 }
 
 fg_error *fg_flux_text_encode(const fg_clip_model *clip, const fg_t5_model *t5, fg_device dev,
-                              const fg_flux_tokens *tokens, fg_tensor *cond, fg_tensor *pooled) {
+                              const fg_flux_token_arrays *tokens, fg_tensor *cond, fg_tensor *pooled) {
     FG_CHECK_ARG(clip && t5 && tokens && cond && pooled, "fg_flux_text_encode: NULL argument");
     memset(cond, 0, sizeof *cond);
     memset(pooled, 0, sizeof *pooled);
-    const fg_flux_tokens *t = tokens;
+    const fg_flux_token_arrays *t = tokens;
     FG_CHECK_ARG(t->clip_ids && t->t5_ids, "fg_flux_text_encode: no token ids");
     FG_CHECK_ARG(t->clip_chunks >= 1 && t->clip_len >= 1 && t->clip_chunks <= INT64_MAX / t->clip_len,
                  "CLIP: %lld chunks of %lld tokens", (long long)t->clip_chunks, (long long)t->clip_len);

@@ -24,18 +24,18 @@
 enum { FG_T5_EMPTY_EOS = 1, FG_T5_EMPTY_PAD = 0 };
 
 /* The tokenizer's output as plain host arrays (weights may be NULL: all 1). */
-typedef struct fg_flux_tokens {
+typedef struct fg_flux_token_arrays {
     const int32_t *clip_ids;     /* [clip_chunks, clip_len], clip_len is 77 with ComfyUI */
     const float *clip_weights;   /* [clip_chunks, clip_len] */
     int64_t clip_chunks, clip_len;
     const int32_t *t5_ids;       /* [1, t5_len] */
     const float *t5_weights;     /* [1, t5_len] */
     int64_t t5_len;
-} fg_flux_tokens;
+} fg_flux_token_arrays;
 
 /* Allocates *cond [1, t5_len, d_model] and *pooled [1, hidden] (f32) on dev. */
 fg_error *fg_flux_text_encode(const fg_clip_model *clip, const fg_t5_model *t5, fg_device dev,
-                              const fg_flux_tokens *tokens, fg_tensor *cond, fg_tensor *pooled) FG_MUST_CHECK;
+                              const fg_flux_token_arrays *tokens, fg_tensor *cond, fg_tensor *pooled) FG_MUST_CHECK;
 
 /* The T5 half alone: ids [len] with weights [len] (NULL: all 1) -> *out [1, len, d_model]. */
 fg_error *fg_t5_encode_weighted(const fg_t5_model *t5, fg_device dev, const int32_t *ids, const float *weights,

@@ -7,9 +7,7 @@
 #include <sys/stat.h>
 
 #include "tests/testing.h"
-#define fg_image fg_raster
 #include "core/image.h"
-#undef fg_image
 
 void event_log_init(event_log *log) {
     memset(log, 0, sizeof *log);
@@ -72,7 +70,7 @@ fg_error *run_logged(fg_executor *ex, const fg_workflow *wf, event_log *log) {
 }
 
 bool write_test_png(const char *path, int width, int height, int channels) {
-    fg_raster r;
+    fg_image r;
     if (!CHECK_OK(fg_image_alloc(width, height, channels, &r))) return false;
     for (int y = 0; y < height; y++)
         for (int x = 0; x < width; x++)
@@ -130,9 +128,9 @@ fg_latent *pattern_latent(int64_t b, int64_t c, int64_t h, int64_t w) {
     return l;
 }
 
-fg_image *pattern_image(int64_t b, int64_t h, int64_t w) {
+fg_image_obj *pattern_image(int64_t b, int64_t h, int64_t w) {
     fg_tensor t;
-    fg_image *im = NULL;
+    fg_image_obj *im = NULL;
     if (!CHECK_OK(fg_tensor_alloc_host(&t, FG_F32, FG_SHAPE(b, h, w, 3)))) return NULL;
     float *p = t.data;
     for (int64_t i = 0; i < b * h * w * 3; i++) {
@@ -140,7 +138,7 @@ fg_image *pattern_image(int64_t b, int64_t h, int64_t w) {
         float v = (float)(x + y * w + ch) / 64.0f;
         p[i] = v > 1.0f ? 1.0f : v;
     }
-    if (!CHECK_OK(fg_image_new(FG_TYPE_IMAGE, &t, &im))) fg_tensor_free_host(&t);
+    if (!CHECK_OK(fg_image_obj_new(FG_TYPE_IMAGE, &t, &im))) fg_tensor_free_host(&t);
     return im;
 }
 

@@ -44,7 +44,7 @@ fg_error *call_node(const char *class_type, const fg_run_settings *s, const fg_v
 /* A LATENT of zeros-with-index-pattern: samples[b, c, y, x] = b * 1000 + c * 100 + y * 10 + x. */
 fg_latent *pattern_latent(int64_t b, int64_t c, int64_t h, int64_t w);
 /* An IMAGE [b, h, w, 3] with pixels (x + y * w + ch) / 64 clipped. */
-fg_image *pattern_image(int64_t b, int64_t h, int64_t w);
+fg_image_obj *pattern_image(int64_t b, int64_t h, int64_t w);
 int count_files(const char *dir);
 
 void test_nodes_latent(void);

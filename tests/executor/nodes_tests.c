@@ -146,14 +146,14 @@ static void test_latent_upscale_sizes(void) {
 
 static void test_image_scale(void) {
     fg_run_settings s = test_settings("iscale");
-    fg_image *im = pattern_image(1, 4, 8);
+    fg_image_obj *im = pattern_image(1, 4, 8);
     if (!im) return;
     /* center crop 8x4 -> 4x4 keeps columns 2..5 (x = round((8 - 8 * 0.5) / 2) = 2) */
     fg_value in[5] = {obj(im), fg_value_string("nearest-exact"), fg_value_int(4), fg_value_int(4),
                       fg_value_string("center")},
              out[1] = {0};
     if (CHECK_OK(call_node("ImageScale", &s, in, out, NULL))) {
-        const fg_image *r = (const fg_image *)out[0].u.obj;
+        const fg_image_obj *r = (const fg_image_obj *)out[0].u.obj;
         check_shape(&r->pixels, 1, 4, 4, 3);
         const float *src = im->pixels.data, *dst = r->pixels.data;
         bool same = true;
@@ -168,11 +168,11 @@ static void test_image_scale(void) {
     fg_value_clear(&in[3]);
     in[3] = fg_value_int(6); /* width derived: round(8 * 6 / 4) = 12 */
     if (CHECK_OK(call_node("ImageScale", &s, in, out, NULL)))
-        check_shape(&((const fg_image *)out[0].u.obj)->pixels, 1, 6, 12, 3);
+        check_shape(&((const fg_image_obj *)out[0].u.obj)->pixels, 1, 6, 12, 3);
     clear_values(out, 1);
     fg_value by[3] = {obj(im), fg_value_string("lanczos"), fg_value_float(0.5)};
     if (CHECK_OK(call_node("ImageScaleBy", &s, by, out, NULL)))
-        check_shape(&((const fg_image *)out[0].u.obj)->pixels, 1, 2, 4, 3);
+        check_shape(&((const fg_image_obj *)out[0].u.obj)->pixels, 1, 2, 4, 3);
     clear_values(by, 3);
     clear_values(out, 1);
     clear_values(in, 5);
@@ -185,7 +185,7 @@ static void test_load_image(void) {
     CHECK(write_test_png(test_path("load", "input/rgb.png"), 5, 3, 3));
     fg_value in[1] = {fg_value_string("rgba.png")}, out[2] = {0};
     if (CHECK_OK(call_node("LoadImage", &s, in, out, NULL))) {
-        const fg_image *im = (const fg_image *)out[0].u.obj, *mask = (const fg_image *)out[1].u.obj;
+        const fg_image_obj *im = (const fg_image_obj *)out[0].u.obj, *mask = (const fg_image_obj *)out[1].u.obj;
         check_shape(&im->pixels, 1, 3, 5, 3);
         CHECK(out[1].type == FG_TYPE_MASK && mask->pixels.ndim == 3 && mask->pixels.shape[1] == 3 &&
               mask->pixels.shape[2] == 5);
@@ -197,7 +197,7 @@ static void test_load_image(void) {
     clear_values(out, 2);
     in[0] = fg_value_string("rgb.png");
     if (CHECK_OK(call_node("LoadImage", &s, in, out, NULL))) {
-        const fg_image *mask = (const fg_image *)out[1].u.obj;
+        const fg_image_obj *mask = (const fg_image_obj *)out[1].u.obj;
         CHECK(mask->pixels.shape[0] == 1 && mask->pixels.shape[1] == 64 && mask->pixels.shape[2] == 64);
     }
     clear_values(in, 1);

@@ -9,9 +9,7 @@
 #include "graph/workflow.h"
 #include "tests/executor/exec_helpers.h"
 #include "tests/testing.h"
-#define fg_image fg_raster
 #include "core/image.h"
-#undef fg_image
 
 static bool exists(const char *path) {
     struct stat st;
@@ -25,7 +23,7 @@ static void touch(const char *path) {
 
 /* Saves a pattern batch with prefix; returns the UI JSON (caller frees) or NULL on error. */
 static char *save(const fg_run_settings *s, const char *cls, int64_t batch, const char *prefix, fg_error **err) {
-    fg_image *im = pattern_image(batch, 4, 6);
+    fg_image_obj *im = pattern_image(batch, 4, 6);
     fg_value in[2] = {fg_value_object(&im->base), fg_value_string(prefix)}, out[1] = {0};
     char *ui = NULL;
     *err = call_node(cls, s, in, out, &ui);
@@ -92,7 +90,7 @@ static void test_metadata(void) {
     fg_run_settings s = test_settings("meta");
     const char *prompt_text = "{\"1\": {\"class_type\": \"X\"}}", *workflow_text = "{\"nodes\": []}";
     const fg_node_spec *spec = fg_node_find("SaveImage");
-    fg_image *im = pattern_image(1, 2, 3);
+    fg_image_obj *im = pattern_image(1, 2, 3);
     fg_value in[2] = {fg_value_object(&im->base), fg_value_string("m")}, out[1] = {0};
     for (int embed = 0; embed < 2; embed++) {
         s.embed_metadata = embed;
@@ -136,7 +134,7 @@ static void test_jpeg_and_preview(void) {
     }
     free(ui);
     s.image_format = 0;
-    fg_image *im = pattern_image(1, 2, 2);
+    fg_image_obj *im = pattern_image(1, 2, 2);
     fg_value in[1] = {fg_value_object(&im->base)}, out[1] = {0};
     ui = NULL;
     if (CHECK_OK(call_node("PreviewImage", &s, in, out, &ui))) {

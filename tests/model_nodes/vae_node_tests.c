@@ -16,8 +16,8 @@ static fg_value latent_value(fg_tensor *samples) {
 }
 
 static fg_value image_value(fg_tensor *pixels) {
-    fg_image *im = NULL;
-    if (!CHECK_OK(fg_image_new(FG_TYPE_IMAGE, pixels, &im))) return (fg_value){.type = FG_TYPE_NONE};
+    fg_image_obj *im = NULL;
+    if (!CHECK_OK(fg_image_obj_new(FG_TYPE_IMAGE, pixels, &im))) return (fg_value){.type = FG_TYPE_NONE};
     return fg_value_object(&im->base);
 }
 
@@ -42,7 +42,7 @@ static void test_vae_decode_matches_golden(void) {
         fg_tensor_free_host(&z);
         return;
     }
-    fg_image *im = (fg_image *)run_vae_node("VAEDecode", latent_value(&z), 0, 0);
+    fg_image_obj *im = (fg_image_obj *)run_vae_node("VAEDecode", latent_value(&z), 0, 0);
     if (im) {
         CHECK(im->base.type == FG_TYPE_IMAGE);
         CHECK(im->pixels.ndim == 4 && im->pixels.shape[1] == 64 && im->pixels.shape[3] == 3);
@@ -74,7 +74,7 @@ static void test_vae_encode_matches_golden(void) {
         fg_tensor s = {0};
         if (CHECK_OK(fg_tensor_alloc_host(&s, FG_F32, l->samples.ndim, l->samples.shape))) {
             memcpy(s.data, l->samples.data, fg_tensor_nbytes(&s));
-            fg_image *im = (fg_image *)run_vae_node("VAEDecode", latent_value(&s), 0, 0);
+            fg_image_obj *im = (fg_image_obj *)run_vae_node("VAEDecode", latent_value(&s), 0, 0);
             if (im) {
                 CHECK(im->pixels.shape[0] == 1 && im->pixels.shape[1] == 64 && im->pixels.shape[2] == 64 &&
                       im->pixels.shape[3] == 3);
@@ -132,8 +132,8 @@ static void test_vae_decode_channels(void) {
         return;
     }
     /* an EmptyLatentImage (4 zero channels) decodes like the 16-channel zeros */
-    fg_image *a = (fg_image *)run_vae_node("VAEDecode", latent_value(&z4), 0, 0);
-    fg_image *b = (fg_image *)run_vae_node("VAEDecode", latent_value(&z16), 0, 0);
+    fg_image_obj *a = (fg_image_obj *)run_vae_node("VAEDecode", latent_value(&z4), 0, 0);
+    fg_image_obj *b = (fg_image_obj *)run_vae_node("VAEDecode", latent_value(&z16), 0, 0);
     if (a && b) {
         CHECK(a->pixels.shape[0] == 2 && a->pixels.shape[1] == 32 && a->pixels.shape[2] == 48);
         CHECK(mn_max_abs_diff(&a->pixels, &b->pixels) == 0.0f);
@@ -166,17 +166,17 @@ static void test_vae_tiled_nodes(void) {
         fg_tensor_free_host(&z2);
         return;
     }
-    fg_image *whole = (fg_image *)run_vae_node("VAEDecode", latent_value(&z3), 0, 0);
+    fg_image_obj *whole = (fg_image_obj *)run_vae_node("VAEDecode", latent_value(&z3), 0, 0);
     /* tile 64 < 4 * overlap 32: overlap becomes 16, so both runs are the same */
-    fg_image *a = (fg_image *)run_vae_node("VAEDecodeTiled", latent_value(&z), 64, 32);
-    fg_image *b = (fg_image *)run_vae_node("VAEDecodeTiled", latent_value(&z2), 64, 16);
+    fg_image_obj *a = (fg_image_obj *)run_vae_node("VAEDecodeTiled", latent_value(&z), 64, 32);
+    fg_image_obj *b = (fg_image_obj *)run_vae_node("VAEDecodeTiled", latent_value(&z2), 64, 16);
     if (a && b && whole) {
         CHECK(fg_tensor_same_shape(&a->pixels, &whole->pixels));
         CHECK(mn_max_abs_diff(&a->pixels, &b->pixels) == 0.0f, "overlap rule");
         float d = mn_max_abs_diff(&a->pixels, &whole->pixels);
         CHECK(d < 0.5f, "tiled decode close to the whole decode (%g)", d);
     }
-    fg_image *objs[] = {a, b, whole};
+    fg_image_obj *objs[] = {a, b, whole};
     for (int i = 0; i < 3; i++)
         if (objs[i]) fg_object_unref(&objs[i]->base);
     fg_tensor im = {0};

@@ -109,8 +109,8 @@ static void free_prompt(prompt_tokens *p) {
     free(p->t5_w);
 }
 
-static fg_flux_tokens as_flux_tokens(const prompt_tokens *p) {
-    return (fg_flux_tokens){.clip_ids = p->clip_ids, .clip_weights = p->clip_w, .clip_chunks = p->chunks,
+static fg_flux_token_arrays as_flux_tokens(const prompt_tokens *p) {
+    return (fg_flux_token_arrays){.clip_ids = p->clip_ids, .clip_weights = p->clip_w, .clip_chunks = p->chunks,
                             .clip_len = p->clip_len, .t5_ids = p->t5_ids, .t5_weights = p->t5_w,
                             .t5_len = p->t5_len};
 }
@@ -178,7 +178,7 @@ static bool same_values(const fg_tensor *a, const fg_tensor *b) {
 
 /* cond = weighted T5, pooled = CLIP pooled of chunk 0, whatever the CLIP weights. */
 static void check_flux_encode(const prompt_tokens *p, const fg_clip_model *clip, const fg_t5_model *t5) {
-    fg_flux_tokens tok = as_flux_tokens(p);
+    fg_flux_token_arrays tok = as_flux_tokens(p);
     fg_tensor cond, pooled, t5_ref, cond2, pooled2;
     fg_clip_outputs chunk0;
     if (!CHECK_OK(fg_flux_text_encode(clip, t5, FG_DEVICE_CPU, &tok, &cond, &pooled))) return;
@@ -228,7 +228,7 @@ void test_flux_encode_multi_chunk_prompt(void) {
         goto done;
     CHECK(p.chunks == 4, "%lld chunks", (long long)p.chunks);
     check_flux_encode(&p, clip, t5);
-    fg_flux_tokens tok = as_flux_tokens(&p);
+    fg_flux_token_arrays tok = as_flux_tokens(&p);
     if (CHECK_OK(fg_flux_text_encode(clip, t5, FG_DEVICE_CPU, &tok, &cond, &pooled))) {
         if (CHECK_OK(fg_clip_encode(clip, FG_DEVICE_CPU, p.clip_ids + p.clip_len, 1, p.clip_len, FG_CLIP_POOLED,
                                     &chunk1))) {
@@ -252,7 +252,7 @@ void test_flux_encode_rejects_bad_input(void) {
     if (!load_prompt(18, &p) || !CHECK_OK(fg_clip_open(test_fixture(TINY_CLIP), &clip)) ||
         !CHECK_OK(fg_t5_open(test_fixture(TINY_T5), &t5)))
         goto done;
-    fg_flux_tokens tok = as_flux_tokens(&p);
+    fg_flux_token_arrays tok = as_flux_tokens(&p);
     tok.t5_weights = NULL;
     p.t5_w[3] = NAN;
     tok.t5_weights = p.t5_w;
