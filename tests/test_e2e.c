@@ -258,6 +258,32 @@ static void test_errors(void) {
     json_decref(prompt);
 }
 
+/* LatentFromBatch's batch_index picks the item's own noise: item 1 of a batch of 3 sampled
+ * alone equals item 1 of the whole batch. */
+static void test_batch_index_noise(void) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor whole = {0}, one = {0};
+    if (!prompt) return;
+    set_input(prompt, "27", "batch_size", json_integer(3));
+    add_node(prompt, "60", "{\"class_type\": \"LatentFromBatch\", \"inputs\": {\"samples\": [\"27\", 0], "
+                           "\"batch_index\": 1, \"length\": 1}}");
+    if (CHECK_OK(run_latent(prompt, "31", 0, &whole))) {
+        set_input(prompt, "31", "latent_image", json_pack("[s, i]", "60", 0));
+        if (CHECK_OK(run_latent(prompt, "31", 0, &one)) && whole.shape[0] == 3 && one.shape[0] == 1) {
+            const int64_t item = fg_tensor_numel(&one);
+            double m = 0;
+            for (int64_t i = 0; i < item; i++) {
+                double d = fabs((double)((float *)whole.data)[item + i] - ((float *)one.data)[i]);
+                if (d > m) m = d;
+            }
+            CHECK(m <= 1e-4, "item 1: max diff %g", m);
+        } else CHECK(false, "batch shapes %lld / %lld", (long long)whole.shape[0], (long long)one.shape[0]);
+    }
+    fg_tensor_free_host(&whole);
+    fg_tensor_free_host(&one);
+    json_decref(prompt);
+}
+
 /* ---- comparers for the shell test ---------------------------------------------------- */
 
 static int compare_png(const char *png, const char *sampler) {
@@ -320,5 +346,6 @@ int main(int argc, char **argv) {
     RUN_TEST(test_seed_changes_latent);
     RUN_TEST(test_progress_and_cancel);
     RUN_TEST(test_errors);
+    RUN_TEST(test_batch_index_noise);
     return test_summary();
 }
