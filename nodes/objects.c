@@ -158,3 +158,58 @@ fg_error *fg_sigmas_new(fg_tensor *sigmas, fg_sigmas **out) {
     *out = s;
     return NULL;
 }
+
+static void plain_destroy(fg_object *obj) {
+    free(obj);
+}
+
+fg_error *fg_sampler_obj_new(const char *name, double eta, double s_noise, fg_sampler_obj **out) {
+    FG_CHECK_ARG(name && out, "fg_sampler_obj_new: NULL argument");
+    *out = NULL;
+    FG_CHECK_ARG(strlen(name) < sizeof((fg_sampler_obj *)0)->name, "sampler name '%.60s' is too long", name);
+    fg_sampler_obj *s = calloc(1, sizeof *s);
+    if (!s) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "allocating a SAMPLER");
+    fg_object_init(&s->base, FG_TYPE_SAMPLER, plain_destroy);
+    strcpy(s->name, name);
+    s->eta = eta;
+    s->s_noise = s_noise;
+    *out = s;
+    return NULL;
+}
+
+fg_error *fg_noise_obj_new(bool disabled, uint64_t seed, fg_noise_obj **out) {
+    FG_CHECK_ARG(out, "fg_noise_obj_new: NULL out");
+    fg_noise_obj *n = calloc(1, sizeof *n);
+    *out = NULL;
+    if (!n) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "allocating a NOISE");
+    fg_object_init(&n->base, FG_TYPE_NOISE, plain_destroy);
+    n->disabled = disabled;
+    n->seed = disabled ? 0 : seed;
+    *out = n;
+    return NULL;
+}
+
+static void guider_destroy(fg_object *obj) {
+    fg_guider *g = (fg_guider *)obj;
+    if (g->model) fg_object_unref(g->model);
+    if (g->positive) fg_object_unref(g->positive);
+    if (g->negative) fg_object_unref(g->negative);
+    free(g);
+}
+
+fg_error *fg_guider_new(fg_object *model, fg_object *positive, fg_object *negative, double cfg, fg_guider **out) {
+    FG_CHECK_ARG(out, "fg_guider_new: NULL out");
+    *out = NULL;
+    FG_CHECK_ARG(model && model->type == FG_TYPE_MODEL, "GUIDER: model is not a MODEL");
+    FG_CHECK_ARG(positive && positive->type == FG_TYPE_CONDITIONING, "GUIDER: positive is not a CONDITIONING");
+    FG_CHECK_ARG(!negative || negative->type == FG_TYPE_CONDITIONING, "GUIDER: negative is not a CONDITIONING");
+    fg_guider *g = calloc(1, sizeof *g);
+    if (!g) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "allocating a GUIDER");
+    fg_object_init(&g->base, FG_TYPE_GUIDER, guider_destroy);
+    g->model = fg_object_ref(model);
+    g->positive = fg_object_ref(positive);
+    g->negative = negative ? fg_object_ref(negative) : NULL;
+    g->cfg = cfg;
+    *out = g;
+    return NULL;
+}

@@ -73,12 +73,17 @@ typedef struct fg_sampler_obj {
     double eta, s_noise;
 } fg_sampler_obj;
 
+/* The name must fit (it is one of ComfyUI's sampler names). */
+fg_error *fg_sampler_obj_new(const char *name, double eta, double s_noise, fg_sampler_obj **out) FG_MUST_CHECK;
+
 /* NOISE: RandomNoise(seed) or DisableNoise (seed 0, zeros). */
 typedef struct fg_noise_obj {
     fg_object base;
     bool disabled;
     uint64_t seed;
 } fg_noise_obj;
+
+fg_error *fg_noise_obj_new(bool disabled, uint64_t seed, fg_noise_obj **out) FG_MUST_CHECK;
 
 /* GUIDER: BasicGuider (negative NULL, cfg 1) or CFGGuider. Holds references. */
 typedef struct fg_guider {
@@ -88,5 +93,9 @@ typedef struct fg_guider {
     fg_object *negative;
     double cfg;
 } fg_guider;
+
+/* Takes new references to model, positive and negative (NULL for BasicGuider). */
+fg_error *fg_guider_new(fg_object *model, fg_object *positive, fg_object *negative, double cfg,
+                        fg_guider **out) FG_MUST_CHECK;
 
 #endif

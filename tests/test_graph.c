@@ -38,7 +38,7 @@ static void test_registry(void) {
     for (size_t i = 1; i < fg_node_count(); i++)
         CHECK(strcmp(fg_node_at(i - 1)->class_type, fg_node_at(i)->class_type) < 0);
     const fg_node_spec *k = fg_node_find("KSampler");
-    CHECK(k && k->n_inputs == 10 && k->outputs[0] == FG_TYPE_LATENT && !k->execute);
+    CHECK(k && k->n_inputs == 10 && k->outputs[0] == FG_TYPE_LATENT && k->execute);
     CHECK(fg_node_input_index(k, "denoise") == 9 && fg_node_input_index(k, "nope") == -1);
     CHECK(k->inputs[1].max_u64 && k->inputs[1].control_after_generate);
     CHECK(fg_node_find("SaveImage")->output_node && fg_node_find("PreviewImage")->output_node);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: what fluxgraph can show today: it inspects the tiny FLUX models shipped with the
 # tests, writes a fresh random tiny model set with mkmodel, reproduces PyTorch's seeded noise
-# with probe, and runs a tiny workflow (empty latent -> VAE decode -> PNG) with `run`,
-# printing the image path (the image is kept; once sampling lands it is a real generation).
+# with probe, and generates an image with the tiny txt2img workflow (text encoders, FLUX DiT,
+# 4 euler steps, VAE decode) with `run`, printing the image path (the image is kept).
 set -euo pipefail
 build=${1:-build}
 fg="$build/fluxgraph"
@@ -26,6 +26,6 @@ echo "== fluxgraph probe rng (torch.manual_seed + torch.randn, bit-exact)"
 "$fg" probe rng --golden tests/fixtures/golden/rng.safetensors --out "$out/rng.safetensors"
 echo
 images=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-demo.XXXXXX")
-echo "== fluxgraph run workflows/tiny_decode.api.json --models tests/fixtures/models --output $images"
-"$fg" run workflows/tiny_decode.api.json --models tests/fixtures/models --output "$images"
+echo "== fluxgraph run workflows/tiny_txt2img.api.json --models tests/fixtures/models --output $images"
+"$fg" run workflows/tiny_txt2img.api.json --models tests/fixtures/models --output "$images"
 echo "image: $(find "$images" -name '*.png' | sort | head -n 1)"

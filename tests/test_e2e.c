@@ -1,0 +1,351 @@
+/* End to end: the tiny txt2img workflows reproduce golden/sampler (fixtures README stage 8)
+ * through the real nodes; equivalent graphs built from KSamplerAdvanced, SamplerCustom and
+ * SamplerCustomAdvanced give the same latent; CFG with a negative; progress and cancellation
+ * between steps; clear errors. `--compare-png FILE SAMPLER` and `--same-pixels A B` are the
+ * comparers of tests/test_e2e.sh (images written by `fluxgraph run`). */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/image.h"
+#include "core/safetensors.h"
+#include "e2e/graph_eval.h"
+#include "nodes/objects.h"
+#include "testing.h"
+
+#define LATENT_TOL 2e-3
+
+static json_t *load_workflow(const char *name) {
+    json_error_t jerr;
+    json_t *p = json_load_file(test_fixture(name), 0, &jerr);
+    CHECK(p != NULL, "%s: %s", name, jerr.text);
+    return p;
+}
+
+static void set_input(json_t *prompt, const char *id, const char *name, json_t *value) {
+    json_object_set_new(json_object_get(json_object_get(prompt, id), "inputs"), name, value);
+}
+
+static void add_node(json_t *prompt, const char *id, const char *json_text) {
+    json_error_t jerr;
+    json_t *n = json_loads(json_text, 0, &jerr);
+    CHECK(n != NULL, "node %s: %s", id, jerr.text);
+    if (n) json_object_set_new(prompt, id, n);
+}
+
+/* The LATENT samples of output `index` of node `id` (a host copy in *out). */
+static fg_error *eval_latent(json_t *prompt, const char *id, int index, graph_eval *g, fg_tensor *out) {
+    fg_value v = {0};
+    FG_TRY(graph_eval_output(g, id, index, &v));
+    fg_error *err = NULL;
+    if (v.type != FG_TYPE_LATENT) err = fg_errorf(FG_ERR_FORMAT, "node %s did not output a LATENT", id);
+    else {
+        const fg_tensor *s = &((const fg_latent *)v.u.obj)->samples;
+        err = fg_tensor_alloc_host(out, FG_F32, s->ndim, s->shape);
+        if (!err) memcpy(out->data, s->data, fg_tensor_nbytes(s));
+    }
+    fg_value_clear(&v);
+    (void)prompt;
+    return err;
+}
+
+static fg_error *run_latent(json_t *prompt, const char *id, int index, fg_tensor *out) {
+    graph_eval g;
+    graph_eval_init(&g, prompt);
+    fg_error *err = eval_latent(prompt, id, index, &g, out);
+    graph_eval_free(&g);
+    return err;
+}
+
+static double max_abs_diff(const fg_tensor *a, const fg_tensor *b) {
+    if (!fg_tensor_same_shape(a, b)) return INFINITY;
+    double m = 0;
+    for (int64_t i = 0, n = fg_tensor_numel(a); i < n; i++) {
+        double d = fabs((double)((const float *)a->data)[i] - ((const float *)b->data)[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
+static void check_golden_latent(const char *workflow, const char *sampler) {
+    json_t *prompt = load_workflow(workflow);
+    fg_safetensors *st = NULL;
+    fg_tensor want, got = {0};
+    char name[64];
+    snprintf(name, sizeof name, "%s_latent", sampler);
+    if (prompt && CHECK_OK(fg_safetensors_open(test_fixture("golden/sampler.safetensors"), &st)) &&
+        CHECK_OK(fg_safetensors_tensor(st, name, &want)) && CHECK_OK(run_latent(prompt, "31", 0, &got))) {
+        double d = max_abs_diff(&got, &want);
+        CHECK(d <= LATENT_TOL, "%s: latent max diff %g", sampler, d);
+    }
+    fg_tensor_free_host(&got);
+    if (st) fg_safetensors_close(st);
+    json_decref(prompt);
+}
+
+static void test_golden_euler(void) { check_golden_latent("workflows/tiny_txt2img.api.json", "euler"); }
+static void test_golden_euler_ancestral(void) {
+    check_golden_latent("workflows/tiny_txt2img_euler_ancestral.api.json", "euler_ancestral");
+}
+static void test_golden_dpmpp_2m(void) { check_golden_latent("workflows/tiny_txt2img_dpmpp_2m.api.json", "dpmpp_2m"); }
+
+/* The KSampler latent of the tiny workflow with sampler_name set. */
+static fg_error *ksampler_latent(const char *sampler, fg_tensor *out) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    if (!prompt) return fg_errorf(FG_ERR_IO, "no workflow");
+    set_input(prompt, "31", "sampler_name", json_string(sampler));
+    fg_error *err = run_latent(prompt, "31", 0, out);
+    json_decref(prompt);
+    return err;
+}
+
+static void check_same(const fg_tensor *a, const fg_tensor *b, const char *what) {
+    double d = max_abs_diff(a, b);
+    CHECK(d <= 1e-6, "%s: max diff %g from KSampler", what, d);
+}
+
+static void test_ksampler_advanced_equivalent(void) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor ref = {0}, got = {0}, part = {0};
+    if (prompt && CHECK_OK(ksampler_latent("euler", &ref))) {
+        add_node(prompt, "40", "{\"class_type\": \"KSamplerAdvanced\", \"inputs\": {\"model\": [\"30\", 0], "
+                               "\"add_noise\": \"enable\", \"noise_seed\": 42, \"steps\": 4, \"cfg\": 1.0, "
+                               "\"sampler_name\": \"euler\", \"scheduler\": \"simple\", \"positive\": [\"35\", 0], "
+                               "\"negative\": [\"33\", 0], \"latent_image\": [\"27\", 0], \"start_at_step\": 0, "
+                               "\"end_at_step\": 10000, \"return_with_leftover_noise\": \"disable\"}}");
+        if (CHECK_OK(run_latent(prompt, "40", 0, &got))) check_same(&got, &ref, "KSamplerAdvanced");
+        /* two halves: steps 0-2 with leftover noise, then 2-4 without adding noise */
+        set_input(prompt, "40", "end_at_step", json_integer(2));
+        set_input(prompt, "40", "return_with_leftover_noise", json_string("enable"));
+        add_node(prompt, "41", "{\"class_type\": \"KSamplerAdvanced\", \"inputs\": {\"model\": [\"30\", 0], "
+                               "\"add_noise\": \"disable\", \"noise_seed\": 42, \"steps\": 4, \"cfg\": 1.0, "
+                               "\"sampler_name\": \"euler\", \"scheduler\": \"simple\", \"positive\": [\"35\", 0], "
+                               "\"negative\": [\"33\", 0], \"latent_image\": [\"40\", 0], \"start_at_step\": 2, "
+                               "\"end_at_step\": 10000, \"return_with_leftover_noise\": \"disable\"}}");
+        if (CHECK_OK(run_latent(prompt, "41", 0, &part))) {
+            double d = max_abs_diff(&part, &ref);
+            CHECK(d <= 1e-4, "split KSamplerAdvanced: max diff %g", d);
+        }
+    }
+    fg_tensor_free_host(&ref);
+    fg_tensor_free_host(&got);
+    fg_tensor_free_host(&part);
+    json_decref(prompt);
+}
+
+static void add_custom_nodes(json_t *prompt, const char *sampler) {
+    char text[256];
+    snprintf(text, sizeof text, "{\"class_type\": \"KSamplerSelect\", \"inputs\": {\"sampler_name\": \"%s\"}}", sampler);
+    add_node(prompt, "50", text);
+    add_node(prompt, "51", "{\"class_type\": \"BasicScheduler\", \"inputs\": {\"model\": [\"30\", 0], "
+                           "\"scheduler\": \"simple\", \"steps\": 4, \"denoise\": 1.0}}");
+    add_node(prompt, "52", "{\"class_type\": \"RandomNoise\", \"inputs\": {\"noise_seed\": 42}}");
+    add_node(prompt, "53", "{\"class_type\": \"BasicGuider\", \"inputs\": {\"model\": [\"30\", 0], "
+                           "\"conditioning\": [\"35\", 0]}}");
+    add_node(prompt, "54", "{\"class_type\": \"SamplerCustomAdvanced\", \"inputs\": {\"noise\": [\"52\", 0], "
+                           "\"guider\": [\"53\", 0], \"sampler\": [\"50\", 0], \"sigmas\": [\"51\", 0], "
+                           "\"latent_image\": [\"27\", 0]}}");
+    add_node(prompt, "55", "{\"class_type\": \"SamplerCustom\", \"inputs\": {\"model\": [\"30\", 0], "
+                           "\"add_noise\": true, \"noise_seed\": 42, \"cfg\": 1.0, \"positive\": [\"35\", 0], "
+                           "\"negative\": [\"33\", 0], \"sampler\": [\"50\", 0], \"sigmas\": [\"51\", 0], "
+                           "\"latent_image\": [\"27\", 0]}}");
+}
+
+/* SamplerCustomAdvanced and SamplerCustom equal KSampler; the ancestral seed is noise.seed. */
+static void check_custom_equivalent(const char *sampler) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor ref = {0}, adv = {0}, custom = {0}, den = {0};
+    if (prompt && CHECK_OK(ksampler_latent(sampler, &ref))) {
+        add_custom_nodes(prompt, sampler);
+        graph_eval g;
+        graph_eval_init(&g, prompt);
+        if (CHECK_OK(eval_latent(prompt, "54", 0, &g, &adv))) check_same(&adv, &ref, "SamplerCustomAdvanced");
+        if (CHECK_OK(eval_latent(prompt, "55", 0, &g, &custom))) check_same(&custom, &ref, "SamplerCustom");
+        /* the last step goes to sigma 0, where the sample is the last denoised prediction */
+        if (CHECK_OK(eval_latent(prompt, "55", 1, &g, &den)))
+            CHECK(max_abs_diff(&den, &ref) <= 1e-4, "denoised_output: max diff %g", max_abs_diff(&den, &ref));
+        graph_eval_free(&g);
+    }
+    fg_tensor_free_host(&ref);
+    fg_tensor_free_host(&adv);
+    fg_tensor_free_host(&custom);
+    fg_tensor_free_host(&den);
+    json_decref(prompt);
+}
+
+static void test_custom_equivalent_euler(void) { check_custom_equivalent("euler"); }
+static void test_custom_equivalent_euler_ancestral(void) { check_custom_equivalent("euler_ancestral"); }
+
+/* cfg > 1 evaluates the (empty) negative: a different latent; with negative = positive the
+ * guided prediction is the positive one again, so cfg no longer matters. */
+static void test_cfg_with_negative(void) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor ref = {0}, cfg2 = {0}, same = {0};
+    if (prompt && CHECK_OK(ksampler_latent("euler", &ref))) {
+        set_input(prompt, "31", "cfg", json_real(2.5));
+        if (CHECK_OK(run_latent(prompt, "31", 0, &cfg2))) CHECK(max_abs_diff(&cfg2, &ref) > 1e-3);
+        set_input(prompt, "31", "negative", json_pack("[s, i]", "35", 0));
+        if (CHECK_OK(run_latent(prompt, "31", 0, &same))) CHECK(max_abs_diff(&same, &ref) == 0);
+    }
+    fg_tensor_free_host(&ref);
+    fg_tensor_free_host(&cfg2);
+    fg_tensor_free_host(&same);
+    json_decref(prompt);
+}
+
+static void test_seed_changes_latent(void) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor ref = {0}, other = {0};
+    if (prompt && CHECK_OK(ksampler_latent("euler", &ref))) {
+        set_input(prompt, "31", "seed", json_integer(43));
+        if (CHECK_OK(run_latent(prompt, "31", 0, &other))) CHECK(max_abs_diff(&other, &ref) > 1e-2);
+        /* the largest u64 seed runs (stored as the same 64 bits) */
+        set_input(prompt, "31", "seed", json_integer(-1));
+        fg_tensor_free_host(&other);
+        if (CHECK_OK(run_latent(prompt, "31", 0, &other))) CHECK(max_abs_diff(&other, &ref) > 1e-2);
+    }
+    fg_tensor_free_host(&ref);
+    fg_tensor_free_host(&other);
+    json_decref(prompt);
+}
+
+static void test_progress_and_cancel(void) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor t = {0};
+    if (!prompt) return;
+    graph_eval g;
+    graph_eval_init(&g, prompt);
+    if (CHECK_OK(eval_latent(prompt, "31", 0, &g, &t))) CHECK(g.progress_reports == 4, "%d", g.progress_reports);
+    graph_eval_free(&g);
+    fg_tensor_free_host(&t);
+    graph_eval_init(&g, prompt);
+    g.cancel_after_steps = 2;
+    fg_error *err = eval_latent(prompt, "31", 0, &g, &t);
+    CHECK(fg_error_code_of(err) == FG_ERR_CANCELLED && g.progress_reports == 2, "reports %d", g.progress_reports);
+    CHECK_ERR(err, "cancelled after step 2 of 4");
+    graph_eval_free(&g);
+    json_decref(prompt);
+}
+
+static void test_errors(void) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor t = {0};
+    if (!prompt) return;
+    set_input(prompt, "31", "sampler_name", json_string("dpmpp_2m_sde"));
+    fg_error *err = run_latent(prompt, "31", 0, &t);
+    CHECK(fg_error_code_of(err) == FG_ERR_UNSUPPORTED);
+    CHECK_ERR(err, "node 31 (KSampler)");
+    set_input(prompt, "31", "sampler_name", json_string("euler"));
+    set_input(prompt, "31", "scheduler", json_string("fast"));
+    CHECK_ERR(run_latent(prompt, "31", 0, &t), "fast");
+    /* start_at_step past the schedule: the latent comes back unchanged (zeros) */
+    add_node(prompt, "40", "{\"class_type\": \"KSamplerAdvanced\", \"inputs\": {\"model\": [\"30\", 0], "
+                           "\"add_noise\": \"enable\", \"noise_seed\": 1, \"steps\": 4, \"cfg\": 1.0, "
+                           "\"sampler_name\": \"euler\", \"scheduler\": \"simple\", \"positive\": [\"35\", 0], "
+                           "\"negative\": [\"33\", 0], \"latent_image\": [\"27\", 0], \"start_at_step\": 4, "
+                           "\"end_at_step\": 10000, \"return_with_leftover_noise\": \"disable\"}}");
+    if (CHECK_OK(run_latent(prompt, "40", 0, &t))) {
+        CHECK(t.shape[1] == 16 && t.shape[2] == 8);
+        for (int64_t i = 0; i < fg_tensor_numel(&t); i++)
+            if (((float *)t.data)[i] != 0) {
+                CHECK(false, "value %lld is not zero", (long long)i);
+                break;
+            }
+    }
+    fg_tensor_free_host(&t);
+    json_decref(prompt);
+}
+
+/* LatentFromBatch's batch_index picks the item's own noise: item 1 of a batch of 3 sampled
+ * alone equals item 1 of the whole batch. */
+static void test_batch_index_noise(void) {
+    json_t *prompt = load_workflow("workflows/tiny_txt2img.api.json");
+    fg_tensor whole = {0}, one = {0};
+    if (!prompt) return;
+    set_input(prompt, "27", "batch_size", json_integer(3));
+    add_node(prompt, "60", "{\"class_type\": \"LatentFromBatch\", \"inputs\": {\"samples\": [\"27\", 0], "
+                           "\"batch_index\": 1, \"length\": 1}}");
+    if (CHECK_OK(run_latent(prompt, "31", 0, &whole))) {
+        set_input(prompt, "31", "latent_image", json_pack("[s, i]", "60", 0));
+        if (CHECK_OK(run_latent(prompt, "31", 0, &one)) && whole.shape[0] == 3 && one.shape[0] == 1) {
+            const int64_t item = fg_tensor_numel(&one);
+            double m = 0;
+            for (int64_t i = 0; i < item; i++) {
+                double d = fabs((double)((float *)whole.data)[item + i] - ((float *)one.data)[i]);
+                if (d > m) m = d;
+            }
+            CHECK(m <= 1e-4, "item 1: max diff %g", m);
+        } else CHECK(false, "batch shapes %lld / %lld", (long long)whole.shape[0], (long long)one.shape[0]);
+    }
+    fg_tensor_free_host(&whole);
+    fg_tensor_free_host(&one);
+    json_decref(prompt);
+}
+
+/* ---- comparers for the shell test ---------------------------------------------------- */
+
+static int compare_png(const char *png, const char *sampler) {
+    fg_decoded_image img = {0};
+    fg_safetensors *st = NULL;
+    fg_tensor want;
+    char name[64];
+    snprintf(name, sizeof name, "%s_image_u8", sampler);
+    fg_error *err = fg_image_read_file(png, &img);
+    if (!err) err = fg_safetensors_open(test_fixture("golden/sampler.safetensors"), &st);
+    if (!err) err = fg_safetensors_tensor(st, name, &want);
+    int rc = 1;
+    if (err) fprintf(stderr, "compare-png: %s\n", fg_error_message(err));
+    else if (want.dtype != FG_U8 || (size_t)fg_tensor_numel(&want) != (size_t)img.rgb.width * img.rgb.height * 3)
+        fprintf(stderr, "compare-png: %s is %dx%d, the golden has %lld values\n", png, img.rgb.width,
+                img.rgb.height, (long long)fg_tensor_numel(&want));
+    else {
+        const uint8_t *a = img.rgb.data, *b = want.data;
+        int64_t n = fg_tensor_numel(&want), within1 = 0;
+        int worst = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int d = abs((int)a[i] - (int)b[i]);
+            within1 += d <= 1;
+            if (d > worst) worst = d;
+        }
+        rc = (within1 * 100 >= n * 99 && worst <= 3) ? 0 : 1;
+        printf("%s vs %s: %.2f%% within 1, max diff %d\n", png, name, 100.0 * within1 / n, worst);
+    }
+    fg_error_free(err);
+    fg_decoded_image_free(&img);
+    if (st) fg_safetensors_close(st);
+    return rc;
+}
+
+static int same_pixels(const char *a_path, const char *b_path) {
+    fg_decoded_image a = {0}, b = {0};
+    fg_error *err = fg_image_read_file(a_path, &a);
+    if (!err) err = fg_image_read_file(b_path, &b);
+    int rc = 1;
+    if (err) fprintf(stderr, "same-pixels: %s\n", fg_error_message(err));
+    else if (a.rgb.width == b.rgb.width && a.rgb.height == b.rgb.height &&
+             memcmp(a.rgb.data, b.rgb.data, (size_t)a.rgb.width * a.rgb.height * 3) == 0)
+        rc = 0;
+    fg_error_free(err);
+    fg_decoded_image_free(&a);
+    fg_decoded_image_free(&b);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "--compare-png") == 0) return compare_png(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "--same-pixels") == 0) return same_pixels(argv[2], argv[3]);
+    RUN_TEST(test_golden_euler);
+    RUN_TEST(test_golden_euler_ancestral);
+    RUN_TEST(test_golden_dpmpp_2m);
+    RUN_TEST(test_ksampler_advanced_equivalent);
+    RUN_TEST(test_custom_equivalent_euler);
+    RUN_TEST(test_custom_equivalent_euler_ancestral);
+    RUN_TEST(test_cfg_with_negative);
+    RUN_TEST(test_seed_changes_latent);
+    RUN_TEST(test_progress_and_cancel);
+    RUN_TEST(test_errors);
+    RUN_TEST(test_batch_index_noise);
+    return test_summary();
+}

@@ -1,0 +1,68 @@
+#!/bin/bash
+# End to end through `fluxgraph run`: the tiny txt2img workflows (API and a hand-written UI
+# copy) reproduce golden/sampler's image, a saved PNG regenerates itself, --seed and cfg
+# change what they should, Ctrl-C stops after the current step without an image, the
+# shipped workflows validate and convert, and `make demo` (tools/demo.sh) makes an image.
+# $1 = build dir.
+build=${1:-build}
+FG=$build/fluxgraph
+CMP=$build/tests/test_e2e
+. tests/shell_lib.sh
+M="--models tests/fixtures/models"
+W=tests/fixtures/workflows
+
+for s in euler euler_ancestral dpmpp_2m; do
+    f=$W/tiny_txt2img.api.json
+    [ $s = euler ] || f=$W/tiny_txt2img_$s.api.json
+    $FG run $f $M --output $tmp/$s >$tmp/out 2>$tmp/err
+    check "run $s exit 0" $?
+    png=$(head -n 1 $tmp/out)
+    [ -f "$png" ]; check "run $s prints the image path" $?
+    $CMP --compare-png "$png" $s; check "$s image matches golden/sampler" $?
+done
+grep -q 'KSampler: 4/4' $tmp/err; check "progress reaches 4/4" $?
+
+$FG run $W/tiny_txt2img.ui.json $M --output $tmp/ui >/dev/null 2>&1; check "UI workflow exit 0" $?
+$CMP --same-pixels $tmp/ui/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "UI workflow: same image" $?
+$CMP --compare-png $tmp/ui/tiny_00001_.png euler >/dev/null; check "UI workflow: golden image" $?
+$FG convert $tmp/ui/tiny_00001_.png 2>/dev/null | grep -q '"seed": 42'; check "UI run embeds the prompt" $?
+
+$FG run $tmp/euler/tiny_00001_.png $M --output $tmp/again >/dev/null 2>&1; check "PNG run again exit 0" $?
+$CMP --same-pixels $tmp/again/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "PNG regenerates itself" $?
+$FG run $tmp/ui/tiny_00001_.png $M --output $tmp/again_ui >/dev/null 2>&1
+$CMP --same-pixels $tmp/again_ui/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "UI-made PNG regenerates itself" $?
+
+$FG run $W/tiny_txt2img.api.json $M --output $tmp/seed --seed 7 >/dev/null 2>&1; check "--seed exit 0" $?
+! $CMP --same-pixels $tmp/seed/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "--seed changes the image" $?
+$FG run $W/tiny_txt2img.api.json $M --output $tmp/cfg --set 31.cfg=2.5 >/dev/null 2>&1; check "cfg 2.5 with the empty negative exit 0" $?
+! $CMP --same-pixels $tmp/cfg/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "cfg 2.5 changes the image" $?
+$FG run $W/tiny_txt2img.api.json $M --output $tmp/adv --set 31.denoise=0.5 >/dev/null 2>&1; check "denoise 0.5 exit 0" $?
+
+# Ctrl-C during a long sampling run: stops after the current step, exit 3, no image
+$FG run $W/tiny_txt2img.api.json $M --output $tmp/cancel --set 31.steps=10000 >/dev/null 2>$tmp/cerr &
+pid=$!
+for _ in $(seq 1 300); do grep -q 'KSampler: [1-9]' $tmp/cerr 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+wait $pid; rc=$?
+[ $rc = 3 ]; check "Ctrl-C exit 3 (got $rc)" $?
+grep -q 'interrupted (Ctrl-C).*cancelled after step [0-9]* of 10000.*no partial image' $tmp/cerr; check "Ctrl-C message" $?
+[ -z "$(find $tmp/cancel -type f 2>/dev/null)" ]; check "Ctrl-C: no image" $?
+
+for f in workflows/tiny_txt2img.api.json workflows/flux_dev_txt2img.api.json workflows/flux_dev_txt2img.ui.json \
+         workflows/flux_schnell_txt2img.api.json; do
+    $FG validate $f >/dev/null 2>&1; check "validate $f" $?
+done
+$FG validate workflows/tiny_txt2img.api.json $M >/dev/null 2>&1; check "tiny workflow validates with the tiny models" $?
+$FG convert workflows/flux_dev_txt2img.ui.json >$tmp/ui.json 2>/dev/null && $FG convert workflows/flux_dev_txt2img.api.json >$tmp/api.json 2>/dev/null
+cmp -s $tmp/ui.json $tmp/api.json; check "flux_dev UI converts to the API file" $?
+grep -q '"unet_name": "flux1-dev.safetensors"' $tmp/api.json && grep -q '"t5xxl_fp16.safetensors"' $tmp/api.json &&
+    grep -q '"clip_l.safetensors"' $tmp/api.json && grep -q '"vae_name": "ae.safetensors"' $tmp/api.json
+check "flux_dev model names" $?
+$FG convert workflows/tiny_txt2img.api.json 2>/dev/null | cmp -s - <($FG convert $W/tiny_txt2img.api.json 2>/dev/null)
+check "workflows/tiny_txt2img is the fixture" $?
+
+TMPDIR=$tmp bash tools/demo.sh $build >$tmp/demo 2>&1; check "demo exit 0" $?
+img=$(sed -n 's/^image: //p' $tmp/demo)
+[ -n "$img" ] && [ -f "$img" ]; check "demo prints a real image" $?
+[ -n "$img" ] && $CMP --compare-png "$img" euler >/dev/null; check "demo image is the tiny txt2img generation" $?
+finish
