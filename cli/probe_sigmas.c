@@ -31,7 +31,7 @@ static fg_error *size_shift(json_t *obj, bool table, fg_model_sampling *ms) {
     return fg_model_sampling_init_flux(ms, fg_flux_shift_for_size(max_shift, base_shift, w, h));
 }
 
-static fg_error *schedule_from(json_t *obj, const fg_model_sampling *ms, fg_sigmas *out) {
+static fg_error *schedule_from(json_t *obj, const fg_model_sampling *ms, fg_sigma_array *out) {
     double steps, denoise;
     FG_TRY(number(obj, "steps", &steps));
     FG_TRY(number(obj, "denoise", &denoise));
@@ -53,7 +53,7 @@ static fg_error *produce_one(probe_ctx *ctx, const fg_st_entry *e, fg_model_samp
         return fg_errorf(FG_ERR_FORMAT, "metadata is not a JSON object");
     }
     const bool table = strncmp(e->name, "ms_", 3) == 0;
-    fg_sigmas s = {0};
+    fg_sigma_array s = {0};
     fg_error *err = size_shift(obj, table, ms);
     if (!err && table) err = fg_sigmas_from(&s, ms->sigmas, ms->count);
     else if (!err) err = schedule_from(obj, ms, &s);
@@ -64,7 +64,7 @@ static fg_error *produce_one(probe_ctx *ctx, const fg_st_entry *e, fg_model_samp
         memcpy(t.data, s.v, (size_t)s.n * sizeof(float));
         err = probe_output_add(ctx, e->name, &t);
     }
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     return err;
 }
 

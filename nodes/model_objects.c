@@ -215,10 +215,10 @@ static void model_obj_destroy(fg_object *obj) {
     free(m);
 }
 
-fg_model_sampling fg_model_default_sampling(const fg_flux_model *flux) {
+fg_model_sampling_params fg_model_default_sampling(const fg_flux_model *flux) {
     if (flux && flux->p.arch.guidance_embed)
-        return (fg_model_sampling){.kind = FG_SAMPLING_FLUX, .shift = FG_FLUX_DEV_DEFAULT_SHIFT, .multiplier = 1.0};
-    return (fg_model_sampling){.kind = FG_SAMPLING_DISCRETE_FLOW, .shift = 1.0, .multiplier = 1.0};
+        return (fg_model_sampling_params){.kind = FG_SAMPLING_FLUX, .shift = FG_FLUX_DEV_DEFAULT_SHIFT, .multiplier = 1.0};
+    return (fg_model_sampling_params){.kind = FG_SAMPLING_FLOW, .shift = 1.0, .multiplier = 1.0};
 }
 
 static fg_error *model_obj_wrap(fg_loaded *slot, fg_model_obj **out) {

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "nodes/value.h"
+#include "sampling/model_sampling.h" /* fg_sampling_kind */
 
 typedef struct fg_flux_model fg_flux_model;
 typedef struct fg_clip_model fg_clip_model;
@@ -54,13 +55,11 @@ typedef enum fg_weight_dtype {
 /* comfyui.md 4.1: dev-type models (guidance_in present) default to ModelSamplingFlux with
  * shift 1.15; schnell-type to ModelSamplingDiscreteFlow with shift 1.0 and multiplier 1.0.
  * ModelSamplingFlux (the node) replaces these in a clone. Prediction is CONST for both. */
-typedef enum fg_sampling_kind { FG_SAMPLING_FLUX = 0, FG_SAMPLING_DISCRETE_FLOW } fg_sampling_kind;
-
-typedef struct fg_model_sampling {
+typedef struct fg_model_sampling_params {
     fg_sampling_kind kind;
     double shift;      /* mu for FLUX, s for discrete flow */
     double multiplier; /* discrete flow's timestep multiplier (1.0) */
-} fg_model_sampling;
+} fg_model_sampling_params;
 
 #define FG_FLUX_DEV_DEFAULT_SHIFT 1.15
 
@@ -68,7 +67,7 @@ typedef struct fg_model_obj {
     fg_object base;
     fg_loaded *slot;            /* holds the fg_flux_model */
     const fg_flux_model *flux;  /* = fg_loaded_model(slot) */
-    fg_model_sampling sampling;
+    fg_model_sampling_params sampling;
     /* LoRA patches (the LoRA issue fills these; NULL / 0 today). */
     void *patches;
     size_t n_patches;
@@ -80,7 +79,7 @@ fg_error *fg_model_obj_load(const char *path, fg_weight_dtype dtype, fg_model_ob
 /* A new MODEL sharing m's loaded DiT and patches, with other sampling settings. */
 fg_error *fg_model_obj_clone(const fg_model_obj *m, fg_model_obj **out) FG_MUST_CHECK;
 /* ComfyUI's default sampling of a model: dev (guidance_in) -> FLUX 1.15, else discrete flow 1. */
-fg_model_sampling fg_model_default_sampling(const fg_flux_model *flux);
+fg_model_sampling_params fg_model_default_sampling(const fg_flux_model *flux);
 
 /* ---- CLIP ------------------------------------------------------------------------------- */
 

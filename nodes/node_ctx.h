@@ -25,7 +25,7 @@ typedef struct fg_run_settings {
 } fg_run_settings;
 
 /* Progress callback the executor installs: value of max (sampling steps, tiles). */
-typedef void (*fg_progress_fn)(void *user, const char *node_id, int64_t value, int64_t max);
+typedef void (*fg_node_progress_fn)(void *user, const char *node_id, int64_t value, int64_t max);
 
 struct fg_node_ctx {
     const char *node_id;
@@ -34,7 +34,7 @@ struct fg_node_ctx {
     /* The executed API prompt and the UI workflow (NULL if none): JSON text for PNG chunks. */
     const char *prompt_json;
     const char *workflow_json;
-    fg_progress_fn progress;
+    fg_node_progress_fn progress;
     void *progress_user;
     /* UI result of an output node (ComfyUI's {"images": [...]}), as a JSON text the node
      * builds; owned by the executor after the call. */

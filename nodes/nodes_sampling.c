@@ -412,7 +412,7 @@ static fg_error *exec_model_sampling_flux(fg_node_ctx *ctx, const fg_value *in, 
     FG_CHECK_ARG(isfinite(shift), "ModelSamplingFlux: the shift is not finite");
     fg_model_obj *clone = NULL;
     FG_TRY(fg_model_obj_clone(m, &clone));
-    clone->sampling = (fg_model_sampling){.kind = FG_SAMPLING_FLUX, .shift = shift, .multiplier = 1.0};
+    clone->sampling = (fg_model_sampling_params){.kind = FG_SAMPLING_FLUX, .shift = shift, .multiplier = 1.0};
     out[0] = fg_value_object(&clone->base);
     return NULL;
 }

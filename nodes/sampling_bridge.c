@@ -1,5 +1,5 @@
-/* The sampling nodes' calls into sampling/ (see sampling_bridge.h for why this is a separate
- * translation unit): schedules, noise and fg_sample_latent. */
+/* The sampling nodes' calls into sampling/ (see sampling_bridge.h): schedules, noise and
+ * fg_sample_latent. */
 #include "nodes/sampling_bridge.h"
 
 #include <stdlib.h>
@@ -41,7 +41,7 @@ fg_error *fg_sb_schedule(const fg_sb_schedule_request *r, float **sigmas, int *n
     fg_model_sampling *ms = NULL;
     FG_TRY(model_sampling_new(&r->model, &ms));
     const bool discard = r->ksampler_sampler && fg_sampler_discards_penultimate(r->ksampler_sampler);
-    fg_sigmas s = {0};
+    fg_sigma_array s = {0};
     fg_error *err = fg_schedule_denoise(ms, sched, r->steps, r->denoise,
                                         r->basic_scheduler_rule ? FG_DENOISE_BASIC_SCHEDULER : FG_DENOISE_KSAMPLER,
                                         discard, &s);
@@ -49,7 +49,7 @@ fg_error *fg_sb_schedule(const fg_sb_schedule_request *r, float **sigmas, int *n
         err = fg_sigmas_advanced_slice(&s, r->start_at_step, r->end_at_step, r->force_full_denoise, unchanged);
     free(ms);
     if (err) {
-        fg_sigmas_free(&s);
+        fg_sigma_array_free(&s);
         return err;
     }
     *sigmas = s.v;
@@ -84,10 +84,10 @@ static fg_error *make_noise(const fg_sb_sample_request *r, fg_tensor *noise) {
     return err;
 }
 
-static fg_error *cond_entries(const fg_sb_cond *src, int n, fg_cond_entry **out) {
+static fg_error *cond_entries(const fg_sb_cond *src, int n, fg_cond_view **out) {
     *out = NULL;
     if (n <= 0) return NULL;
-    fg_cond_entry *e = calloc((size_t)n, sizeof *e);
+    fg_cond_view *e = calloc((size_t)n, sizeof *e);
     if (!e) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "conditioning entries");
     for (int i = 0; i < n; i++) {
         e[i].cond = src[i].cond;
@@ -129,7 +129,7 @@ fg_error *fg_sb_sample(const fg_sb_sample_request *r, fg_tensor *samples, fg_ten
     req.options.progress = relay_progress;
     req.options.progress_user = &relay;
     fg_model_sampling *ms = NULL;
-    fg_cond_entry *pos = NULL, *neg = NULL;
+    fg_cond_view *pos = NULL, *neg = NULL;
     fg_tensor noise = {0};
     fg_error *err = model_sampling_new(&r->model, &ms);
     if (!err) err = cond_entries(r->positive, r->n_positive, &pos);

@@ -1,7 +1,8 @@
-/* The sampling nodes' door into sampling/: nodes/objects.h and the sampling/ headers both declare
- * fg_cond_entry, fg_guider, fg_sigmas and fg_model_sampling (one as node payloads, one as the
- * sampler's views), so they cannot share a translation unit. nodes_sampling.c speaks to
- * sampling_bridge.c through these neutral structs: plain numbers, tensors and names. */
+/* The sampling nodes' door into sampling/: nodes_sampling.c describes what a node asks for
+ * (a schedule cut, a sampling run) in these small request structs of plain numbers, tensors
+ * and names, and sampling_bridge.c turns them into the sampling layer's objects (model
+ * sampling tables, sigma arrays, conditioning views, the CFG guider). Keeping the node files
+ * free of the sampler's internals keeps each side readable. */
 #ifndef FG_NODES_SAMPLING_BRIDGE_H
 #define FG_NODES_SAMPLING_BRIDGE_H
 

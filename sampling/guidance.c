@@ -5,7 +5,7 @@
 
 #include "kernels/ops.h"
 
-bool fg_cond_entry_active(const fg_model_sampling *ms, const fg_cond_entry *e, float sigma) {
+bool fg_cond_view_active(const fg_model_sampling *ms, const fg_cond_view *e, float sigma) {
     /* torch compares the float32 sigma tensor with the Python float cast to float32 */
     if (e->has_start && sigma > (float)fg_ms_percent_to_sigma(ms, e->start_percent)) return false;
     if (e->has_end && sigma < (float)fg_ms_percent_to_sigma(ms, e->end_percent)) return false;
@@ -15,12 +15,12 @@ bool fg_cond_entry_active(const fg_model_sampling *ms, const fg_cond_entry *e, f
 bool fg_cfg_is_one(float cfg) { return fabs((double)cfg - 1.0) <= 1e-9 * fmax(fabs((double)cfg), 1.0); }
 
 /* out = sum(D_e) / (count + 1e-37) over the active entries (every mult is 1 without areas). */
-static fg_error *combine(const fg_guider *g, const fg_cond_entry *list, int n, const fg_tensor *x, float sigma,
+static fg_error *combine(const fg_cfg_guider *g, const fg_cond_view *list, int n, const fg_tensor *x, float sigma,
                          fg_tensor *out, fg_tensor *tmp) {
     memset(out->data, 0, fg_tensor_nbytes(out));
     float count = 1e-37f;
     for (int k = 0; k < n; k++) {
-        if (!fg_cond_entry_active(g->ms, &list[k], sigma)) continue;
+        if (!fg_cond_view_active(g->ms, &list[k], sigma)) continue;
         FG_TRY_CTX(g->model(g->user, x, sigma, &list[k], tmp), "conditioning entry %d", k);
         FG_TRY(fg_axpby(out, 1.0f, out, 1.0f, tmp));
         count += 1.0f;
@@ -29,8 +29,8 @@ static fg_error *combine(const fg_guider *g, const fg_cond_entry *list, int n, c
     return NULL;
 }
 
-fg_error *fg_guider_denoise(void *guider, const fg_tensor *x, float sigma, fg_tensor *out) {
-    const fg_guider *g = guider;
+fg_error *fg_cfg_guider_denoise(void *guider, const fg_tensor *x, float sigma, fg_tensor *out) {
+    const fg_cfg_guider *g = guider;
     FG_CHECK_ARG(g && g->model && g->ms && x && out, "guider: missing argument");
     FG_CHECK_ARG(out->dtype == FG_F32 && out->device == FG_DEVICE_CPU && fg_tensor_same_shape(out, x),
                  "guider: out must be a host F32 tensor shaped like x");

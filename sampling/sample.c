@@ -50,7 +50,7 @@ static fg_error *batch_to_device(const fg_tensor *src, int64_t batch, fg_device 
 }
 
 /* One DiT evaluation for one conditioning entry: denoised = x - sigma * v. */
-fg_error *fg_flux_cond_denoise(void *user, const fg_tensor *x, float sigma, const fg_cond_entry *e, fg_tensor *out) {
+fg_error *fg_flux_cond_denoise(void *user, const fg_tensor *x, float sigma, const fg_cond_view *e, fg_tensor *out) {
     const fg_flux_cond_model *fm = user;
     FG_CHECK_ARG(fm && fm->model, "flux cond model: no model");
     const fg_flux_model *m = fm->model;
@@ -116,11 +116,11 @@ static fg_error *run_pipeline(const fg_sample_request *req, fg_tensor *x, fg_ten
                      "sample: noise must be a host F32 tensor shaped like the latent");
     if (!zero) FG_TRY(fg_latent_process_in(x, x));
     FG_TRY(fg_noise_scaling(x, req->sigmas[0], req->noise, x));
-    const fg_guider g = {.ms = req->ms, .positive = req->positive, .n_positive = req->n_positive,
+    const fg_cfg_guider g = {.ms = req->ms, .positive = req->positive, .n_positive = req->n_positive,
                          .negative = req->negative, .n_negative = req->n_negative, .cfg = req->cfg,
                          .model = req->cond_model ? req->cond_model : fg_flux_cond_denoise,
                          .user = req->cond_model ? req->cond_model_user : (void *)&dit};
-    FG_TRY(fg_sampler_run(req->sampler, fg_guider_denoise, (void *)&g, x, req->sigmas, req->n_sigmas,
+    FG_TRY(fg_sampler_run(req->sampler, fg_cfg_guider_denoise, (void *)&g, x, req->sigmas, req->n_sigmas,
                           &req->options, den));
     FG_TRY(fg_inverse_noise_scaling(x, req->sigmas[req->n_sigmas - 1]));
     FG_TRY(fg_latent_process_out(x, x));

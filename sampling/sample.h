@@ -17,9 +17,9 @@ typedef struct fg_sample_request {
     fg_cond_model_fn cond_model;  /* optional replacement of the DiT call (tests) */
     void *cond_model_user;
     const fg_model_sampling *ms;  /* from ModelSamplingFlux or the model's default */
-    const fg_cond_entry *positive;
+    const fg_cond_view *positive;
     int n_positive;
-    const fg_cond_entry *negative;
+    const fg_cond_view *negative;
     int n_negative;
     float cfg;
     const fg_tensor *latent;      /* host F32 [B, C, h, w], VAE space (LATENT.samples) */
@@ -44,7 +44,7 @@ typedef struct fg_flux_cond_model {
     bool guidance_in_model_dtype;
 } fg_flux_cond_model;
 
-fg_error *fg_flux_cond_denoise(void *flux_cond_model, const fg_tensor *x, float sigma, const fg_cond_entry *entry,
+fg_error *fg_flux_cond_denoise(void *flux_cond_model, const fg_tensor *x, float sigma, const fg_cond_view *entry,
                                fg_tensor *denoised) FG_MUST_CHECK;
 
 /* The guidance value the DiT receives for an entry: ComfyUI casts it to the model's compute

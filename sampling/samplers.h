@@ -13,7 +13,7 @@
 /* denoised = D(x, sigma); denoised is caller-allocated with x's shape. */
 typedef fg_error *(*fg_denoise_fn)(void *user, const fg_tensor *x, float sigma, fg_tensor *denoised);
 /* After the main model call of step `step` (1-based) of `total`: the current x and denoised. */
-typedef void (*fg_progress_fn)(void *user, int step, int total, const fg_tensor *x, const fg_tensor *denoised);
+typedef void (*fg_step_progress_fn)(void *user, int step, int total, const fg_tensor *x, const fg_tensor *denoised);
 
 typedef enum fg_sampler {
     FG_SAMPLER_EULER = 0,
@@ -36,7 +36,7 @@ typedef struct fg_sampler_options {
     float eta, s_noise;          /* ancestral samplers (ComfyUI defaults 1, 1) */
     uint64_t seed;               /* ancestral noise: CPU generator seeded seed + 1 */
     const volatile int *cancel;  /* non-zero: stop before the next step (NULL: never) */
-    fg_progress_fn progress;     /* may be NULL */
+    fg_step_progress_fn progress;     /* may be NULL */
     void *progress_user;
 } fg_sampler_options;
 

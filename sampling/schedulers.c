@@ -30,14 +30,14 @@ fg_error *fg_scheduler_from_name(const char *name, fg_scheduler *out) {
                      name);
 }
 
-void fg_sigmas_free(fg_sigmas *s) {
+void fg_sigma_array_free(fg_sigma_array *s) {
     if (!s) return;
     free(s->v);
     s->v = NULL;
     s->n = 0;
 }
 
-static fg_error *sigmas_alloc(fg_sigmas *s, int n) {
+static fg_error *sigmas_alloc(fg_sigma_array *s, int n) {
     s->n = 0;
     s->v = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
     if (!s->v) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "sigmas: %d values", n);
@@ -45,7 +45,7 @@ static fg_error *sigmas_alloc(fg_sigmas *s, int n) {
     return NULL;
 }
 
-fg_error *fg_sigmas_from(fg_sigmas *s, const float *v, int n) {
+fg_error *fg_sigmas_from(fg_sigma_array *s, const float *v, int n) {
     FG_CHECK_ARG(s && n >= 0 && (v || n == 0), "sigmas: bad array");
     FG_TRY(sigmas_alloc(s, n));
     if (n) memcpy(s->v, v, (size_t)n * sizeof(float));
@@ -65,7 +65,7 @@ static void linspace_f32(float *out, float start, float end, int steps) {
         out[i] = i < half ? start + step * (float)i : end - step * (float)(steps - i - 1);
 }
 
-static fg_error *simple(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
+static fg_error *simple(const fg_model_sampling *ms, int steps, fg_sigma_array *out) {
     FG_TRY(sigmas_alloc(out, steps + 1));
     const double ss = (double)ms->count / steps;
     for (int i = 0; i < steps; i++) out->v[i] = ms->sigmas[ms->count - 1 - (int)(i * ss)];
@@ -74,7 +74,7 @@ static fg_error *simple(const fg_model_sampling *ms, int steps, fg_sigmas *out) 
 }
 
 /* normal (sgm = false) and sgm_uniform (sgm = true). */
-static fg_error *normal(const fg_model_sampling *ms, int steps, bool sgm, fg_sigmas *out) {
+static fg_error *normal(const fg_model_sampling *ms, int steps, bool sgm, fg_sigma_array *out) {
     const float start = fg_ms_timestep(ms, fg_ms_sigma_max(ms));
     const float end = fg_ms_timestep(ms, fg_ms_sigma_min(ms));
     bool append_zero = true;
@@ -97,7 +97,7 @@ static fg_error *normal(const fg_model_sampling *ms, int steps, bool sgm, fg_sig
     return err;
 }
 
-static fg_error *karras(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
+static fg_error *karras(const fg_model_sampling *ms, int steps, fg_sigma_array *out) {
     FG_TRY(sigmas_alloc(out, steps + 1));
     linspace_f32(out->v, 0.0f, 1.0f, steps);
     const float rho = 7.0f;
@@ -111,7 +111,7 @@ static fg_error *karras(const fg_model_sampling *ms, int steps, fg_sigmas *out) 
     return NULL;
 }
 
-static fg_error *exponential(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
+static fg_error *exponential(const fg_model_sampling *ms, int steps, fg_sigma_array *out) {
     FG_TRY(sigmas_alloc(out, steps + 1));
     linspace_f32(out->v, (float)log((double)fg_ms_sigma_max(ms)), (float)log((double)fg_ms_sigma_min(ms)), steps);
     for (int i = 0; i < steps; i++) out->v[i] = expf(out->v[i]);
@@ -132,7 +132,7 @@ static double beta_ppf(double p, double a, double b) {
 }
 
 /* beta(0.6, 0.6): indices rint(ppf(1 - i/steps) * (N - 1)), repeated indices collapse. */
-static fg_error *beta(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
+static fg_error *beta(const fg_model_sampling *ms, int steps, fg_sigma_array *out) {
     FG_TRY(sigmas_alloc(out, steps + 1));
     const double total = ms->count - 1;
     const double step = 1.0 / steps; /* numpy.linspace(0, 1, steps, endpoint=False) */
@@ -151,7 +151,7 @@ static fg_error *beta(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
     return NULL;
 }
 
-static fg_error *linear_quadratic(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
+static fg_error *linear_quadratic(const fg_model_sampling *ms, int steps, fg_sigma_array *out) {
     FG_TRY(sigmas_alloc(out, steps + 1));
     const float smax = fg_ms_sigma_max(ms);
     if (steps == 1) {
@@ -176,7 +176,7 @@ static fg_error *linear_quadratic(const fg_model_sampling *ms, int steps, fg_sig
     return NULL;
 }
 
-static fg_error *ddim_uniform(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
+static fg_error *ddim_uniform(const fg_model_sampling *ms, int steps, fg_sigma_array *out) {
     bool leading_zero = true;
     if (fabs((double)ms->sigmas[1]) <= 1e-5) {
         steps += 1;
@@ -193,7 +193,7 @@ static fg_error *ddim_uniform(const fg_model_sampling *ms, int steps, fg_sigmas 
     return NULL;
 }
 
-static fg_error *kl_optimal(const fg_model_sampling *ms, int steps, fg_sigmas *out) {
+static fg_error *kl_optimal(const fg_model_sampling *ms, int steps, fg_sigma_array *out) {
     if (steps < 2) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "kl_optimal scheduler needs at least 2 steps");
     FG_TRY(sigmas_alloc(out, steps + 1));
     const float amin = (float)atan((double)fg_ms_sigma_min(ms));
@@ -206,7 +206,7 @@ static fg_error *kl_optimal(const fg_model_sampling *ms, int steps, fg_sigmas *o
     return NULL;
 }
 
-fg_error *fg_schedule(const fg_model_sampling *ms, fg_scheduler sched, int steps, fg_sigmas *out) {
+fg_error *fg_schedule(const fg_model_sampling *ms, fg_scheduler sched, int steps, fg_sigma_array *out) {
     FG_CHECK_ARG(ms && out, "schedule: NULL argument");
     out->v = NULL;
     out->n = 0;
@@ -228,7 +228,7 @@ fg_error *fg_schedule(const fg_model_sampling *ms, fg_scheduler sched, int steps
 }
 
 static fg_error *schedule_maybe_discard(const fg_model_sampling *ms, fg_scheduler sched, int steps, bool discard,
-                                        fg_sigmas *out) {
+                                        fg_sigma_array *out) {
     if (!discard) return fg_schedule(ms, sched, steps, out);
     FG_CHECK_ARG(steps < FG_MAX_SCHEDULE_STEPS, "schedule: steps %d too large", steps);
     FG_TRY(fg_schedule(ms, sched, steps + 1, out));
@@ -240,7 +240,7 @@ static fg_error *schedule_maybe_discard(const fg_model_sampling *ms, fg_schedule
 }
 
 fg_error *fg_schedule_denoise(const fg_model_sampling *ms, fg_scheduler sched, int steps, double denoise,
-                              fg_denoise_rule rule, bool discard_penultimate, fg_sigmas *out) {
+                              fg_denoise_rule rule, bool discard_penultimate, fg_sigma_array *out) {
     FG_CHECK_ARG(out, "schedule: NULL output");
     out->v = NULL;
     out->n = 0;
@@ -261,7 +261,7 @@ fg_error *fg_schedule_denoise(const fg_model_sampling *ms, fg_scheduler sched, i
     return NULL;
 }
 
-fg_error *fg_sigmas_advanced_slice(fg_sigmas *s, int start_at_step, int end_at_step, bool force_full_denoise,
+fg_error *fg_sigmas_advanced_slice(fg_sigma_array *s, int start_at_step, int end_at_step, bool force_full_denoise,
                                    bool *unchanged) {
     FG_CHECK_ARG(s && unchanged, "sigmas slice: NULL argument");
     FG_CHECK_ARG(start_at_step >= 0 && end_at_step >= 0, "sigmas slice: negative step");

@@ -22,13 +22,13 @@ typedef enum fg_scheduler {
 } fg_scheduler;
 
 /* An owned sigma array (n may be 0: "sample nothing"). */
-typedef struct fg_sigmas {
+typedef struct fg_sigma_array {
     float *v;
     int n;
-} fg_sigmas;
+} fg_sigma_array;
 
-void fg_sigmas_free(fg_sigmas *s);
-fg_error *fg_sigmas_from(fg_sigmas *s, const float *v, int n) FG_MUST_CHECK;
+void fg_sigma_array_free(fg_sigma_array *s);
+fg_error *fg_sigmas_from(fg_sigma_array *s, const float *v, int n) FG_MUST_CHECK;
 
 /* ComfyUI's scheduler name ("simple", "beta", ...). Unknown names: FG_ERR_NOT_FOUND listing
  * the known ones. */
@@ -39,7 +39,7 @@ const char *fg_scheduler_name(fg_scheduler s);
 #define FG_MAX_SCHEDULE_STEPS 1000000
 
 /* The full schedule for `steps` (>= 1). */
-fg_error *fg_schedule(const fg_model_sampling *ms, fg_scheduler sched, int steps, fg_sigmas *out) FG_MUST_CHECK;
+fg_error *fg_schedule(const fg_model_sampling *ms, fg_scheduler sched, int steps, fg_sigma_array *out) FG_MUST_CHECK;
 
 /* How a node applies denoise and the penultimate-sigma rule. */
 typedef enum fg_denoise_rule {
@@ -51,12 +51,12 @@ typedef enum fg_denoise_rule {
  * discard_penultimate (KSampler with dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2): every
  * schedule is computed for one more step and its second-to-last sigma removed. */
 fg_error *fg_schedule_denoise(const fg_model_sampling *ms, fg_scheduler sched, int steps, double denoise,
-                              fg_denoise_rule rule, bool discard_penultimate, fg_sigmas *out) FG_MUST_CHECK;
+                              fg_denoise_rule rule, bool discard_penultimate, fg_sigma_array *out) FG_MUST_CHECK;
 
 /* KSamplerAdvanced: end_at_step cut (force_full_denoise sets the new last sigma to 0), then
  * the start_at_step cut. *unchanged = true when the start cut leaves nothing to sample (the
  * node returns its input latent). Steps are >= 0. */
-fg_error *fg_sigmas_advanced_slice(fg_sigmas *s, int start_at_step, int end_at_step, bool force_full_denoise,
+fg_error *fg_sigmas_advanced_slice(fg_sigma_array *s, int start_at_step, int end_at_step, bool force_full_denoise,
                                    bool *unchanged) FG_MUST_CHECK;
 
 #endif

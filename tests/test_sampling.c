@@ -98,7 +98,7 @@ static bool json_num(json_t *o, const char *key, double *v) {
 }
 
 /* Computes the schedule described by a golden kN metadata entry. */
-static bool schedule_for_meta(const char *meta, fg_sigmas *out, char *label, size_t cap) {
+static bool schedule_for_meta(const char *meta, fg_sigma_array *out, char *label, size_t cap) {
     json_t *o = json_loads(meta, 0, NULL);
     double w, h, mx, base, steps, denoise;
     json_t *name = json_object_get(o, "scheduler");
@@ -127,7 +127,7 @@ static void test_schedules_golden(void) {
         const fg_st_entry *e = fg_safetensors_entry(st, i);
         if (e->name[0] != 'k') continue;
         fg_tensor g;
-        fg_sigmas s = {0};
+        fg_sigma_array s = {0};
         char label[128] = "";
         if (!CHECK_OK(fg_safetensors_entry_tensor(st, e, &g))) continue;
         if (!schedule_for_meta(fg_safetensors_metadata(st, e->name), &s, label, sizeof label)) continue;
@@ -138,7 +138,7 @@ static void test_schedules_golden(void) {
             CHECK(d <= 1e-6, "%s (%s): max abs %g", e->name, label, d);
             if (d > worst) worst = d;
         }
-        fg_sigmas_free(&s);
+        fg_sigma_array_free(&s);
         checked++;
     }
     printf("  %d schedules, max abs %.3g\n", checked, worst);
@@ -149,33 +149,33 @@ static void test_schedules_golden(void) {
 static void test_other_schedulers(void) {
     fg_model_sampling *ms = new_ms(1.15);
     if (!ms) return;
-    fg_sigmas s = {0};
+    fg_sigma_array s = {0};
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_LINEAR_QUADRATIC, 4, &s)) && EXPECT(s.n == 5)) {
         const float want[5] = {1.0f, 0.9875f, 0.975f, 0.725f, 0.0f};
         CHECK(max_abs_diff(s.v, want, 5) < 1e-6, "linear_quadratic %g %g %g %g", s.v[0], s.v[1], s.v[2], s.v[3]);
     }
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_DDIM_UNIFORM, 20, &s)) && EXPECT(s.n == 21, "%d", s.n))
         CHECK(s.v[0] == ms->sigmas[9501] && s.v[19] == ms->sigmas[1] && s.v[20] == 0.0f);
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_KL_OPTIMAL, 3, &s)) && EXPECT(s.n == 4)) {
         const double mid = tan((atan(ms->sigmas[0]) + atan(1.0)) / 2);
         CHECK(fabs(s.v[0] - 1.0) < 1e-6 && fabs(s.v[1] - mid) < 1e-6 && fabs(s.v[2] - ms->sigmas[0]) < 1e-6 &&
               s.v[3] == 0.0f);
     }
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     CHECK_ERR(fg_schedule(ms, FG_SCHED_KL_OPTIMAL, 1, &s), "at least 2");
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_SIMPLE, 20, &s)) && EXPECT(s.n == 21))
         CHECK(s.v[0] == 1.0f && fabs(s.v[1] - 0.983608) < 1e-6 && fabs(s.v[2] - 0.966014) < 1e-6);
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_KARRAS, 1, &s))) CHECK(s.n == 2 && s.v[0] == 1.0f && s.v[1] == 0.0f);
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     CHECK_OK(fg_model_sampling_init_flow(ms, 1.0));
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_NORMAL, 4, &s)) && EXPECT(s.n == 5)) {
         const float want[5] = {1.0f, 0.667f, 0.334f, 0.001f, 0.0f}; /* linspace(1, 0.001, 4) */
         CHECK(max_abs_diff(s.v, want, 5) < 1e-6, "normal/schnell %g %g %g %g", s.v[0], s.v[1], s.v[2], s.v[3]);
     }
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     fg_scheduler sc;
     CHECK_ERR(fg_scheduler_from_name("turbo", &sc), "unknown scheduler 'turbo'");
     CHECK(CHECK_OK(fg_scheduler_from_name("beta", &sc)) && sc == FG_SCHED_BETA);
@@ -186,63 +186,63 @@ static void test_other_schedulers(void) {
 static void test_denoise_and_steps(void) {
     fg_model_sampling *ms = new_ms(0.8);
     if (!ms) return;
-    fg_sigmas full = {0}, part = {0};
+    fg_sigma_array full = {0}, part = {0};
     /* KSampler, denoise 0.5: schedule(8)[-5:] */
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_SIMPLE, 8, &full)) &&
         CHECK_OK(fg_schedule_denoise(ms, FG_SCHED_SIMPLE, 4, 0.5, FG_DENOISE_KSAMPLER, false, &part)) &&
         EXPECT(part.n == 5))
         CHECK(memcmp(part.v, full.v + 4, 5 * sizeof(float)) == 0);
-    fg_sigmas_free(&part);
+    fg_sigma_array_free(&part);
     /* 0.6: int(4 / 0.6) = 6 */
-    fg_sigmas_free(&full);
+    fg_sigma_array_free(&full);
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_BETA, 6, &full)) &&
         CHECK_OK(fg_schedule_denoise(ms, FG_SCHED_BETA, 4, 0.6, FG_DENOISE_BASIC_SCHEDULER, false, &part)) &&
         EXPECT(part.n == 5))
         CHECK(memcmp(part.v, full.v + full.n - 5, 5 * sizeof(float)) == 0);
-    fg_sigmas_free(&part);
+    fg_sigma_array_free(&part);
     CHECK_OK(fg_schedule_denoise(ms, FG_SCHED_SIMPLE, 4, 0.0, FG_DENOISE_KSAMPLER, false, &part));
     CHECK(part.n == 0);
-    fg_sigmas_free(&part);
+    fg_sigma_array_free(&part);
     /* KSampler treats denoise above 0.9999 as 1 */
     CHECK_OK(fg_schedule_denoise(ms, FG_SCHED_SIMPLE, 20, 0.99995, FG_DENOISE_KSAMPLER, false, &part));
     CHECK(part.n == 21);
-    fg_sigmas_free(&part);
+    fg_sigma_array_free(&part);
     /* KSampler with dpm_2: schedule(5) without its penultimate sigma */
-    fg_sigmas_free(&full);
+    fg_sigma_array_free(&full);
     CHECK(fg_sampler_discards_penultimate("dpm_2") && fg_sampler_discards_penultimate("uni_pc") &&
           !fg_sampler_discards_penultimate("euler"));
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_SIMPLE, 5, &full)) &&
         CHECK_OK(fg_schedule_denoise(ms, FG_SCHED_SIMPLE, 4, 1.0, FG_DENOISE_KSAMPLER, true, &part)) &&
         EXPECT(part.n == 5))
         CHECK(memcmp(part.v, full.v, 4 * sizeof(float)) == 0 && part.v[4] == 0.0f);
-    fg_sigmas_free(&part);
-    fg_sigmas_free(&full);
+    fg_sigma_array_free(&part);
+    fg_sigma_array_free(&full);
     free(ms);
 }
 
 static void test_advanced_slicing(void) {
     float base[11];
     for (int i = 0; i < 11; i++) base[i] = i == 10 ? 0.0f : 1.0f - 0.1f * (float)i;
-    fg_sigmas s = {0};
+    fg_sigma_array s = {0};
     bool unchanged;
     /* end 6, leftover noise kept; start 2 -> sigmas[2..6] */
     if (CHECK_OK(fg_sigmas_from(&s, base, 11)) && CHECK_OK(fg_sigmas_advanced_slice(&s, 2, 6, false, &unchanged)))
         CHECK(!unchanged && s.n == 5 && s.v[0] == base[2] && s.v[4] == base[6]);
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     /* force_full_denoise: the last kept sigma becomes 0 */
     if (CHECK_OK(fg_sigmas_from(&s, base, 11)) && CHECK_OK(fg_sigmas_advanced_slice(&s, 0, 6, true, &unchanged)))
         CHECK(!unchanged && s.n == 7 && s.v[0] == 1.0f && s.v[6] == 0.0f);
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     /* end beyond the schedule: untouched; start at the end: nothing to do */
     if (CHECK_OK(fg_sigmas_from(&s, base, 11)) && CHECK_OK(fg_sigmas_advanced_slice(&s, 0, 10000, true, &unchanged)))
         CHECK(!unchanged && s.n == 11 && memcmp(s.v, base, sizeof base) == 0);
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     if (CHECK_OK(fg_sigmas_from(&s, base, 11)) && CHECK_OK(fg_sigmas_advanced_slice(&s, 10, 10000, true, &unchanged)))
         CHECK(unchanged);
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
     if (CHECK_OK(fg_sigmas_from(&s, base, 11)))
         CHECK_ERR(fg_sigmas_advanced_slice(&s, -1, 3, true, &unchanged), "negative");
-    fg_sigmas_free(&s);
+    fg_sigma_array_free(&s);
 }
 
 /* ---- noise ----------------------------------------------------------------------------- */
@@ -309,7 +309,7 @@ typedef struct golden_trace {
 } golden_trace;
 
 /* The DiT, recording the sigma of every call. */
-static fg_error *recording_dit(void *user, const fg_tensor *x, float sigma, const fg_cond_entry *e, fg_tensor *den) {
+static fg_error *recording_dit(void *user, const fg_tensor *x, float sigma, const fg_cond_view *e, fg_tensor *den) {
     golden_trace *t = user;
     if (t->calls < 16) t->call_sigmas[t->calls] = sigma;
     t->calls++;
@@ -345,7 +345,7 @@ static void run_golden_sampler(const char *sampler_name) {
     }
     fg_tensor cond, pooled, noise, latent = {0}, samples = {0}, den = {0}, x0 = {0}, sig_t = {0}, dsig = {0};
     fg_model_sampling *ms = new_ms(fg_flux_shift_for_size(1.15, 0.5, 64, 64));
-    fg_sigmas sig = {0};
+    fg_sigma_array sig = {0};
     bool ok = ms && CHECK_OK(fg_safetensors_tensor(st, "cond", &cond)) &&
               CHECK_OK(fg_safetensors_tensor(st, "pooled", &pooled)) &&
               CHECK_OK(fg_safetensors_tensor(st, "noise", &noise)) &&
@@ -353,7 +353,7 @@ static void run_golden_sampler(const char *sampler_name) {
               CHECK_OK(fg_tensor_alloc_host(&x0, FG_F32, FG_SHAPE(1, 16, 8, 8))) &&
               CHECK_OK(fg_schedule(ms, FG_SCHED_SIMPLE, 4, &sig));
     if (ok) {
-        const fg_cond_entry pos = {.cond = &cond, .pooled = &pooled, .guidance = 3.5f};
+        const fg_cond_view pos = {.cond = &cond, .pooled = &pooled, .guidance = 3.5f};
         golden_trace trace = {.x0 = x0};
         fg_sample_request req = {.model = tiny_flux, .cond_model = recording_dit, .cond_model_user = &trace, .ms = ms, .positive = &pos, .n_positive = 1, .cfg = 1.0f,
                                  .latent = &latent, .noise = &noise, .sigmas = sig.v, .n_sigmas = sig.n};
@@ -382,7 +382,7 @@ static void run_golden_sampler(const char *sampler_name) {
     fg_tensor_free_host(&x0);
     fg_tensor_free_host(&sig_t);
     fg_tensor_free_host(&dsig);
-    fg_sigmas_free(&sig);
+    fg_sigma_array_free(&sig);
     free(ms);
     fg_safetensors_close(st);
 }
@@ -421,7 +421,7 @@ static void fill_start(fg_tensor *x, double *ref, uint64_t seed) {
 
 static void check_sampler_vs_reference(const char *name, int steps, float eta, int expected_calls) {
     fg_model_sampling *ms = new_ms(1.15);
-    fg_sigmas sig = {0};
+    fg_sigma_array sig = {0};
     fg_tensor x = {0}, last = {0};
     double *ref = calloc(2 * 16 * 4 * 4, sizeof(double));
     fg_sampler s;
@@ -450,7 +450,7 @@ static void check_sampler_vs_reference(const char *name, int steps, float eta, i
     }
     fg_tensor_free_host(&x);
     fg_tensor_free_host(&last);
-    fg_sigmas_free(&sig);
+    fg_sigma_array_free(&sig);
     free(ref);
     free(ms);
 }
@@ -545,7 +545,7 @@ static void cancel_after_two(void *user, int step, int total, const fg_tensor *x
 
 static void test_cancellation(void) {
     fg_model_sampling *ms = new_ms(1.15);
-    fg_sigmas sig = {0};
+    fg_sigma_array sig = {0};
     fg_tensor x;
     if (!ms || !CHECK_OK(fg_schedule(ms, FG_SCHED_SIMPLE, 4, &sig)) ||
         !CHECK_OK(fg_tensor_alloc_host(&x, FG_F32, FG_SHAPE(1, 16, 2, 2)))) {
@@ -568,7 +568,7 @@ static void test_cancellation(void) {
         fg_error_free(err);
     }
     fg_tensor_free_host(&x);
-    fg_sigmas_free(&sig);
+    fg_sigma_array_free(&sig);
     free(ms);
 }
 
@@ -581,7 +581,7 @@ typedef struct const_model {
     bool seen_first;
 } const_model;
 
-static fg_error *constant_entry_model(void *user, const fg_tensor *x, float sigma, const fg_cond_entry *e,
+static fg_error *constant_entry_model(void *user, const fg_tensor *x, float sigma, const fg_cond_view *e,
                                       fg_tensor *den) {
     const_model *m = user;
     (void)sigma;
@@ -594,12 +594,12 @@ static fg_error *constant_entry_model(void *user, const fg_tensor *x, float sigm
     return NULL;
 }
 
-static float guided_value(fg_guider *g, float sigma) {
+static float guided_value(fg_cfg_guider *g, float sigma) {
     fg_tensor x, out;
     float v = NAN;
     if (CHECK_OK(fg_tensor_alloc_host(&x, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&
         CHECK_OK(fg_tensor_alloc_host(&out, FG_F32, FG_SHAPE(1, 16, 2, 2)))) {
-        if (CHECK_OK(fg_guider_denoise(g, &x, sigma, &out))) v = ((float *)out.data)[5];
+        if (CHECK_OK(fg_cfg_guider_denoise(g, &x, sigma, &out))) v = ((float *)out.data)[5];
         fg_tensor_free_host(&out);
     }
     fg_tensor_free_host(&x);
@@ -610,8 +610,8 @@ static void test_guider(void) {
     fg_model_sampling *ms = new_ms(1.15);
     if (!ms) return;
     const_model m = {0};
-    fg_cond_entry pos[2] = {{.guidance = 1}, {.guidance = 3}}, neg[1] = {{.guidance = 2}};
-    fg_guider g = {.ms = ms, .positive = pos, .n_positive = 1, .negative = neg, .n_negative = 1, .cfg = 1.0f,
+    fg_cond_view pos[2] = {{.guidance = 1}, {.guidance = 3}}, neg[1] = {{.guidance = 2}};
+    fg_cfg_guider g = {.ms = ms, .positive = pos, .n_positive = 1, .negative = neg, .n_negative = 1, .cfg = 1.0f,
                    .model = constant_entry_model, .user = &m};
     CHECK(guided_value(&g, 0.5f) == 1.0f);
     CHECK(m.evals[2] == 0, "cfg 1 evaluated the negative");
@@ -628,7 +628,7 @@ static void test_guider(void) {
     CHECK(guided_value(&g, 0.9f) == 2.0f);
     CHECK(guided_value(&g, boundary) == 2.0f);
     CHECK(guided_value(&g, nextafterf(boundary, 0.0f)) == 1.0f);
-    CHECK(fg_cond_entry_active(ms, &pos[1], 1.0f) && !fg_cond_entry_active(ms, &pos[1], 0.1f));
+    CHECK(fg_cond_view_active(ms, &pos[1], 1.0f) && !fg_cond_view_active(ms, &pos[1], 0.1f));
     /* nothing active: zeros */
     pos[0] = pos[1];
     CHECK(guided_value(&g, 0.1f) == 0.0f);
@@ -643,7 +643,7 @@ static void test_pipeline(void) {
     const_model m = {0};
     fg_tensor lat = {0}, noise = {0}, out = {0}, den = {0}, empty4 = {0};
     const float sigmas[2] = {0.6f, 0.0f};
-    const fg_cond_entry pos = {.guidance = 3};
+    const fg_cond_view pos = {.guidance = 3};
     bool ok = ms && CHECK_OK(fg_tensor_alloc_host(&lat, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&
               CHECK_OK(fg_tensor_alloc_host(&noise, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&
               CHECK_OK(fg_tensor_alloc_host(&m.first_x, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&

@@ -101,13 +101,13 @@ static void test_model_sampling_defaults_and_clone(void) {
     fg_model_obj *s = mn_unet("tiny-schnell.safetensors", "default");
     if (s) {
         CHECK(!s->flux->p.arch.guidance_embed);
-        CHECK(s->sampling.kind == FG_SAMPLING_DISCRETE_FLOW && s->sampling.shift == 1.0 && s->sampling.multiplier == 1.0);
+        CHECK(s->sampling.kind == FG_SAMPLING_FLOW && s->sampling.shift == 1.0 && s->sampling.multiplier == 1.0);
         size_t before = fg_model_cache_size();
         fg_model_obj *c = NULL;
         if (CHECK_OK(fg_model_obj_clone(s, &c))) {
             CHECK(c != s && c->flux == s->flux && c->sampling.kind == s->sampling.kind);
-            c->sampling = (fg_model_sampling){.kind = FG_SAMPLING_FLUX, .shift = 0.63, .multiplier = 1.0};
-            CHECK(s->sampling.kind == FG_SAMPLING_DISCRETE_FLOW, "the clone's settings are its own");
+            c->sampling = (fg_model_sampling_params){.kind = FG_SAMPLING_FLUX, .shift = 0.63, .multiplier = 1.0};
+            CHECK(s->sampling.kind == FG_SAMPLING_FLOW, "the clone's settings are its own");
             CHECK(fg_model_cache_size() == before, "a clone shares the loaded model");
             fg_object_unref(&s->base);
             s = NULL;
