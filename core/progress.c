@@ -72,7 +72,12 @@ void fg_progress_end(fg_progress *p) {
     char el[32];
     fg_format_duration(fg_time_now() - p->start_time, el, sizeof el);
     if (p->is_tty) fprintf(p->stream, "\r\033[K");
-    fprintf(p->stream, "%s: done, %lld/%lld in %s\n", p->label, (long long)p->done, (long long)p->total, el);
+    /* A loop that ended early (cancelled, failed) must not claim to be done. */
+    if (p->done < p->total)
+        fprintf(p->stream, "%s: stopped at %lld/%lld after %s\n", p->label, (long long)p->done,
+                (long long)p->total, el);
+    else
+        fprintf(p->stream, "%s: done, %lld/%lld in %s\n", p->label, (long long)p->done, (long long)p->total, el);
     fflush(p->stream);
     p->active = false;
 }

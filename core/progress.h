@@ -23,7 +23,7 @@ typedef struct fg_progress {
 /* stream NULL means stderr. force_tty: -1 detect, 0 plain lines, 1 redraw. */
 void fg_progress_begin(fg_progress *p, FILE *stream, const char *label, int64_t total, int force_tty);
 void fg_progress_update(fg_progress *p, int64_t done);
-/* Final line with the total time. */
+/* Final line with the total time ("done, N/N" or "stopped at k/N" when ended early). */
 void fg_progress_end(fg_progress *p);
 /* Monotonic seconds. */
 double fg_time_now(void);

@@ -453,6 +453,23 @@ static void test_progress_plain(void) {
     fclose(f);
 }
 
+/* A loop that ends early (Ctrl-C after step 2 of 10) must not report itself done. */
+static void test_progress_stopped_early(void) {
+    FILE *f = tmpfile();
+    if (!f) {
+        test_fail_at(__FILE__, __LINE__, "tmpfile failed");
+        return;
+    }
+    fg_progress p;
+    fg_progress_begin(&p, f, "sampling", 10, 0);
+    fg_progress_update(&p, 2);
+    fg_progress_end(&p);
+    char *s = slurp(f);
+    CHECK(strstr(s, "sampling: stopped at 2/10 after ") != NULL && strstr(s, "done") == NULL, "%s", s);
+    free(s);
+    fclose(f);
+}
+
 static void test_progress_tty(void) {
     FILE *f = tmpfile();
     if (!f) {
@@ -497,5 +514,6 @@ int main(void) {
     RUN_TEST(test_threadpool_single);
     RUN_TEST(test_progress_plain);
     RUN_TEST(test_progress_tty);
+    RUN_TEST(test_progress_stopped_early);
     return test_summary();
 }
