@@ -70,6 +70,15 @@ void fg_lora_match_free(fg_lora_match *m);
  * one warning naming the file. */
 fg_error *fg_lora_check_match(const fg_lora_file *f, const fg_lora_match *m, bool strict) FG_MUST_CHECK;
 
+/* A view equal to `base` (the model's file keys, as given to fg_lora_match_models) in which
+ * every weight of `model` that patches[0..n) target is replaced: the base weight widened to
+ * F32, its patches applied in order (fg_lora_apply_patches), then stored as F32 when keep_f32
+ * (exact: what the fixtures compare) or back in the base weight's dtype (ComfyUI's behaviour;
+ * a model patched in full does not double its memory). Untouched weights stay zero-copy views;
+ * base is never modified and must outlive the result. */
+fg_error *fg_lora_build_patched(const fg_weights *base, fg_lora_model model, const fg_lora_weight_patch *patches,
+                                size_t n, bool keep_f32, fg_weights **out) FG_MUST_CHECK;
+
 /* `["a", "b"]` (Python json.dumps style, the fixtures' `not_loaded` metadata). Caller frees. */
 char *fg_lora_not_loaded_json(const fg_lora_match *m);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/ops.h"
 #include "models/lora.h"
 #include "tests/lora/lora_testlib.h"
 #include "tests/testing.h"
@@ -135,7 +136,192 @@ static void test_uso_conversion_names(void) {
     fg_lora_close(f);
 }
 
-int main(void) {
+/* max |a - b| over an expected F32 tensor and a patched weight of any float dtype. */
+static double max_abs_diff(const fg_tensor *want, const fg_tensor *got) {
+    fg_tensor g32 = {0};
+    if (!CHECK_OK(fg_tensor_alloc_host(&g32, FG_F32, got->ndim, got->shape))) return INFINITY;
+    double worst = INFINITY;
+    if (CHECK_OK(fg_cast(&g32, got)) && fg_tensor_same_shape(want, got) && want->dtype == FG_F32) {
+        worst = 0;
+        for (int64_t i = 0; i < fg_tensor_numel(want); i++) {
+            double d = fabs((double)((const float *)want->data)[i] - ((const float *)g32.data)[i]);
+            if (!(d <= worst)) worst = d; /* NaN propagates */
+        }
+    }
+    fg_tensor_free_host(&g32);
+    return worst;
+}
+
+/* Builds the patched views of all three models and compares every expected tensor. */
+static void check_patched_values(const char *name, const lora_test_models *tm, const fg_lora_match *m,
+                                 const fg_safetensors *exp) {
+    fg_weights *patched[FG_LORA_MODEL_COUNT] = {0};
+    for (int k = 0; k < FG_LORA_MODEL_COUNT; k++)
+        if (!CHECK_OK(fg_lora_build_patched(tm->models.model[k], (fg_lora_model)k, m->patches, m->n_patches, true,
+                                            &patched[k])))
+            goto done;
+    for (size_t i = 0; i < fg_safetensors_count(exp); i++) {
+        const fg_st_entry *e = fg_safetensors_entry(exp, i);
+        if (!strncmp(e->name, "c0_", 3)) continue;
+        fg_tensor want, got;
+        if (!CHECK_OK(fg_safetensors_entry_tensor(exp, e, &want))) continue;
+        int k = fg_weights_has(tm->models.model[FG_LORA_MODEL_DIT], e->name)      ? FG_LORA_MODEL_DIT
+                : fg_weights_has(tm->models.model[FG_LORA_MODEL_CLIP_L], e->name) ? FG_LORA_MODEL_CLIP_L
+                                                                                   : FG_LORA_MODEL_T5;
+        if (!CHECK_OK(fg_weights_get(patched[k], e->name, &got))) continue;
+        CHECK(got.dtype == FG_F32, "%s: %s kept in F32", name, e->name);
+        double d = max_abs_diff(&want, &got);
+        CHECK(d <= 1e-6, "%s: %s differs from ComfyUI by %g", name, e->name, d);
+    }
+done:
+    for (int k = 0; k < FG_LORA_MODEL_COUNT; k++) fg_weights_close(patched[k]);
+}
+
+static void test_patched_weights_match_comfyui(void) {
+    lora_test_models tm;
+    if (!CHECK_OK(lora_test_models_open(&tm))) return;
+    for (size_t i = 0; i < N_FILES; i++) {
+        fg_lora_file *f = NULL;
+        fg_safetensors *exp = NULL;
+        fg_lora_match m = {0};
+        if (CHECK_OK(lora_test_open(k_files[i], &f, &exp)) && CHECK_OK(fg_lora_match_models(f, &tm.models, 0.8, 0.6, &m)))
+            check_patched_values(k_files[i], &tm, &m, exp);
+        fg_lora_match_free(&m);
+        fg_safetensors_close(exp);
+        fg_lora_close(f);
+    }
+    lora_test_models_close(&tm);
+}
+
+/* Both LoRAs' patches in one list (kohya then diffusers, each with its own strength) give the
+ * same weight as applying the first list, then the second, by hand; the base view is
+ * unchanged afterwards. */
+static void test_stacking_composes_in_order(void) {
+    lora_test_models tm;
+    if (!CHECK_OK(lora_test_models_open(&tm))) return;
+    const fg_weights *dit = tm.models.model[FG_LORA_MODEL_DIT];
+    const char *target = "double_blocks.0.img_attn.qkv.weight"; /* patched by both files */
+    fg_lora_file *fa = NULL, *fb = NULL;
+    fg_safetensors *ea = NULL, *eb = NULL;
+    fg_lora_match a = {0}, b = {0};
+    fg_tensor base, before = {0}, manual = {0}, got;
+    fg_weights *patched = NULL;
+    fg_lora_weight_patch *both = NULL;
+    if (!CHECK_OK(lora_test_open("kohya_r8", &fa, &ea)) || !CHECK_OK(lora_test_open("diffusers_r4", &fb, &eb))) goto done;
+    if (!CHECK_OK(fg_lora_match_models(fa, &tm.models, 0.5, 1, &a)) ||
+        !CHECK_OK(fg_lora_match_models(fb, &tm.models, -1.25, 1, &b)))
+        goto done;
+    both = malloc((a.n_patches + b.n_patches) * sizeof *both);
+    if (!both) goto done;
+    memcpy(both, a.patches, a.n_patches * sizeof *both);
+    memcpy(both + a.n_patches, b.patches, b.n_patches * sizeof *both);
+    if (!CHECK_OK(fg_weights_get(dit, target, &base)) ||
+        !CHECK_OK(fg_tensor_alloc_host(&before, base.dtype, base.ndim, base.shape)) ||
+        !CHECK_OK(fg_tensor_alloc_host(&manual, FG_F32, base.ndim, base.shape)))
+        goto done;
+    memcpy(before.data, base.data, fg_tensor_nbytes(&base));
+    if (!CHECK_OK(fg_cast(&manual, &base))) goto done;
+    for (size_t i = 0; i < a.n_patches + b.n_patches; i++)
+        if (!strcmp(both[i].weight, target) && both[i].model == FG_LORA_MODEL_DIT)
+            if (!CHECK_OK(fg_lora_apply_patches(&manual, &both[i].patch, 1, target))) goto done;
+    if (!CHECK_OK(fg_lora_build_patched(dit, FG_LORA_MODEL_DIT, both, a.n_patches + b.n_patches, true, &patched)))
+        goto done;
+    if (CHECK_OK(fg_weights_get(patched, target, &got))) {
+        CHECK(max_abs_diff(&manual, &got) == 0, "stacked patches differ from applying them in order");
+        CHECK(max_abs_diff(&manual, &base) > 1e-3, "the patches change the weight");
+    }
+    fg_weights_close(patched);
+    patched = NULL;
+    CHECK(!memcmp(before.data, base.data, fg_tensor_nbytes(&base)), "the base weight is unchanged");
+    CHECK(fg_weights_count(dit) > 0 && fg_weights_has(dit, target), "the base view is intact");
+done:
+    fg_weights_close(patched);
+    free(both);
+    fg_tensor_free_host(&before);
+    fg_tensor_free_host(&manual);
+    fg_lora_match_free(&a);
+    fg_lora_match_free(&b);
+    fg_safetensors_close(ea);
+    fg_safetensors_close(eb);
+    fg_lora_close(fa);
+    fg_lora_close(fb);
+    lora_test_models_close(&tm);
+}
+
+/* Strength 0 leaves LoRA weights as they were (widened exactly), and a patched view lists every
+ * name once, storing in the base dtype unless asked for F32. */
+static void test_strength_zero_and_dtype(void) {
+    lora_test_models tm;
+    if (!CHECK_OK(lora_test_models_open(&tm))) return;
+    const fg_weights *dit = tm.models.model[FG_LORA_MODEL_DIT];
+    fg_lora_file *f = NULL;
+    fg_safetensors *exp = NULL;
+    fg_lora_match m = {0};
+    fg_weights *zero = NULL, *stored = NULL;
+    if (!CHECK_OK(lora_test_open("kohya_r8", &f, &exp)) || !CHECK_OK(fg_lora_match_models(f, &tm.models, 0, 0, &m)))
+        goto done;
+    if (!CHECK_OK(fg_lora_build_patched(dit, FG_LORA_MODEL_DIT, m.patches, m.n_patches, true, &zero))) goto done;
+    fg_tensor base, got;
+    if (CHECK_OK(fg_weights_get(dit, "img_in.weight", &base)) && CHECK_OK(fg_weights_get(zero, "img_in.weight", &got)))
+        CHECK(max_abs_diff(&got, &base) == 0, "strength 0 changes nothing");
+    CHECK(fg_weights_count(zero) == fg_weights_count(dit), "%zu names, base has %zu", fg_weights_count(zero),
+          fg_weights_count(dit));
+    fg_lora_match_free(&m);
+    if (!CHECK_OK(fg_lora_match_models(f, &tm.models, 1, 1, &m))) goto done;
+    if (!CHECK_OK(fg_lora_build_patched(dit, FG_LORA_MODEL_DIT, m.patches, m.n_patches, false, &stored))) goto done;
+    if (CHECK_OK(fg_weights_get(stored, "img_in.weight", &got))) CHECK(got.dtype == base.dtype, "stored in the base dtype");
+done:
+    fg_weights_close(zero);
+    fg_weights_close(stored);
+    fg_lora_match_free(&m);
+    fg_safetensors_close(exp);
+    fg_lora_close(f);
+    lora_test_models_close(&tm);
+}
+
+/* ---- --compare-probe EXPECTED OUT: a `fluxgraph probe lora` output against ComfyUI's ---- */
+
+static const char *probe_expected_path, *probe_out_path;
+
+static void test_probe_output_matches_expected(void) {
+    fg_safetensors *exp = NULL, *out = NULL;
+    if (!CHECK_OK(fg_safetensors_open(probe_expected_path, &exp)) || !CHECK_OK(fg_safetensors_open(probe_out_path, &out)))
+        goto done;
+    for (size_t i = 0; i < fg_safetensors_count(exp); i++) {
+        const fg_st_entry *e = fg_safetensors_entry(exp, i);
+        bool is_out = !strcmp(e->name, "c0_out_lora");
+        if (!strncmp(e->name, "c0_", 3) && !is_out) continue;
+        fg_tensor want, view, got = {0};
+        if (!CHECK_OK(fg_safetensors_entry_tensor(exp, e, &want)) || !CHECK_OK(fg_safetensors_tensor(out, e->name, &view)))
+            continue;
+        bool fits = view.dtype == FG_F32 && fg_tensor_same_shape(&want, &view);
+        CHECK(fits, "%s: F32 of the expected shape", e->name);
+        if (!fits) continue;
+        if (!CHECK_OK(fg_tensor_alloc_host(&got, FG_F32, view.ndim, view.shape))) continue;
+        memcpy(got.data, view.data, fg_tensor_nbytes(&view)); /* the mapping need not be aligned */
+        double d = max_abs_diff(&want, &got), tol = is_out ? 1e-4 : 1e-6;
+        printf("  %-60s max abs %.3g\n", e->name, d);
+        CHECK(d <= tol, "%s: max abs %g > %g", e->name, d, tol);
+        fg_tensor_free_host(&got);
+    }
+    const char *want_nl = fg_safetensors_metadata(exp, "not_loaded"), *got_nl = fg_safetensors_metadata(out, "not_loaded");
+    CHECK(want_nl && got_nl && !strcmp(want_nl, got_nl), "not_loaded %s, expected %s", got_nl ? got_nl : "-",
+          want_nl ? want_nl : "-");
+done:
+    fg_safetensors_close(exp);
+    fg_safetensors_close(out);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 4 && !strcmp(argv[1], "--compare-probe")) {
+        probe_expected_path = argv[2];
+        probe_out_path = argv[3];
+        RUN_TEST(test_probe_output_matches_expected);
+        return test_summary();
+    }
+    RUN_TEST(test_stacking_composes_in_order);
+    RUN_TEST(test_strength_zero_and_dtype);
+    RUN_TEST(test_patched_weights_match_comfyui);
     RUN_TEST(test_key_mapping_matches_comfyui);
     RUN_TEST(test_diffusers_slices);
     RUN_TEST(test_model_only_reports_text_encoder_keys);
