@@ -125,6 +125,7 @@ void fg_lora_close(fg_lora_file *f) {
 
 const char *fg_lora_path(const fg_lora_file *f) { return fg_safetensors_path(f->st); }
 size_t fg_lora_key_count(const fg_lora_file *f) { return f->n; }
+bool fg_lora_converted(const fg_lora_file *f) { return f->converted; }
 const char *fg_lora_key(const fg_lora_file *f, size_t i) { return i < f->n ? f->keys[i] : NULL; }
 
 fg_error *fg_lora_tensor(const fg_lora_file *f, const char *key, fg_tensor *out) {

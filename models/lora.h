@@ -28,6 +28,8 @@ typedef struct fg_lora_file fg_lora_file;
 fg_error *fg_lora_open(const char *path, fg_lora_file **out) FG_MUST_CHECK;
 void fg_lora_close(fg_lora_file *f);
 const char *fg_lora_path(const fg_lora_file *f);
+/* True when convert_lora renamed the keys (the XLabs/USO rule). */
+bool fg_lora_converted(const fg_lora_file *f);
 size_t fg_lora_key_count(const fg_lora_file *f);
 /* The i-th key after conversion. */
 const char *fg_lora_key(const fg_lora_file *f, size_t i);

@@ -7,6 +7,7 @@
 
 #include "kernels/ops.h"
 #include "models/lora.h"
+#include "models/lora_info.h"
 #include "tests/lora/lora_testlib.h"
 #include "tests/testing.h"
 
@@ -312,6 +313,42 @@ done:
     fg_safetensors_close(out);
 }
 
+static void test_info_names_format_rank_alpha(void) {
+    static const struct {
+        const char *file, *format, *model;
+        size_t layers;
+        int64_t rank_min, rank_max;
+    } cases[] = {
+        {"kohya_r8", "kohya", "FLUX", 13, 8, 8},      {"diffusers_r4", "diffusers/PEFT", "FLUX", 17, 4, 4},
+        {"comfy_native", "ComfyUI/BFL", "FLUX", 7, 4, 8}, {"xlabs", "XLabs-AI", "XLabs", 8, 4, 4},
+        {"xlabs_uso", "XLabs/USO", "FLUX", 4, 8, 8},  {"lokr", "LoKr", "FLUX", 4, 4, 4},
+        {"loha", "LoHa", "FLUX", 3, 4, 8},            {"dora", "DoRA", "FLUX", 3, 8, 8},
+        {"diff", "full diffs", "FLUX", 6, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "lora/%s.safetensors", cases[i].file);
+        fg_lora_info info;
+        if (!CHECK_OK(fg_lora_info_read(test_fixture(rel), &info))) continue;
+        CHECK(info.is_lora && strstr(info.format, cases[i].format) && !strncmp(info.model, cases[i].model, strlen(cases[i].model)),
+              "%s: format '%s', model '%s'", cases[i].file, info.format, info.model);
+        CHECK(info.n_layers == cases[i].layers && info.rank_min == cases[i].rank_min && info.rank_max == cases[i].rank_max,
+              "%s: %zu layers, rank %lld..%lld", cases[i].file, info.n_layers, (long long)info.rank_min,
+              (long long)info.rank_max);
+        fg_lora_info_free(&info);
+    }
+    fg_lora_info info;
+    if (CHECK_OK(fg_lora_info_read(test_fixture("lora/diffusers_r4.safetensors"), &info))) {
+        for (size_t i = 0; i < info.n_layers; i++) {
+            const fg_lora_layer_info *l = &info.layers[i];
+            if (!strcmp(l->prefix, "transformer.transformer_blocks.0.attn.to_q")) CHECK(l->has_alpha && l->alpha == 8);
+            if (!strcmp(l->prefix, "transformer.transformer_blocks.0.attn.to_k")) CHECK(!l->has_alpha);
+        }
+        fg_lora_info_free(&info);
+    }
+    CHECK_ERR(fg_lora_info_read(test_fixture("lora/nope.safetensors"), &info), "nope");
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "--compare-probe")) {
         probe_expected_path = argv[2];
@@ -319,6 +356,7 @@ int main(int argc, char **argv) {
         RUN_TEST(test_probe_output_matches_expected);
         return test_summary();
     }
+    RUN_TEST(test_info_names_format_rank_alpha);
     RUN_TEST(test_stacking_composes_in_order);
     RUN_TEST(test_strength_zero_and_dtype);
     RUN_TEST(test_patched_weights_match_comfyui);

@@ -83,4 +83,10 @@ run "$tmp/missing" --set 41.lora_name=nope.safetensors; rc=$?
 [ $rc = 2 ] || [ $rc = 3 ]
 check "an unknown lora_name fails cleanly" $?
 
+"$fg" info "$models/loras/kohya_r8.safetensors" >"$tmp/info" 2>&1 && grep -q "LoRA format:  kohya" "$tmp/info" &&
+    grep -q "made for:     FLUX" "$tmp/info" && grep -q "lora_unet_img_in  lora rank 8 alpha 4" "$tmp/info"
+check "fluxgraph info names a LoRA's format, model, layers, rank and alpha" $?
+"$fg" info --json "$models/loras/diffusers_r4.safetensors" 2>&1 | grep -q '"lora": {"format": "diffusers/PEFT, LoRA"'
+check "fluxgraph info --json describes a LoRA" $?
+
 finish
