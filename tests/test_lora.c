@@ -8,6 +8,7 @@
 #include "kernels/ops.h"
 #include "models/lora.h"
 #include "models/lora_info.h"
+#include "nodes/model_objects.h"
 #include "tests/lora/lora_testlib.h"
 #include "tests/testing.h"
 
@@ -349,6 +350,81 @@ static void test_info_names_format_rank_alpha(void) {
     CHECK_ERR(fg_lora_info_read(test_fixture("lora/nope.safetensors"), &info), "nope");
 }
 
+/* A hostile LoRA: a LoRA up without its down, and one whose product does not fit the weight. */
+static fg_error *write_lora(const char *path, const char *up_name, int64_t up_rows, const char *down_name) {
+    fg_st_writer *w = NULL;
+    fg_tensor up = {0}, down = {0};
+    FG_TRY(fg_st_writer_create(&w));
+    fg_error *err = fg_tensor_alloc_host(&up, FG_F32, 2, (int64_t[]){up_rows, 2});
+    if (!err) err = fg_tensor_alloc_host(&down, FG_F32, 2, (int64_t[]){2, 64});
+    if (!err) err = fg_st_writer_add(w, up_name, &up);
+    if (!err && down_name) err = fg_st_writer_add(w, down_name, &down);
+    if (!err) err = fg_st_writer_write(w, path);
+    fg_st_writer_free(w);
+    fg_tensor_free_host(&up);
+    fg_tensor_free_host(&down);
+    return err;
+}
+
+static void test_hostile_lora_files(void) {
+    lora_test_models tm;
+    if (!CHECK_OK(lora_test_models_open(&tm))) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/bad.safetensors", test_tmpdir());
+    fg_lora_file *f = NULL;
+    fg_lora_match m = {0};
+    fg_weights *patched = NULL;
+    if (CHECK_OK(write_lora(path, "lora_unet_img_in.lora_up.weight", 256, NULL)) && CHECK_OK(fg_lora_open(path, &f)))
+        CHECK_ERR(fg_lora_match_models(f, &tm.models, 1, 1, &m), "lora_unet_img_in.lora_down.weight");
+    fg_lora_close(f);
+    f = NULL;
+    if (CHECK_OK(write_lora(path, "lora_unet_img_in.lora_up.weight", 7, "lora_unet_img_in.lora_down.weight")) &&
+        CHECK_OK(fg_lora_open(path, &f)) && CHECK_OK(fg_lora_match_models(f, &tm.models, 1, 1, &m)))
+        CHECK_ERR(fg_lora_build_patched(tm.models.model[FG_LORA_MODEL_DIT], FG_LORA_MODEL_DIT, m.patches, m.n_patches,
+                                        true, &patched),
+                  "img_in.weight");
+    CHECK(!patched, "no view on failure");
+    fg_lora_match_free(&m);
+    fg_lora_close(f);
+    lora_test_models_close(&tm);
+}
+
+/* Patched models are cached per (base, chain, strengths) and leave the cache with their last user. */
+static void test_patched_models_are_cached(void) {
+    size_t at_start = fg_model_cache_size();
+    fg_model_obj *base = NULL, *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    fg_clip_obj *clip = NULL, *ca = NULL, *cb = NULL;
+    const char *lora = test_fixture("lora/kohya_r8.safetensors");
+    char lora_path[4096];
+    snprintf(lora_path, sizeof lora_path, "%s", lora);
+    if (!CHECK_OK(fg_model_obj_load(test_fixture("models/diffusion_models/tiny-flux.safetensors"), FG_WEIGHT_DEFAULT, &base)))
+        return;
+    char clip_l[4096];
+    snprintf(clip_l, sizeof clip_l, "%s", test_fixture("models/text_encoders/tiny-clip-l.safetensors"));
+    if (!CHECK_OK(fg_clip_obj_load(clip_l, test_fixture("models/text_encoders/tiny-t5xxl.safetensors"), &clip))) goto done;
+    size_t before = fg_model_cache_size();
+    if (!CHECK_OK(fg_lora_apply_objects(base, clip, lora_path, 0.8, 0.6, false, &a, &ca))) goto done;
+    if (!CHECK_OK(fg_lora_apply_objects(base, clip, lora_path, 0.8, 0.6, false, &b, &cb))) goto done;
+    CHECK(a->slot == b->slot && a->flux == b->flux && ca->clip_l == cb->clip_l, "one patched model per chain");
+    CHECK(a->flux != base->flux && a->n_loras == 1 && a->base_slot == base->slot, "a patched DiT over the base");
+    if (!CHECK_OK(fg_lora_apply_objects(base, NULL, lora_path, 0.5, 0, false, &c, NULL))) goto done;
+    CHECK(c->slot != a->slot, "another strength, another model");
+    if (!CHECK_OK(fg_lora_apply_objects(a, NULL, lora_path, 0.5, 0, false, &d, NULL))) goto done;
+    CHECK(d->n_loras == 2 && d->base_slot == base->slot && d->slot != c->slot, "stacked on the chain, built from the base");
+    CHECK(fg_model_cache_size() == before + 4, "%zu slots (before %zu)", fg_model_cache_size(), before);
+    fg_model_obj *strict = NULL;
+    CHECK_ERR(fg_lora_apply_objects(base, NULL, lora_path, 1, 0, true, &strict, NULL), "strict-lora");
+    CHECK(!strict, "no object on failure");
+done:
+    fg_model_obj *models[] = {a, b, c, d, base};
+    for (size_t i = 0; i < 5; i++)
+        if (models[i]) fg_object_unref(&models[i]->base);
+    fg_clip_obj *clips[] = {ca, cb, clip};
+    for (size_t i = 0; i < 3; i++)
+        if (clips[i]) fg_object_unref(&clips[i]->base);
+    CHECK(fg_model_cache_size() == at_start, "%zu slots left, %zu at the start", fg_model_cache_size(), at_start);
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "--compare-probe")) {
         probe_expected_path = argv[2];
@@ -357,6 +433,8 @@ int main(int argc, char **argv) {
         return test_summary();
     }
     RUN_TEST(test_info_names_format_rank_alpha);
+    RUN_TEST(test_hostile_lora_files);
+    RUN_TEST(test_patched_models_are_cached);
     RUN_TEST(test_stacking_composes_in_order);
     RUN_TEST(test_strength_zero_and_dtype);
     RUN_TEST(test_patched_weights_match_comfyui);
