@@ -170,6 +170,7 @@ static char *join_keys(const fg_lora_match *m, const char *open, const char *sep
 char *fg_lora_not_loaded_json(const fg_lora_match *m) { return join_keys(m, "[", ", ", "]"); }
 
 fg_error *fg_lora_check_match(const fg_lora_file *f, const fg_lora_match *m, bool strict) {
+    if (f->n == 0) return fg_errorf(FG_ERR_FORMAT, "LoRA %s holds no tensors", fg_lora_path(f));
     if (f->n > 0 && m->n_not_loaded == f->n)
         return fg_errorf(FG_ERR_UNSUPPORTED,
                          "LoRA %s: none of its %zu keys maps to a weight of the loaded models; "

@@ -386,6 +386,14 @@ static void test_hostile_lora_files(void) {
     CHECK(!patched, "no view on failure");
     fg_lora_match_free(&m);
     fg_lora_close(f);
+    f = NULL;
+    fg_st_writer *w = NULL;
+    if (CHECK_OK(fg_st_writer_create(&w)) && CHECK_OK(fg_st_writer_write(w, path)) && CHECK_OK(fg_lora_open(path, &f)) &&
+        CHECK_OK(fg_lora_match_models(f, &tm.models, 1, 1, &m)))
+        CHECK_ERR(fg_lora_check_match(f, &m, false), "holds no tensors");
+    fg_st_writer_free(w);
+    fg_lora_match_free(&m);
+    fg_lora_close(f);
     lora_test_models_close(&tm);
 }
 
