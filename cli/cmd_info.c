@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "models/lora_info.h"
 #include "models/model_kind.h"
 #include "core/safetensors.h"
 
@@ -208,6 +209,61 @@ static void print_tensors(const char *path, const fg_safetensors *st, const dtyp
     }
 }
 
+/* ---- LoRA files ---------------------------------------------------------------------------- */
+
+static void print_lora_text(const fg_lora_info *l) {
+    printf("LoRA format:  %s\nmade for:     %s\nlayers:       %zu", l->format, l->model, l->n_layers);
+    if (l->rank_max) printf(l->rank_min == l->rank_max ? ", rank %lld" : ", rank %lld..%lld", (long long)l->rank_min,
+                            (long long)l->rank_max);
+    printf("\n");
+    for (size_t i = 0; i < l->n_layers; i++) {
+        const fg_lora_layer_info *y = &l->layers[i];
+        printf("  ");
+        put_text(stdout, y->prefix);
+        printf("  %s", y->adapter ? y->adapter : "(no adapter)");
+        if (y->rank) printf(" rank %lld", (long long)y->rank);
+        if (y->has_alpha) printf(" alpha %g", y->alpha);
+        else if (y->adapter && strcmp(y->adapter, "diff") && strcmp(y->adapter, "set")) printf(" no alpha (scale 1)");
+        if (y->dora) printf(" + DoRA");
+        printf("\n");
+    }
+}
+
+static void print_lora_json(const fg_lora_info *l) {
+    printf("{\"lora\": {\"format\": ");
+    put_json_string(stdout, l->format);
+    printf(", \"model\": ");
+    put_json_string(stdout, l->model);
+    printf(", \"rank_min\": %lld, \"rank_max\": %lld, \"layers\": [", (long long)l->rank_min, (long long)l->rank_max);
+    for (size_t i = 0; i < l->n_layers; i++) {
+        const fg_lora_layer_info *y = &l->layers[i];
+        printf("%s{\"prefix\": ", i ? ", " : "");
+        put_json_string(stdout, y->prefix);
+        printf(", \"adapter\": ");
+        put_json_string(stdout, y->adapter ? y->adapter : "");
+        printf(", \"rank\": %lld, \"alpha\": ", (long long)y->rank);
+        if (y->has_alpha) printf("%.9g", y->alpha);
+        else printf("null");
+        printf(", \"dora\": %s}", y->dora ? "true" : "false");
+    }
+    printf("]}}\n");
+}
+
+/* A file with no model component that reads as a LoRA: its summary replaces the model one. */
+static bool try_lora(const char *path, int json) {
+    fg_lora_info info;
+    fg_error *err = fg_lora_info_read(path, &info);
+    if (err) {
+        fg_error_free(err);
+        return false;
+    }
+    bool is = info.is_lora;
+    if (is && json) print_lora_json(&info);
+    else if (is) print_lora_text(&info);
+    fg_lora_info_free(&info);
+    return is;
+}
+
 /* ---- command ------------------------------------------------------------------------------ */
 
 /* "fluxgraph: error: <file>: <reason>" on one line, whatever the reason contains. */
@@ -255,8 +311,12 @@ int cmd_info(int argc, char **argv) {
     err = fg_model_kind_detect(st, &kind);
     if (!err) {
         if (tensors) print_tensors(path, st, &stats);
-        else if (json) print_json(path, size, st, &stats, &kind);
-        else print_text(path, size, st, &stats, &kind);
+        else if (kind.ncomponents == 0 && json && try_lora(path, json)) {
+        } else if (json) print_json(path, size, st, &stats, &kind);
+        else {
+            print_text(path, size, st, &stats, &kind);
+            if (kind.ncomponents == 0) try_lora(path, json);
+        }
     }
     fg_safetensors_close(st);
     if (err) return report_file_error(path, err);

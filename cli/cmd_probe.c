@@ -23,12 +23,25 @@ static const probe_component components[] = {
     {"t5", probe_t5, "T5-XXL encoder output, with and without the padding mask (--model FILE)"},
     {"flux", probe_flux, "FLUX DiT forward and its intermediates (--model FILE)"},
     {"ae", probe_ae, "FLUX autoencoder decode and encode (--model FILE)"},
+    {"lora", probe_lora, "LoRA-patched weights, not-loaded keys and c0_out_lora (--lora --model --clip-l --t5 "
+                         "--strength-model --strength-clip)"},
     {"sigmas", probe_sigmas, "ModelSamplingFlux sigma tables and scheduler outputs (simple, beta, ...)"},
 };
+
+enum { PROBE_MAX_OPTIONS = 16, PROBE_MAX_META = 8 };
+
+typedef struct probe_option_kv {
+    const char *name, *value;
+    bool read;
+} probe_option_kv;
 
 struct probe_ctx {
     const fg_safetensors *golden;
     const char *model_path;
+    probe_option_kv *options;
+    size_t n_options;
+    const char *meta_keys[PROBE_MAX_META];
+    size_t n_meta;
     fg_st_writer *writer;
     /* Outputs the writer reads from at write time; one allocation each so their addresses stay
      * put while the list grows. */
@@ -38,6 +51,22 @@ struct probe_ctx {
 
 const fg_safetensors *probe_golden(const probe_ctx *ctx) { return ctx->golden; }
 const char *probe_model_path(const probe_ctx *ctx) { return ctx->model_path; }
+
+const char *probe_option(probe_ctx *ctx, const char *name) {
+    for (size_t i = 0; i < ctx->n_options; i++)
+        if (strcmp(ctx->options[i].name, name) == 0) {
+            ctx->options[i].read = true;
+            return ctx->options[i].value;
+        }
+    return NULL;
+}
+
+fg_error *probe_output_metadata(probe_ctx *ctx, const char *key, const char *value) {
+    if (ctx->n_meta == PROBE_MAX_META) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "too many probe metadata keys");
+    FG_TRY(fg_st_writer_set_metadata(ctx->writer, key, value));
+    ctx->meta_keys[ctx->n_meta++] = key;
+    return NULL;
+}
 
 fg_error *probe_output_add(probe_ctx *ctx, const char *name, fg_tensor *t) {
     if (ctx->owned_count == ctx->owned_cap) {
@@ -93,7 +122,7 @@ fg_error *probe_read_ids(const fg_safetensors *golden, const char *name, int32_t
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: fluxgraph probe COMPONENT --golden FILE --out FILE [--model FILE]\n\ncomponents:\n");
+    fprintf(f, "usage: fluxgraph probe COMPONENT --golden FILE --out FILE [--model FILE] [--OPTION VALUE ...]\n\ncomponents:\n");
     for (size_t i = 0; i < sizeof components / sizeof components[0]; i++)
         fprintf(f, "  %-9s %s\n", components[i].name, components[i].summary);
 }
@@ -104,23 +133,38 @@ static const probe_component *find_component(const char *name) {
     return NULL;
 }
 
-static fg_error *copy_metadata(const fg_safetensors *golden, fg_st_writer *w) {
-    for (size_t i = 0; i < fg_safetensors_metadata_count(golden); i++) {
+static bool set_by_component(const probe_ctx *ctx, const char *key) {
+    for (size_t i = 0; i < ctx->n_meta; i++)
+        if (strcmp(ctx->meta_keys[i], key) == 0) return true;
+    return false;
+}
+
+static fg_error *copy_metadata(const probe_ctx *ctx, fg_st_writer *w) {
+    for (size_t i = 0; i < fg_safetensors_metadata_count(ctx->golden); i++) {
         const char *key, *value;
-        fg_safetensors_metadata_at(golden, i, &key, &value);
+        fg_safetensors_metadata_at(ctx->golden, i, &key, &value);
+        if (set_by_component(ctx, key)) continue;
         FG_TRY(fg_st_writer_set_metadata(w, key, value));
     }
     return NULL;
 }
 
+static fg_error *unread_option(const probe_ctx *ctx, const char *component) {
+    for (size_t i = 0; i < ctx->n_options; i++)
+        if (!ctx->options[i].read)
+            return fg_errorf(FG_ERR_INVALID_ARGUMENT, "probe %s does not take --%s", component, ctx->options[i].name);
+    return NULL;
+}
+
 static fg_error *run_probe(const probe_component *c, const char *golden_path, const char *model_path,
-                           const char *out_path) {
+                           probe_option_kv *options, size_t n_options, const char *out_path) {
     fg_safetensors *golden = NULL;
     FG_TRY_CTX(fg_safetensors_open(golden_path, &golden), "golden file");
-    probe_ctx ctx = {.golden = golden, .model_path = model_path};
+    probe_ctx ctx = {.golden = golden, .model_path = model_path, .options = options, .n_options = n_options};
     fg_error *err = fg_st_writer_create(&ctx.writer);
     if (!err) err = fg_error_wrapf(c->run(&ctx), "probe %s on %s", c->name, golden_path);
-    if (!err) err = copy_metadata(golden, ctx.writer);
+    if (!err) err = unread_option(&ctx, c->name);
+    if (!err) err = copy_metadata(&ctx, ctx.writer);
     if (!err) err = fg_error_wrapf(fg_st_writer_write(ctx.writer, out_path), "writing %s", out_path);
     fg_st_writer_free(ctx.writer);
     for (size_t i = 0; i < ctx.owned_count; i++) {
@@ -134,6 +178,8 @@ static fg_error *run_probe(const probe_component *c, const char *golden_path, co
 
 int cmd_probe(int argc, char **argv) {
     const char *component = NULL, *golden = NULL, *out = NULL, *model = NULL;
+    probe_option_kv options[PROBE_MAX_OPTIONS];
+    size_t n_options = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = strcmp(a, "--golden") == 0 ? &golden
@@ -149,6 +195,13 @@ int cmd_probe(int argc, char **argv) {
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
+        } else if (a[0] == '-' && a[1] == '-' && a[2] && i + 1 < argc && n_options < PROBE_MAX_OPTIONS) {
+            for (size_t k = 0; k < n_options; k++)
+                if (strcmp(options[k].name, a + 2) == 0) {
+                    fprintf(stderr, "fluxgraph: probe: %s given twice\n", a);
+                    return 2;
+                }
+            options[n_options++] = (probe_option_kv){.name = a + 2, .value = argv[++i]};
         } else if (a[0] == '-' || component) {
             fprintf(stderr, "fluxgraph: probe: unexpected argument '%s'\n", a);
             usage(stderr);
@@ -167,7 +220,7 @@ int cmd_probe(int argc, char **argv) {
         usage(stderr);
         return 1;
     }
-    int rc = cli_report(run_probe(c, golden, model, out));
+    int rc = cli_report(run_probe(c, golden, model, options, n_options, out));
     if (rc == 0) printf("probe %s: wrote %s\n", c->name, out);
     return rc;
 }

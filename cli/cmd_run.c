@@ -19,7 +19,7 @@
 #define RUN_USAGE                                                                                          \
     "usage: fluxgraph run FILE [--models DIR] [--output DIR] [--input DIR] [--set NODE.INPUT=VALUE]...\n" \
     "                     [--seed N] [--prompt TEXT] [--batch-count N] [--prompts FILE] [--json]\n"       \
-    "                     [--no-metadata] [--format png|jpeg] [--quality N]\n"
+    "                     [--no-metadata] [--format png|jpeg] [--quality N] [--strict-lora]\n"
 #define EXIT_INVALID 2
 #define EXIT_RUNTIME 3
 #define MAX_SETS 256
@@ -28,7 +28,7 @@ typedef struct run_opts {
     const char *path, *models, *output, *input, *prompt, *prompts_file;
     const char *sets[MAX_SETS];
     int nsets;
-    bool has_seed, json, no_metadata, jpeg;
+    bool has_seed, json, no_metadata, jpeg, strict_lora;
     uint64_t seed;
     long batch_count;
     int quality;
@@ -618,6 +618,7 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
             o->jpeg = strcmp(next, "png") != 0;
         } else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--no-metadata") == 0) o->no_metadata = true;
+        else if (strcmp(a, "--strict-lora") == 0) o->strict_lora = true;
         else if ((a[0] == '-' && a[1]) || o->path) return usage_error("unexpected argument '%s'", a);
         else o->path = a;
     }
@@ -641,7 +642,7 @@ int cmd_run(int argc, char **argv) {
     snprintf(temp_dir, sizeof temp_dir, "%s/temp", o.output);
     fg_run_settings settings = {.models_dir = o.models, .output_dir = o.output, .temp_dir = temp_dir,
                                 .input_dir = o.input, .device = g_cli.device, .embed_metadata = !o.no_metadata,
-                                .image_format = o.jpeg ? 1 : 0, .jpeg_quality = o.quality, .cancel_flag = &g_cancel};
+                                .strict_lora = o.strict_lora, .image_format = o.jpeg ? 1 : 0, .jpeg_quality = o.quality, .cancel_flag = &g_cancel};
     struct sigaction sa = {0}, old_int;
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);

@@ -20,6 +20,12 @@ typedef fg_error *(*probe_component_fn)(probe_ctx *ctx);
 const fg_safetensors *probe_golden(const probe_ctx *ctx);
 /* --model FILE, or NULL when not given. */
 const char *probe_model_path(const probe_ctx *ctx);
+/* The value of `--NAME VALUE` given on the command line beyond --golden/--out/--model (e.g.
+ * "lora" for --lora FILE), or NULL. A component reads the options it understands; one that no
+ * component read is an error after the run (a typo never goes unnoticed). */
+const char *probe_option(probe_ctx *ctx, const char *name);
+/* Sets a __metadata__ entry of the output; golden metadata of the same key is not copied. */
+fg_error *probe_output_metadata(probe_ctx *ctx, const char *key, const char *value) FG_MUST_CHECK;
 /* Takes ownership of *t (an owned host tensor, cleared on return even on failure) and queues
  * it for the output file under `name`. */
 fg_error *probe_output_add(probe_ctx *ctx, const char *name, fg_tensor *t) FG_MUST_CHECK;
@@ -47,5 +53,6 @@ fg_error *probe_t5(probe_ctx *ctx) FG_MUST_CHECK;
 fg_error *probe_flux(probe_ctx *ctx) FG_MUST_CHECK;
 fg_error *probe_ae(probe_ctx *ctx) FG_MUST_CHECK;
 fg_error *probe_sigmas(probe_ctx *ctx) FG_MUST_CHECK;
+fg_error *probe_lora(probe_ctx *ctx) FG_MUST_CHECK;
 
 #endif

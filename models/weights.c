@@ -292,6 +292,8 @@ fg_error *fg_weights_scale(const fg_weights *w, const char *weight_name, float *
     return NULL;
 }
 
+static fg_error *add_owned_entry(fg_weights *w, const char *name, fg_tensor taken);
+
 fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) {
     fg_tensor taken = *t;
     memset(t, 0, sizeof *t);
@@ -299,6 +301,10 @@ fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) {
         fg_tensor_free_host(&taken);
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: tensor '%s' already exists", w->files->path, name);
     }
+    return add_owned_entry(w, name, taken);
+}
+
+static fg_error *add_owned_entry(fg_weights *w, const char *name, fg_tensor taken) {
     if (w->owned_count == w->owned_cap) {
         size_t cap = w->owned_cap ? w->owned_cap * 2 : 16;
         owned_tensor *grown = realloc(w->owned, cap * sizeof *grown);
@@ -316,4 +322,47 @@ fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) {
     }
     w->owned[w->owned_count++] = (owned_tensor){copy, taken};
     return NULL;
+}
+
+fg_error *fg_weights_clone(const fg_weights *base, fg_weights **out) {
+    fg_weights *w = NULL;
+    FG_TRY(make_view(base->files, base->prefix, &w));
+    for (size_t i = 0; i < base->owned_count; i++) {
+        fg_tensor alias = base->owned[i].t;
+        alias.owns_data = false;
+        const fg_safetensors *shard;
+        const char *name = base->owned[i].name;
+        fg_error *err = find_file_entry(w, name, &shard) ? fg_weights_override(w, name, &alias)
+                                                         : fg_weights_add_owned(w, name, &alias);
+        if (err) {
+            fg_weights_close(w);
+            return err;
+        }
+    }
+    *out = w;
+    return NULL;
+}
+
+fg_error *fg_weights_override(fg_weights *w, const char *name, fg_tensor *t) {
+    fg_tensor taken = *t;
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < w->owned_count; i++) {
+        if (strcmp(w->owned[i].name, name) != 0) continue;
+        fg_tensor_free_host(&w->owned[i].t);
+        w->owned[i].t = taken;
+        return NULL;
+    }
+    const fg_safetensors *shard;
+    if (!find_file_entry(w, name, &shard)) {
+        fg_tensor_free_host(&taken);
+        return fg_errorf(FG_ERR_NOT_FOUND, "%s: no tensor '%s%s' to override", w->files->path, w->prefix, name);
+    }
+    /* Drop the file name from the listing first, so the name stays listed once. */
+    for (size_t i = 0; i < w->name_count; i++) {
+        if (strcmp(w->names[i], name) != 0) continue;
+        memmove(&w->names[i], &w->names[i + 1], (w->name_count - i - 1) * sizeof *w->names);
+        w->name_count--;
+        break;
+    }
+    return add_owned_entry(w, name, taken);
 }

@@ -55,5 +55,12 @@ fg_error *fg_weights_scale(const fg_weights *w, const char *weight_name, float *
  * tensor (freed with the view), or a borrowed view such as an alias of a file tensor under a
  * converted name. It moves to w even on failure (*t is cleared). Duplicates fail. */
 fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) FG_MUST_CHECK;
+/* A view seeing exactly what `base` sees (same files and prefix; base's added tensors are
+ * borrowed, so base must outlive the clone). A LoRA-patched model is a clone with overrides. */
+fg_error *fg_weights_clone(const fg_weights *base, fg_weights **out) FG_MUST_CHECK;
+/* Shadows the existing tensor `name` (a file tensor or an added one) with *t in this view
+ * only; *t moves to w as in fg_weights_add_owned. The name keeps its single entry in the
+ * listing. An unknown name is FG_ERR_NOT_FOUND. */
+fg_error *fg_weights_override(fg_weights *w, const char *name, fg_tensor *t) FG_MUST_CHECK;
 
 #endif

@@ -63,14 +63,23 @@ typedef struct fg_model_sampling_params {
 
 #define FG_FLUX_DEV_DEFAULT_SHIFT 1.15
 
+/* One LoraLoader in a chain: the LoRA file (real path) and the strength it applies with. */
+typedef struct fg_lora_use {
+    char *path;
+    double strength;
+} fg_lora_use;
+
 typedef struct fg_model_obj {
     fg_object base;
-    fg_loaded *slot;            /* holds the fg_flux_model */
-    const fg_flux_model *flux;  /* = fg_loaded_model(slot) */
+    fg_loaded *slot;            /* holds the fg_flux_model (the patched one when LoRAs apply) */
+    const fg_flux_model *flux;  /* = the slot's model */
     fg_model_sampling_params sampling;
-    /* LoRA patches (the LoRA issue fills these; NULL / 0 today). */
-    void *patches;
-    size_t n_patches;
+    /* LoRAs applied, in order (stacked LoraLoaders), and the unpatched DiT they apply to
+     * (NULL when none: slot is the base). A patched DiT is built once per distinct
+     * (base, LoRA list, strengths) in the model cache; the base is never modified. */
+    fg_loaded *base_slot;
+    fg_lora_use *loras;
+    size_t n_loras;
 } fg_model_obj;
 
 /* Loads (or finds in the cache) the FLUX DiT of `path`: a stand-alone file, an all-in-one
@@ -89,6 +98,9 @@ typedef struct fg_clip_obj {
     const fg_clip_model *clip_l;
     const fg_t5_model *t5;
     fg_loaded *tokenizers_slot;       /* the built-in CLIP-L BPE and T5 SentencePiece vocabularies */
+    char *clip_l_path, *t5_path;      /* the base files (LoRAs rebuild from them) */
+    fg_lora_use *loras;               /* as in fg_model_obj; both slots then hold the patched pair */
+    size_t n_loras;
 } fg_clip_obj;
 
 /* The built-in CLIP-L and T5 tokenizers as a cache slot (one more reference). Defined in
@@ -124,6 +136,17 @@ typedef struct fg_vae_obj {
 } fg_vae_obj;
 
 fg_error *fg_vae_obj_load(const char *path, fg_vae_obj **out) FG_MUST_CHECK;
+
+/* ---- LoRA ------------------------------------------------------------------------------- */
+
+/* LoraLoader: `model` and/or `clip` (either may be NULL: LoraLoaderModelOnly) with the LoRA at
+ * lora_path applied after the LoRAs they already carry. The file's keys are matched against
+ * every model given (comfy/lora.py); keys nothing maps are logged as a warning naming the file
+ * (an error when strict), and a file of which nothing maps is an error naming the model it was
+ * made for. Outputs are new objects (the inputs are unchanged). */
+fg_error *fg_lora_apply_objects(const fg_model_obj *model, const fg_clip_obj *clip, const char *lora_path,
+                                double strength_model, double strength_clip, bool strict, fg_model_obj **model_out,
+                                fg_clip_obj **clip_out) FG_MUST_CHECK;
 
 /* ---- all-in-one checkpoints ------------------------------------------------------------- */
 

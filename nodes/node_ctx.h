@@ -20,6 +20,7 @@ typedef struct fg_run_settings {
     bool embed_metadata;      /* write prompt/workflow into PNGs (--no-metadata turns it off) */
     int image_format;         /* 0 = PNG, 1 = JPEG */
     int jpeg_quality;
+    bool strict_lora;         /* --strict-lora: a LoRA key that maps to no weight is an error */
     /* Set asynchronously (Ctrl-C); nodes with long loops check it between steps. */
     volatile int *cancel_flag;
 } fg_run_settings;

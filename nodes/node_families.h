@@ -43,5 +43,7 @@ extern const fg_node_spec fg_nodes_vae[];
 extern const size_t fg_nodes_vae_count;
 extern const fg_node_spec fg_nodes_sampling[];
 extern const size_t fg_nodes_sampling_count;
+extern const fg_node_spec fg_nodes_lora[];
+extern const size_t fg_nodes_lora_count;
 
 #endif

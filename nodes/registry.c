@@ -30,6 +30,7 @@ static void build(void) {
     add_family(fg_nodes_image, fg_nodes_image_count);
     add_family(fg_nodes_vae, fg_nodes_vae_count);
     add_family(fg_nodes_sampling, fg_nodes_sampling_count);
+    add_family(fg_nodes_lora, fg_nodes_lora_count);
     qsort(sorted, n_sorted, sizeof sorted[0], cmp_spec);
 }
 

@@ -34,7 +34,7 @@ static fg_workflow *load_example(const char *name, const char *form) {
 }
 
 static void test_registry(void) {
-    CHECK(fg_node_count() == 37, "count %zu", fg_node_count());
+    CHECK(fg_node_count() == 39, "count %zu", fg_node_count());
     for (size_t i = 1; i < fg_node_count(); i++)
         CHECK(strcmp(fg_node_at(i - 1)->class_type, fg_node_at(i)->class_type) < 0);
     const fg_node_spec *k = fg_node_find("KSampler");
@@ -42,7 +42,7 @@ static void test_registry(void) {
     CHECK(fg_node_input_index(k, "denoise") == 9 && fg_node_input_index(k, "nope") == -1);
     CHECK(k->inputs[1].max_u64 && k->inputs[1].control_after_generate);
     CHECK(fg_node_find("SaveImage")->output_node && fg_node_find("PreviewImage")->output_node);
-    CHECK(!fg_node_find("VAEDecode")->output_node && !fg_node_find("LoraLoader"));
+    CHECK(!fg_node_find("VAEDecode")->output_node && fg_node_find("LoraLoader") && !fg_node_find("LoraLoaderV2"));
     const char *s[3];
     CHECK(fg_node_suggest("KSamplr", s, 3) >= 1 && strcmp(s[0], "KSampler") == 0);
     CHECK(fg_node_suggest("ClipLoader", s, 1) == 1 && strcmp(s[0], "CLIPLoader") == 0);
@@ -196,14 +196,12 @@ static void test_examples_unsupported(void) {
     expect_unsupported("flux2__flux2_example", "EmptyFlux2LatentImage,Flux2Scheduler,ImageScaleToTotalPixels");
     expect_unsupported("flux__flux_canny_model_example", "Canny,InstructPixToPixConditioning");
     expect_unsupported("flux__flux_controlnet_example", "Canny,ControlNetApplySD3,ControlNetLoader");
-    expect_unsupported("flux__flux_depth_lora_example", "InstructPixToPixConditioning,LoraLoaderModelOnly");
+    expect_unsupported("flux__flux_depth_lora_example", "InstructPixToPixConditioning");
     expect_unsupported("flux__flux_fill_inpaint_example", "DifferentialDiffusion,InpaintModelConditioning");
     expect_unsupported("flux__flux_kontext_example", "FluxKontextImageScale,ReferenceLatent");
     expect_unsupported("flux__flux_redux_model_example",
                        "CLIPVisionEncode,CLIPVisionLoader,StyleModelApply,StyleModelLoader");
     expect_unsupported("inpaint__inpaint_example", "VAEEncodeForInpaint");
-    expect_unsupported("lora__lora", "LoraLoader");
-    expect_unsupported("lora__lora_multiple", "LoraLoader");
     expect_unsupported("upscale_models__esrgan_example", "ImageUpscaleWithModel,UpscaleModelLoader");
 }
 
@@ -211,7 +209,8 @@ static void test_examples_unsupported(void) {
 static void test_examples_other_valid(void) {
     static const char *const names[] = {"2_pass_txt2img__hiresfix_latent_workflow", "img2img__img2img_workflow",
                                         "sd3__sd3.5_simple_example", "sdxl__sdxl_simple_example",
-                                        "textual_inversion_embeddings__embedding_example", "flux__girl_in_field"};
+                                        "textual_inversion_embeddings__embedding_example", "flux__girl_in_field",
+                                        "lora__lora", "lora__lora_multiple"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         fg_workflow *wf = load_example(names[i], "ui");
         bool ok = false;
