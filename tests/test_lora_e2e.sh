@@ -89,4 +89,26 @@ check "fluxgraph info names a LoRA's format, model, layers, rank and alpha" $?
 "$fg" info --json "$models/loras/diffusers_r4.safetensors" 2>&1 | grep -q '"lora": {"format": "diffusers/PEFT, LoRA"'
 check "fluxgraph info --json describes a LoRA" $?
 
+# A batch that switches between the base DiT and a fine-tuned one (same layout, other weights,
+# here a tiny DiT written by mkmodel with another seed), LoRAs applied to
+# each: every job equals its separate run; under `make asan` this also checks nothing leaks.
+ft="$tmp/models_ft"
+mkdir -p "$ft/diffusion_models/finetunes"
+for d in text_encoders vae loras; do ln -s "$models/$d" "$ft/$d"; done
+cp tests/fixtures/models/diffusion_models/tiny-flux.safetensors "$ft/diffusion_models/" # a file link leaving the folder is refused
+"$fg" mkmodel --preset tiny --seed 7 "$tmp/mk" >/dev/null 2>&1 &&
+    cp "$tmp/mk/diffusion_models/tiny-flux.safetensors" "$ft/diffusion_models/finetunes/my-flux.safetensors"
+check "mkmodel writes a second tiny DiT to stand in for a fine-tune" $?
+printf '{"12.unet_name": "finetunes/my-flux.safetensors"}\n{"12.unet_name": "tiny-flux.safetensors"}\n{"12.unet_name": "finetunes/my-flux.safetensors", "41.strength_model": 0.2}\n' >"$tmp/switch"
+"$fg" run "$wf" --models "$ft" --output "$tmp/sw" --no-metadata --prompts "$tmp/switch" >/dev/null 2>"$tmp/err.log"; rc=$?
+[ $rc = 0 ] || sed 's/^/    /' "$tmp/err.log"
+"$fg" run "$wf" --models "$ft" --output "$tmp/sw1" --no-metadata --set 12.unet_name=finetunes/my-flux.safetensors >/dev/null 2>&1
+"$fg" run "$wf" --models "$ft" --output "$tmp/sw2" --no-metadata >/dev/null 2>&1
+"$fg" run "$wf" --models "$ft" --output "$tmp/sw3" --no-metadata --set 12.unet_name=finetunes/my-flux.safetensors \
+    --set 41.strength_model=0.2 >/dev/null 2>&1
+[ $rc = 0 ] && same "$tmp/sw/lora_00001_.png" "$tmp/sw1/lora_00001_.png" &&
+    same "$tmp/sw/lora_00002_.png" "$tmp/sw2/lora_00001_.png" && same "$tmp/sw/lora_00003_.png" "$tmp/sw3/lora_00001_.png" &&
+    ! same "$tmp/sw/lora_00001_.png" "$tmp/sw/lora_00002_.png" && same "$tmp/sw2/lora_00001_.png" "$tmp/o1/lora_00001_.png"
+check "one batch switching base and fine-tuned DiTs (with LoRAs) gives the images of separate runs" $?
+
 finish
