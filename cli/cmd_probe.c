@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/probe.h"
+#include "kernels/ops.h"
 
 typedef struct probe_component {
     const char *name;
@@ -88,6 +89,23 @@ fg_error *probe_output_add(probe_ctx *ctx, const char *name, fg_tensor *t) {
     ctx->owned[ctx->owned_count++] = kept;
     memset(t, 0, sizeof *t);
     return fg_st_writer_add(ctx->writer, name, kept);
+}
+
+fg_error *probe_output_result(probe_ctx *ctx, const fg_st_entry *e, const fg_tensor *result) {
+    char want[96], have[96];
+    if (e->dtype != FG_F32 || e->ndim != result->ndim ||
+        memcmp(e->shape, result->shape, (size_t)e->ndim * sizeof e->shape[0]) != 0)
+        return fg_errorf(FG_ERR_FORMAT, "golden is %s %s but the model produces F32 %s", fg_dtype_name(e->dtype),
+                         fg_shape_str(e->ndim, e->shape, want, sizeof want),
+                         fg_tensor_shape_str(result, have, sizeof have));
+    fg_tensor host;
+    FG_TRY(fg_tensor_alloc_host(&host, FG_F32, result->ndim, result->shape));
+    fg_error *err = fg_tensor_copy(&host, result);
+    if (err) {
+        fg_tensor_free_host(&host);
+        return err;
+    }
+    return probe_output_add(ctx, e->name, &host);
 }
 
 fg_error *probe_read_ids(const fg_safetensors *golden, const char *name, int32_t **ids, int64_t *batch,

@@ -30,6 +30,10 @@ fg_error *probe_output_metadata(probe_ctx *ctx, const char *key, const char *val
  * it for the output file under `name`. */
 fg_error *probe_output_add(probe_ctx *ctx, const char *name, fg_tensor *t) FG_MUST_CHECK;
 
+/* Copies a result (any device, F32) into an owned host tensor and queues it under golden
+ * entry e's name, after checking it has the golden's F32 shape. */
+fg_error *probe_output_result(probe_ctx *ctx, const fg_st_entry *e, const fg_tensor *result) FG_MUST_CHECK;
+
 /* ---- the per-tensor metadata values: small JSON objects such as
  *      {"seed": "42", "shape": [1, 16, 128, 128], "note": "..."} ---------------------------- */
 

@@ -21,24 +21,6 @@ static const clip_output_name outputs[] = {
     {"pooled_projected", FG_CLIP_PROJECTED},
 };
 
-/* Copies a device result into an owned host tensor for the writer, checking the golden shape. */
-static fg_error *emit(probe_ctx *ctx, const fg_st_entry *e, const fg_tensor *result) {
-    char want[96], have[96];
-    if (e->dtype != FG_F32 || e->ndim != result->ndim ||
-        memcmp(e->shape, result->shape, (size_t)e->ndim * sizeof e->shape[0]) != 0)
-        return fg_errorf(FG_ERR_FORMAT, "golden is %s %s but the model produces F32 %s", fg_dtype_name(e->dtype),
-                         fg_shape_str(e->ndim, e->shape, want, sizeof want),
-                         fg_tensor_shape_str(result, have, sizeof have));
-    fg_tensor host;
-    FG_TRY(fg_tensor_alloc_host(&host, FG_F32, result->ndim, result->shape));
-    fg_error *err = fg_tensor_copy(&host, result);
-    if (err) {
-        fg_tensor_free_host(&host);
-        return err;
-    }
-    return probe_output_add(ctx, e->name, &host);
-}
-
 static const clip_output_name *find_output(const char *name) {
     for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
         if (strcmp(outputs[i].name, name) == 0) return &outputs[i];
@@ -75,7 +57,7 @@ static fg_error *run(probe_ctx *ctx, const fg_clip_model *m, const int32_t *ids,
     for (size_t i = 0; !err && i < fg_safetensors_count(golden); i++) {
         const fg_st_entry *e = fg_safetensors_entry(golden, i);
         const clip_output_name *out = find_output(e->name);
-        if (out) err = fg_error_wrapf(emit(ctx, e, result_of(&o, out->flag)), "tensor '%s'", e->name);
+        if (out) err = fg_error_wrapf(probe_output_result(ctx, e, result_of(&o, out->flag)), "tensor '%s'", e->name);
     }
     fg_clip_outputs_free(&o);
     return err;

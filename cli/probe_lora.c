@@ -35,25 +35,14 @@ static fg_error *parse_strength(probe_ctx *ctx, const char *name, double *out) {
     return NULL;
 }
 
-/* A text encoder file's view at the prefix in front of `anchor` (none, or a checkpoint's). */
-static fg_error *open_text(const char *path, const char *anchor, const char *what, fg_weights **out) {
-    fg_weights *file = NULL;
-    FG_TRY(fg_weights_open(path, &file));
-    char prefix[256];
-    fg_error *err = fg_weights_find_prefix(file, anchor, what, prefix, sizeof prefix);
-    if (!err) err = fg_weights_view(file, prefix, out);
-    fg_weights_close(file);
-    return err;
-}
-
 static fg_error *open_models(probe_ctx *ctx, lora_probe *p) {
     const char *flux = probe_model_path(ctx), *clip = probe_option(ctx, "clip-l"), *t5 = probe_option(ctx, "t5");
     if (flux) {
         FG_TRY(fg_flux_load(flux, &p->base_flux));
         p->models.model[FG_LORA_MODEL_DIT] = p->base_flux->weights;
     }
-    if (clip) FG_TRY(open_text(clip, "text_model.embeddings.token_embedding.weight", "CLIP-L", &p->text[FG_LORA_MODEL_CLIP_L]));
-    if (t5) FG_TRY(open_text(t5, "encoder.final_layer_norm.weight", "T5-XXL", &p->text[FG_LORA_MODEL_T5]));
+    if (clip) FG_TRY(fg_weights_open_at_anchor(clip, "text_model.embeddings.token_embedding.weight", "CLIP-L", &p->text[FG_LORA_MODEL_CLIP_L]));
+    if (t5) FG_TRY(fg_weights_open_at_anchor(t5, "encoder.final_layer_norm.weight", "T5-XXL", &p->text[FG_LORA_MODEL_T5]));
     p->models.model[FG_LORA_MODEL_CLIP_L] = p->text[FG_LORA_MODEL_CLIP_L];
     p->models.model[FG_LORA_MODEL_T5] = p->text[FG_LORA_MODEL_T5];
     return NULL;

@@ -21,23 +21,6 @@ static fg_error *read_mask(const fg_safetensors *golden, int64_t batch, int64_t 
     return NULL;
 }
 
-static fg_error *emit(probe_ctx *ctx, const fg_st_entry *e, const fg_tensor *result) {
-    char want[96], have[96];
-    if (e->dtype != FG_F32 || e->ndim != result->ndim ||
-        memcmp(e->shape, result->shape, (size_t)e->ndim * sizeof e->shape[0]) != 0)
-        return fg_errorf(FG_ERR_FORMAT, "golden is %s %s but the model produces F32 %s", fg_dtype_name(e->dtype),
-                         fg_shape_str(e->ndim, e->shape, want, sizeof want),
-                         fg_tensor_shape_str(result, have, sizeof have));
-    fg_tensor host;
-    FG_TRY(fg_tensor_alloc_host(&host, FG_F32, result->ndim, result->shape));
-    fg_error *err = fg_tensor_copy(&host, result);
-    if (err) {
-        fg_tensor_free_host(&host);
-        return err;
-    }
-    return probe_output_add(ctx, e->name, &host);
-}
-
 /* One golden output: the model run with or without the key mask. */
 static fg_error *produce(probe_ctx *ctx, const fg_t5_model *m, const fg_st_entry *e, const int32_t *ids,
                          int64_t batch, int64_t len) {
@@ -45,7 +28,7 @@ static fg_error *produce(probe_ctx *ctx, const fg_t5_model *m, const fg_st_entry
     if (strcmp(e->name, "encoder_output_masked") == 0) FG_TRY(read_mask(probe_golden(ctx), batch, len, &mask));
     fg_tensor out;
     FG_TRY(fg_t5_encode(m, g_cli.device, ids, batch, len, mask, &out));
-    fg_error *err = emit(ctx, e, &out);
+    fg_error *err = probe_output_result(ctx, e, &out);
     fg_tensor_free(&out);
     return err;
 }

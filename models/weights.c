@@ -142,6 +142,16 @@ fg_error *fg_weights_open(const char *path, fg_weights **out) {
     return err;
 }
 
+fg_error *fg_weights_open_at_anchor(const char *path, const char *anchor, const char *what, fg_weights **out) {
+    fg_weights *file = NULL;
+    FG_TRY(fg_weights_open(path, &file));
+    char prefix[256];
+    fg_error *err = fg_weights_find_prefix(file, anchor, what, prefix, sizeof prefix);
+    if (!err) err = fg_weights_view(file, prefix, out);
+    fg_weights_close(file);
+    return err;
+}
+
 fg_error *fg_weights_view(const fg_weights *base, const char *prefix, fg_weights **out) {
     return make_view(base->files, prefix, out);
 }

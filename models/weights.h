@@ -19,6 +19,10 @@ typedef struct fg_weights fg_weights;
 /* Opens a .safetensors file or a diffusers shard index JSON ({"weight_map": {name: shard}};
  * shards are opened from the index's folder and may not name paths outside it). */
 fg_error *fg_weights_open(const char *path, fg_weights **out) FG_MUST_CHECK;
+/* Opens path and returns the view at the prefix of the one model holding "<prefix><anchor>"
+ * (a stand-alone file or an all-in-one checkpoint); see fg_weights_find_prefix. */
+fg_error *fg_weights_open_at_anchor(const char *path, const char *anchor, const char *what,
+                                    fg_weights **out) FG_MUST_CHECK;
 /* A second view on the same open files, seeing only names under `prefix` (stripped). */
 fg_error *fg_weights_view(const fg_weights *base, const char *prefix, fg_weights **out) FG_MUST_CHECK;
 /* Closes the view; the files close with the last view. */

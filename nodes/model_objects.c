@@ -28,7 +28,6 @@ struct fg_loaded {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static fg_loaded *cache_head;
 
-
 void *fg_loaded_model(const fg_loaded *slot) {
     return slot ? slot->model : NULL;
 }
@@ -579,17 +578,6 @@ static fg_error *lora_flux_load(const void *argp, void **model, void (**free_mod
     return NULL;
 }
 
-/* A text encoder file's view at the prefix in front of `anchor`. */
-static fg_error *open_text_view(const char *path, const char *anchor, const char *what, fg_weights **out) {
-    fg_weights *file = NULL;
-    FG_TRY(fg_weights_open(path, &file));
-    char prefix[256];
-    fg_error *err = fg_weights_find_prefix(file, anchor, what, prefix, sizeof prefix);
-    if (!err) err = fg_weights_view(file, prefix, out);
-    fg_weights_close(file);
-    return err;
-}
-
 typedef struct text_views {
     fg_weights *v[FG_LORA_MODEL_COUNT];
     fg_lora_models models;
@@ -603,10 +591,10 @@ static void text_views_close(text_views *t) {
 static fg_error *text_views_open(const fg_clip_obj *clip, text_views *t) {
     memset(t, 0, sizeof *t);
     if (clip->clip_l_path)
-        FG_TRY(open_text_view(clip->clip_l_path, "text_model.embeddings.token_embedding.weight", "CLIP-L",
+        FG_TRY(fg_weights_open_at_anchor(clip->clip_l_path, "text_model.embeddings.token_embedding.weight", "CLIP-L",
                               &t->v[FG_LORA_MODEL_CLIP_L]));
     if (clip->t5_path)
-        FG_TRY(open_text_view(clip->t5_path, "encoder.final_layer_norm.weight", "T5-XXL", &t->v[FG_LORA_MODEL_T5]));
+        FG_TRY(fg_weights_open_at_anchor(clip->t5_path, "encoder.final_layer_norm.weight", "T5-XXL", &t->v[FG_LORA_MODEL_T5]));
     for (int k = 0; k < FG_LORA_MODEL_COUNT; k++) t->models.model[k] = t->v[k];
     return NULL;
 }

@@ -142,14 +142,9 @@ fg_error *fg_clip_load(const fg_weights *w, fg_clip_model **out) {
 fg_error *fg_clip_open(const char *path, fg_clip_model **out) {
     FG_CHECK_ARG(path && out, "fg_clip_open: NULL argument");
     *out = NULL;
-    fg_weights *base = NULL, *view = NULL;
-    FG_TRY(fg_weights_open(path, &base));
-    char prefix[256];
-    fg_error *err = fg_weights_find_prefix(base, "text_model.embeddings.token_embedding.weight", "CLIP text model",
-                                           prefix, sizeof prefix);
-    if (!err) err = fg_weights_view(base, prefix, &view);
-    fg_weights_close(base);
-    if (!err) err = fg_clip_load(view, out);
+    fg_weights *view = NULL;
+    FG_TRY(fg_weights_open_at_anchor(path, "text_model.embeddings.token_embedding.weight", "CLIP text model", &view));
+    fg_error *err = fg_clip_load(view, out);
     if (err) {
         fg_weights_close(view);
         return err;

@@ -194,14 +194,9 @@ fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) {
 fg_error *fg_t5_open(const char *path, fg_t5_model **out) {
     FG_CHECK_ARG(path && out, "fg_t5_open: NULL argument");
     *out = NULL;
-    fg_weights *base = NULL, *view = NULL;
-    FG_TRY(fg_weights_open(path, &base));
-    char prefix[256];
-    fg_error *err =
-        fg_weights_find_prefix(base, "encoder.final_layer_norm.weight", "T5 encoder", prefix, sizeof prefix);
-    if (!err) err = fg_weights_view(base, prefix, &view);
-    fg_weights_close(base);
-    if (!err) err = fg_t5_load(view, out);
+    fg_weights *view = NULL;
+    FG_TRY(fg_weights_open_at_anchor(path, "encoder.final_layer_norm.weight", "T5 encoder", &view));
+    fg_error *err = fg_t5_load(view, out);
     if (err) {
         fg_weights_close(view);
         return err;
