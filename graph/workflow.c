@@ -159,6 +159,21 @@ static bool looks_like_api(const json_t *root) {
     return true;
 }
 
+/* Takes over prompt and ui (either may be released on failure). */
+static fg_error *new_workflow(json_t *prompt, json_t *ui, const char *label, fg_workflow **out) {
+    fg_workflow *wf = calloc(1, sizeof *wf);
+    if (!wf || !(wf->source = strdup(label))) {
+        free(wf);
+        json_decref(prompt);
+        json_decref(ui);
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
+    }
+    wf->prompt = prompt;
+    wf->ui = ui;
+    *out = wf;
+    return NULL;
+}
+
 static fg_error *from_json(json_t *root, const char *label, fg_workflow **out) {
     if (!json_is_object(root)) {
         json_decref(root);
@@ -173,17 +188,7 @@ static fg_error *from_json(json_t *root, const char *label, fg_workflow **out) {
         json_incref(ui);
         json_decref(root);
         root = prompt;
-        fg_workflow *wf = calloc(1, sizeof *wf);
-        if (!wf || !(wf->source = strdup(label))) {
-            free(wf);
-            json_decref(root);
-            json_decref(ui);
-            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
-        }
-        wf->prompt = root;
-        wf->ui = ui;
-        *out = wf;
-        return NULL;
+        return new_workflow(root, ui, label, out);
     }
     json_t *prompt = NULL, *ui = NULL;
     if (looks_like_ui(root)) {
@@ -202,17 +207,7 @@ static fg_error *from_json(json_t *root, const char *label, fg_workflow **out) {
                          "(\"nodes\" and \"links\")",
                          label);
     }
-    fg_workflow *wf = calloc(1, sizeof *wf);
-    if (!wf || !(wf->source = strdup(label))) {
-        free(wf);
-        json_decref(prompt);
-        json_decref(ui);
-        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
-    }
-    wf->prompt = prompt;
-    wf->ui = ui;
-    *out = wf;
-    return NULL;
+    return new_workflow(prompt, ui, label, out);
 }
 
 fg_error *fg_workflow_from_json_text(const char *text, size_t len, const char *label, fg_workflow **out) {
