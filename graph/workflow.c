@@ -159,7 +159,7 @@ static bool looks_like_api(const json_t *root) {
     return true;
 }
 
-/* Takes over prompt and ui (either may be released on failure). */
+/* Takes over prompt and ui (both are released on failure). */
 static fg_error *new_workflow(json_t *prompt, json_t *ui, const char *label, fg_workflow **out) {
     fg_workflow *wf = calloc(1, sizeof *wf);
     if (!wf || !(wf->source = strdup(label))) {

@@ -58,24 +58,6 @@ static fg_tensor golden_tensor(const char *name) {
     return t;
 }
 
-/* Deterministic values in [-amp, amp]. */
-static void fill(fg_tensor *t, uint32_t seed, float amp) {
-    float *d = t->data;
-    for (int64_t i = 0; i < fg_tensor_numel(t); i++) {
-        seed = seed * 1664525u + 1013904223u;
-        d[i] = ((float)(seed >> 8) / 16777216.0f * 2.0f - 1.0f) * amp;
-    }
-}
-
-static double max_abs(const float *a, const float *b, int64_t n) {
-    double m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d; /* NaN propagates */
-    }
-    return m;
-}
-
 static double max_abs_ref(const float *a, const double *b, int64_t n) {
     double m = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -151,8 +133,8 @@ static void test_other_config_matches_reference(void) {
         CHECK(c->levels == 3 && c->num_res_blocks == 2 && c->z_channels == 4 && c->ch_mult[2] == 4 && c->dtype == FG_BF16);
         CHECK(fg_vae_factor(m) == 4);
         fg_tensor z = host(FG_F32, FG_SHAPE(1, 4, 3, 5)), x = host(FG_F32, FG_SHAPE(1, 3, 12, 8));
-        fill(&z, 11, 1.5f);
-        fill(&x, 12, 1.0f);
+        vae_fill(&z, 11, 1.5f);
+        vae_fill(&x, 12, 1.0f);
         fg_tensor d = decode(m, &z), mo = encode_moments(m, &x);
         double *rd = NULL, *re = NULL;
         if (CHECK_OK(ref_decode(w, c, z.data, 3, 5, &rd)) && CHECK_OK(ref_encode(w, c, x.data, 12, 8, &re))) {
@@ -177,7 +159,7 @@ static void test_golden_decode(void) {
     if (!CHECK_OK(load_vae(tiny_path, NULL, &m))) return;
     fg_tensor z = golden_tensor("z"), want = golden_tensor("decoded"), want_u8 = golden_tensor("image_u8");
     fg_tensor d = decode(m, &z);
-    double err = max_abs(d.data, want.data, fg_tensor_numel(&want));
+    double err = vae_max_abs(d.data, want.data, fg_tensor_numel(&want));
     printf("  decoded: max abs %.2e (tolerance %.0e)\n", err, GOLDEN_TOL);
     CHECK(err <= GOLDEN_TOL, "%g", err);
     fg_tensor u8 = host(FG_U8, want_u8.ndim, want_u8.shape);
@@ -202,9 +184,9 @@ static void test_golden_encode(void) {
     fg_tensor x = host(FG_F32, FG_SHAPE(1, 3, 64, 64)), mean = host(FG_F32, want_mean.ndim, want_mean.shape);
     CHECK_OK(fg_vae_u8_to_pixels(&x, &u8));
     fg_tensor mo = encode_moments(m, &x);
-    double e1 = max_abs(mo.data, want.data, fg_tensor_numel(&want));
+    double e1 = vae_max_abs(mo.data, want.data, fg_tensor_numel(&want));
     CHECK_OK(fg_vae_encode_mean(m, &x, &mean));
-    double e2 = max_abs(mean.data, want_mean.data, fg_tensor_numel(&want_mean));
+    double e2 = vae_max_abs(mean.data, want_mean.data, fg_tensor_numel(&want_mean));
     printf("  moments: max abs %.2e, mean: %.2e (tolerance %.0e)\n", e1, e2, GOLDEN_TOL);
     CHECK(e1 <= GOLDEN_TOL && e2 <= GOLDEN_TOL);
     CHECK(memcmp(mean.data, mo.data, (size_t)fg_tensor_numel(&mean) * 4) == 0, "mean = first half of the moments");
@@ -219,12 +201,12 @@ static void test_latent_format_matches_golden(void) {
     fg_tensor a = host(FG_F32, mean.ndim, mean.shape), b = host(FG_F32, z.ndim, z.shape);
     CHECK_OK(fg_latent_process_in(&a, &mean));
     CHECK_OK(fg_latent_process_out(&b, &z));
-    double ein = max_abs(a.data, want_in.data, fg_tensor_numel(&a)), eout = max_abs(b.data, want_out.data, fg_tensor_numel(&b));
+    double ein = vae_max_abs(a.data, want_in.data, fg_tensor_numel(&a)), eout = vae_max_abs(b.data, want_out.data, fg_tensor_numel(&b));
     printf("  process_in: max abs %.2e (bit-exact expected), process_out: %.2e\n", ein, eout);
     CHECK(ein == 0.0, "%g", ein);
     CHECK(eout <= 1e-6, "%g", eout);
     CHECK_OK(fg_latent_process_in(&b, &b)); /* in place, and the round trip */
-    CHECK(max_abs(b.data, z.data, fg_tensor_numel(&z)) <= 1e-6);
+    CHECK(vae_max_abs(b.data, z.data, fg_tensor_numel(&z)) <= 1e-6);
     fg_tensor_free(&mean), fg_tensor_free(&want_in), fg_tensor_free(&z), fg_tensor_free(&want_out);
     fg_tensor_free(&a), fg_tensor_free(&b);
 }
@@ -235,8 +217,8 @@ static void test_batch_equals_single_samples(void) {
     fg_vae *m = NULL;
     if (!CHECK_OK(load_vae(tiny_path, NULL, &m))) return;
     fg_tensor z = host(FG_F32, FG_SHAPE(2, 16, 4, 6)), x = host(FG_F32, FG_SHAPE(2, 3, 32, 24));
-    fill(&z, 1, 2.0f);
-    fill(&x, 2, 1.0f);
+    vae_fill(&z, 1, 2.0f);
+    vae_fill(&x, 2, 1.0f);
     fg_tensor d = decode(m, &z), mo = encode_moments(m, &x);
     for (int64_t b = 0; b < 2; b++) {
         fg_tensor zb = host(FG_F32, FG_SHAPE(1, 16, 4, 6)), xb = host(FG_F32, FG_SHAPE(1, 3, 32, 24));
@@ -244,7 +226,7 @@ static void test_batch_equals_single_samples(void) {
         CHECK_OK(fg_slice(&xb, &x, 0, b));
         fg_tensor db = decode(m, &zb), mb = encode_moments(m, &xb);
         int64_t nd = fg_tensor_numel(&db), nm = fg_tensor_numel(&mb);
-        double ed = max_abs((float *)d.data + b * nd, db.data, nd), em = max_abs((float *)mo.data + b * nm, mb.data, nm);
+        double ed = vae_max_abs((float *)d.data + b * nd, db.data, nd), em = vae_max_abs((float *)mo.data + b * nm, mb.data, nm);
         printf("  batch item %lld vs alone: decode %.2e, encode %.2e\n", (long long)b, ed, em);
         CHECK(ed <= 1e-6 && em <= 1e-6);
         fg_tensor_free(&zb), fg_tensor_free(&xb), fg_tensor_free(&db), fg_tensor_free(&mb);
@@ -266,8 +248,8 @@ static void test_non_square_matches_reference(void) {
     for (int k = 0; k < 2; k++) {
         int64_t h = sizes[k][0], wd = sizes[k][1];
         fg_tensor z = host(FG_F32, FG_SHAPE(1, 16, h, wd)), x = host(FG_F32, FG_SHAPE(1, 3, 8 * h, 8 * wd));
-        fill(&z, 20 + (uint32_t)k, 2.0f);
-        fill(&x, 30 + (uint32_t)k, 1.0f);
+        vae_fill(&z, 20 + (uint32_t)k, 2.0f);
+        vae_fill(&x, 30 + (uint32_t)k, 1.0f);
         fg_tensor d = decode(m, &z), mo = encode_moments(m, &x);
         CHECK(d.shape[2] == 8 * h && d.shape[3] == 8 * wd);
         double *rd = NULL, *re = NULL;
@@ -340,7 +322,7 @@ static void test_half_precision_copies(void) {
             CHECK(fg_vae_config(mh)->dtype == dts[k]);
             fg_tensor a = decode(mh, &z), b = decode(mr, &z);
             int64_t n = fg_tensor_numel(&a);
-            double same = max_abs(a.data, b.data, n), vs_golden = max_abs(a.data, want.data, n);
+            double same = vae_max_abs(a.data, b.data, n), vs_golden = vae_max_abs(a.data, want.data, n);
             printf("  %s weights: vs F32 file of the same values %.2e, vs golden %.2e (allowed %.1e)\n",
                    fg_dtype_name(dts[k]), same, vs_golden, golden_tol[k]);
             CHECK(same <= 1e-5);
@@ -452,7 +434,7 @@ static void test_probe_output_matches_golden(void) {
             float *fa = malloc((size_t)n * 4), *fb = malloc((size_t)n * 4);
             memcpy(fa, a.data, (size_t)n * 4); /* file data may be unaligned */
             memcpy(fb, b.data, (size_t)n * 4);
-            err = max_abs(fa, fb, n);
+            err = vae_max_abs(fa, fb, n);
             free(fa), free(fb);
         }
         double tol = a.dtype == FG_U8 ? 1 : GOLDEN_TOL;

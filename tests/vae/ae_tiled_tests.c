@@ -27,23 +27,6 @@ static fg_tensor host(int ndim, const int64_t *shape) {
     return t;
 }
 
-static void fill(fg_tensor *t, uint32_t seed, float amp) {
-    float *d = t->data;
-    for (int64_t i = 0; i < fg_tensor_numel(t); i++) {
-        seed = seed * 1664525u + 1013904223u;
-        d[i] = ((float)(seed >> 8) / 16777216.0f * 2.0f - 1.0f) * amp;
-    }
-}
-
-static double max_abs(const float *a, const float *b, int64_t n) {
-    double m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= m)) m = d;
-    }
-    return m;
-}
-
 /* The untiled entry points on one sample, as ref_tiled_scale wants them. */
 static fg_error *decode_fn(void *ctx, const float *in, int64_t h, int64_t w, float **out, int64_t *oh, int64_t *ow) {
     const fg_vae *m = ctx;
@@ -103,11 +86,11 @@ void test_tiled_decode_matches_comfyui_math(void) {
     fg_vae *m = load_tiny();
     if (!m) return;
     fg_tensor z = host(FG_SHAPE(1, 16, 20, 12)), out = host(FG_SHAPE(1, 3, 160, 96));
-    fill(&z, 5, 2.0f);
+    vae_fill(&z, 5, 2.0f);
     float *want = malloc((size_t)fg_tensor_numel(&out) * sizeof *want);
     if (CHECK_OK(fg_vae_decode_tiled(m, &z, 64, 16, &out))) {
         reference_decode_tiled(m, z.data, 20, 12, 64, 16, want);
-        double err = max_abs(out.data, want, fg_tensor_numel(&out));
+        double err = vae_max_abs(out.data, want, fg_tensor_numel(&out));
         printf("  tiled decode vs ComfyUI blending reference: max abs %.2e\n", err);
         CHECK(err <= 2e-6, "%g", err);
     }
@@ -126,7 +109,7 @@ void test_tiled_decode_close_to_untiled(void) {
     fg_vae *m = load_tiny();
     if (!m) return;
     fg_tensor z = host(FG_SHAPE(1, 16, 24, 24)), tiled = host(FG_SHAPE(1, 3, 192, 192)), full = host(FG_SHAPE(1, 3, 192, 192));
-    fill(&z, 9, 2.0f);
+    vae_fill(&z, 9, 2.0f);
     if (CHECK_OK(fg_vae_decode_tiled(m, &z, 128, 32, &tiled)) && CHECK_OK(fg_vae_decode(m, &z, &full))) {
         const float *a = tiled.data, *b = full.data;
         int64_t n = fg_tensor_numel(&full);
@@ -149,9 +132,9 @@ void test_tiled_single_tile_equals_decode(void) {
     fg_vae *m = load_tiny();
     if (!m) return;
     fg_tensor z = host(FG_SHAPE(1, 16, 6, 7)), a = host(FG_SHAPE(1, 3, 48, 56)), b = host(FG_SHAPE(1, 3, 48, 56));
-    fill(&z, 3, 2.0f);
+    vae_fill(&z, 3, 2.0f);
     if (CHECK_OK(fg_vae_decode_tiled(m, &z, 512, 64, &a)) && CHECK_OK(fg_vae_decode(m, &z, &b))) {
-        double err = max_abs(a.data, b.data, fg_tensor_numel(&a));
+        double err = vae_max_abs(a.data, b.data, fg_tensor_numel(&a));
         printf("  single-tile tiled decode vs decode: %.2e\n", err);
         CHECK(err <= 1e-6);
     }
@@ -165,11 +148,11 @@ void test_tiled_encode_matches_comfyui_math(void) {
     fg_vae *m = load_tiny();
     if (!m) return;
     fg_tensor x = host(FG_SHAPE(1, 3, 80, 48)), mean = host(FG_SHAPE(1, 16, 10, 6));
-    fill(&x, 17, 1.0f);
+    vae_fill(&x, 17, 1.0f);
     float *want = malloc((size_t)fg_tensor_numel(&mean) * sizeof *want);
     if (CHECK_OK(fg_vae_encode_tiled(m, &x, 48, 16, &mean))) {
         reference_encode_tiled(m, x.data, 80, 48, 48, 16, want);
-        double err = max_abs(mean.data, want, fg_tensor_numel(&mean));
+        double err = vae_max_abs(mean.data, want, fg_tensor_numel(&mean));
         printf("  tiled encode vs ComfyUI blending reference: max abs %.2e\n", err);
         CHECK(err <= 2e-6, "%g", err);
     }
@@ -184,7 +167,7 @@ void test_tiled_batch_and_overlap_rule(void) {
     if (!m) return;
     fg_tensor z = host(FG_SHAPE(2, 16, 10, 9)), both = host(FG_SHAPE(2, 3, 80, 72));
     fg_tensor z1 = host(FG_SHAPE(1, 16, 10, 9)), one = host(FG_SHAPE(1, 3, 80, 72)), clamped = host(FG_SHAPE(1, 3, 80, 72));
-    fill(&z, 23, 2.0f);
+    vae_fill(&z, 23, 2.0f);
     if (CHECK_OK(fg_vae_decode_tiled(m, &z, 64, 16, &both))) {
         int64_t n = fg_tensor_numel(&one);
         for (int64_t b = 0; b < 2; b++) {

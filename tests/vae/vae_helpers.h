@@ -43,4 +43,9 @@ fg_error *ref_tiled_scale(ref_tile_fn fn, void *ctx, const float *in, int64_t ci
                           int64_t th, int64_t tw, int64_t overlap, int64_t num, int64_t den, int64_t cout,
                           float *out) FG_MUST_CHECK;
 
+/* Deterministic values in [-amp, amp] into an F32 host tensor. */
+void vae_fill(fg_tensor *t, uint32_t seed, float amp);
+/* Largest |a[i] - b[i]|; NaN propagates. */
+double vae_max_abs(const float *a, const float *b, int64_t n);
+
 #endif
