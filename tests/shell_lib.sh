@@ -11,6 +11,19 @@ check() { # NAME CONDITION-EXIT-CODE
     else failed=$((failed + 1)); echo "FAIL $1"; fi
 }
 
+# Runs `fluxgraph probe COMPONENT ARGS --out $out` expecting a clean failure: exit 1, a message
+# containing NEEDLE, and no output file (nor its .tmp) left behind. Needs $fg and $out.
+probe_expect_failure() { # COMPONENT NAME NEEDLE ARGS...
+    local component=$1 name=$2 needle=$3; shift 3
+    rm -f "$out" "$out.tmp"
+    "$fg" probe "$component" "$@" --out "$out" >"$tmp/log" 2>&1
+    local rc=$? ok=0
+    [ $rc = 1 ] || { echo "  exit $rc, expected 1"; ok=1; }
+    grep -q -- "$needle" "$tmp/log" || { echo "  message lacks '$needle':"; sed 's/^/    /' "$tmp/log"; ok=1; }
+    if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "  output file left behind"; ok=1; fi
+    check "$name" $ok
+}
+
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" = 0 ]

@@ -11,16 +11,7 @@ model=tests/fixtures/models/diffusion_models/tiny-flux.safetensors
 . tests/shell_lib.sh
 
 out="$tmp/out.safetensors"
-expect_failure() { # NAME NEEDLE ARGS...
-    local name=$1 needle=$2; shift 2
-    rm -f "$out" "$out.tmp"
-    "$fg" probe flux "$@" --out "$out" >"$tmp/log" 2>&1
-    local rc=$? ok=0
-    [ $rc = 1 ] || { echo "  exit $rc, expected 1"; ok=1; }
-    grep -q -- "$needle" "$tmp/log" || { echo "  message lacks '$needle':"; sed 's/^/    /' "$tmp/log"; ok=1; }
-    if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "  output file left behind"; ok=1; fi
-    check "$name" $ok
-}
+expect_failure() { probe_expect_failure flux "$@"; } # NAME NEEDLE ARGS...
 
 "$fg" probe flux --golden "$golden" --model "$model" --out "$tmp/flux.safetensors" >"$tmp/log" 2>&1
 rc=$?

@@ -24,16 +24,7 @@ for name in kohya_r8 diffusers_r4 comfy_native xlabs xlabs_uso lokr loha diff do
 done
 
 out="$tmp/out.safetensors"
-expect_failure() { # NAME NEEDLE ARGS...
-    local name=$1 needle=$2; shift 2
-    rm -f "$out" "$out.tmp"
-    "$fg" probe lora "$@" --out "$out" >"$tmp/log" 2>&1
-    local rc=$? ok=0
-    [ $rc = 1 ] || { echo "  exit $rc, expected 1"; ok=1; }
-    grep -q -- "$needle" "$tmp/log" || { echo "  message lacks '$needle':"; sed 's/^/    /' "$tmp/log"; ok=1; }
-    if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "  output file left behind"; ok=1; fi
-    check "$name" $ok
-}
+expect_failure() { probe_expect_failure lora "$@"; } # NAME NEEDLE ARGS...
 expect_failure "no --lora" "needs --lora" --golden "$dir/expected/kohya_r8.safetensors" "${base[@]}"
 expect_failure "a strength that is not a number" "not a number" --golden "$dir/expected/kohya_r8.safetensors" \
     --lora "$dir/kohya_r8.safetensors" "${base[@]}" --strength-model abc

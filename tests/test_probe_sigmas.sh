@@ -7,27 +7,10 @@ set -u
 build=${1:-build}
 fg="$build/fluxgraph"
 golden=tests/fixtures/golden/sigmas.safetensors
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fluxgraph-probe-sigmas-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() { # NAME CONDITION-EXIT-CODE
-    if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "ok   $1"
-    else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
+. tests/shell_lib.sh
 
 out="$tmp/out.safetensors"
-expect_failure() { # NAME NEEDLE ARGS...
-    local name=$1 needle=$2; shift 2
-    rm -f "$out" "$out.tmp"
-    "$fg" probe sigmas "$@" --out "$out" >"$tmp/log" 2>&1
-    local rc=$? ok=0
-    [ $rc = 1 ] || { echo "  exit $rc, expected 1"; ok=1; }
-    grep -q -- "$needle" "$tmp/log" || { echo "  message lacks '$needle':"; sed 's/^/    /' "$tmp/log"; ok=1; }
-    if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "  output file left behind"; ok=1; fi
-    check "$name" $ok
-}
+expect_failure() { probe_expect_failure sigmas "$@"; } # NAME NEEDLE ARGS...
 
 "$fg" probe sigmas --golden "$golden" --out "$tmp/sigmas.safetensors" >"$tmp/log" 2>&1
 rc=$?
@@ -42,5 +25,4 @@ expect_failure "golden without per-tensor metadata" "no metadata entry" --golden
 expect_failure "golden of another component" "'width' must be a number" --golden tests/fixtures/golden/rng.safetensors
 expect_failure "golden file does not exist" "$tmp/none.safetensors" --golden "$tmp/none.safetensors"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish
