@@ -19,6 +19,15 @@ typedef struct fg_backend {
     /* copies nbytes; exactly one of src_dev/dst_dev may differ from this backend's device */
     fg_error *(*copy)(void *dst, fg_device dst_dev, const void *src, fg_device src_dev, size_t nbytes);
     fg_error *(*synchronize)(void);
+    fg_error *(*memory_info)(size_t *free_bytes, size_t *total_bytes);
+    fg_error *(*memory_stats)(fg_memory_stats *out);
+    void (*reset_peak)(void);
+    void (*release_cached)(void);
+    /* graphs (NULL: unsupported) */
+    fg_error *(*graph_capture_begin)(void);
+    fg_error *(*graph_capture_end)(void **graph);
+    fg_error *(*graph_launch)(void *graph);
+    void (*graph_free)(void *graph);
 
     /* ops: same meaning as the public functions in ops.h, arguments already validated */
     fg_error *(*linear)(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, const fg_tensor *bias,
@@ -30,6 +39,9 @@ typedef struct fg_backend {
     fg_error *(*layer_norm)(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, const fg_tensor *bias,
                             float eps, const fg_tensor *shift, const fg_tensor *scale);
     fg_error *(*rms_norm)(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, float eps);
+    fg_error *(*rms_norm_rope)(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, float eps,
+                               const fg_tensor *cos, const fg_tensor *sin);
+    fg_error *(*fill_uniform)(fg_tensor *out, uint64_t seed, float lo, float hi);
     fg_error *(*group_norm)(fg_tensor *out, const fg_tensor *x, int groups, const fg_tensor *weight,
                             const fg_tensor *bias, float eps, bool fuse_silu);
     fg_error *(*softmax)(fg_tensor *out, const fg_tensor *x);

@@ -5,7 +5,12 @@
  * tensor's device to the CPU or CUDA implementation. All tensors of one call live on one
  * device. Tensors are contiguous row-major.
  *
- * Dtypes. "act" = activation tensors: F32 on the CPU backend (the CUDA backend adds BF16).
+ * Dtypes. "act" = activation tensors: F32 or BF16 on every backend, and all act tensors of one
+ * call share one dtype (fg_cast moves between them). BF16 activations are stored rounded to
+ * nearest-even while every op computes and accumulates in f32 and normalises in f32; the CPU
+ * backend runs BF16 calls through its f32 kernels with the same rounding of inputs and outputs,
+ * so the GPU's BF16 path can be tested without a GPU. Parameters documented as F32 (RoPE
+ * tables, attention masks) stay F32 whatever the act dtype.
  * "weight" = parameters read from checkpoints: any float dtype (F32, BF16, F16, F8_E4M3,
  * F8_E5M2), widened per call; a NULL optional parameter means "absent".
  * Errors: FG_ERR_INVALID_ARGUMENT for shape/dtype/device mismatches (the message names the op
@@ -14,6 +19,8 @@
 #define FG_KERNELS_OPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/tensor.h"
@@ -32,6 +39,31 @@ void fg_tensor_free(fg_tensor *t);
 fg_error *fg_tensor_copy(fg_tensor *dst, const fg_tensor *src) FG_MUST_CHECK;
 /* Waits for queued work on dev (a no-op on the CPU). */
 fg_error *fg_device_synchronize(fg_device dev) FG_MUST_CHECK;
+
+/* Device memory as the driver sees it (the CPU reports physical memory). */
+fg_error *fg_device_memory_info(fg_device dev, size_t *free_bytes, size_t *total_bytes) FG_MUST_CHECK;
+/* What fg_tensor_alloc has handed out on dev: bytes live now, the peak since the last reset,
+ * and bytes held in the backend's cache of freed blocks (reused without a driver call). */
+typedef struct fg_memory_stats {
+    size_t in_use, peak, cached;
+} fg_memory_stats;
+fg_error *fg_device_memory_stats(fg_device dev, fg_memory_stats *out) FG_MUST_CHECK;
+void fg_device_reset_peak(fg_device dev);
+/* Returns cached free blocks to the driver (between workflows, or before a large upload). */
+void fg_device_release_cached(fg_device dev);
+
+/* Recorded op sequences (CUDA graphs). Between capture_begin and capture_end the ops queued on
+ * dev are recorded instead of run; launching the graph replays them on the same tensors, so a
+ * caller changes inputs by copying into those tensors first. No allocation from the driver,
+ * host copy or synchronisation may happen while capturing: run the sequence once eagerly
+ * first so every cache is warm. Backends without graphs return FG_ERR_UNSUPPORTED from
+ * capture_begin; callers then keep running eagerly. */
+typedef struct fg_graph fg_graph;
+fg_error *fg_graph_capture_begin(fg_device dev) FG_MUST_CHECK;
+/* Ends the capture; on error (an op failed while recording) nothing is returned. */
+fg_error *fg_graph_capture_end(fg_device dev, fg_graph **out) FG_MUST_CHECK;
+fg_error *fg_graph_launch(fg_graph *g) FG_MUST_CHECK;
+void fg_graph_free(fg_graph *g);
 
 /* ---- dense layers --------------------------------------------------------------------- */
 
@@ -66,6 +98,21 @@ fg_error *fg_attention(fg_tensor *out, const fg_tensor *q, const fg_tensor *k, c
  * x, out: [B,H,L,D] act; cos, sin: F32 [Bp,L,D/2] with Bp in {1,B}. */
 fg_error *fg_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, const fg_tensor *sin) FG_MUST_CHECK;
 
+/* ---- initialisation ------------------------------------------------------------------ */
+
+/* Fills a float tensor of any float dtype with pseudo-random values uniform in [lo, hi):
+ * element i gets lo + (hi - lo) * u, u = (fg_fill_hash(seed, i) >> 40) / 2^24, rounded to the
+ * tensor's dtype. The hash is fixed (below), so every backend writes identical values: random
+ * full-size models are built directly in device memory for benchmarks. */
+fg_error *fg_fill_uniform(fg_tensor *out, uint64_t seed, float lo, float hi) FG_MUST_CHECK;
+/* SplitMix64's finaliser applied to seed + (i + 1) * 0x9E3779B97F4A7C15. */
+static inline uint64_t fg_fill_hash(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* ---- normalisation -------------------------------------------------------------------- */
 
 /* LayerNorm over the last dim D with optional affine weight/bias [D] (weight dtype), then the
@@ -77,6 +124,12 @@ fg_error *fg_layer_norm(fg_tensor *out, const fg_tensor *x, const fg_tensor *wei
 /* RMSNorm over the last dim: out = x / sqrt(mean(x^2) + eps) * weight[D] (weight may be NULL).
  * (T5 layer norm; FLUX q/k norm with weight = the per-head-dim scale.) */
 fg_error *fg_rms_norm(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, float eps) FG_MUST_CHECK;
+
+/* QK normalisation and rotary embedding in one pass (FLUX attention):
+ * out = rope(rms_norm(x, weight, eps), cos, sin) with x, out [B,H,L,D] act, weight [D] (weight
+ * dtype), cos, sin as fg_rope. Equals the two ops in sequence, without the intermediate. */
+fg_error *fg_rms_norm_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, float eps,
+                           const fg_tensor *cos, const fg_tensor *sin) FG_MUST_CHECK;
 
 /* GroupNorm on x[B, C, *spatial] with `groups` groups (C % groups == 0), optional affine
  * weight/bias [C], then SiLU when fuse_silu (the VAE's norm -> swish pair). */
