@@ -1,5 +1,7 @@
 #include "models/weights.h"
 
+#include "kernels/ops.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +144,23 @@ fg_error *fg_weights_open(const char *path, fg_weights **out) {
     return err;
 }
 
+fg_error *fg_weights_new(const char *label, fg_weights **out) {
+    weight_files *f = calloc(1, sizeof *f);
+    if (!f) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
+    f->refs = 1;
+    f->path = strdup(label ? label : "(in memory)");
+    fg_error *err = f->path ? NULL : fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
+    if (!err) err = make_view(f, "", out);
+    files_release(f);
+    return err;
+}
+
+fg_device fg_weights_device(const fg_weights *w) {
+    /* File tensors are host mappings; a view either has files or only added tensors. */
+    if (w->name_count == 0 && w->owned_count > 0) return w->owned[0].t.device;
+    return FG_DEVICE_CPU;
+}
+
 fg_error *fg_weights_open_at_anchor(const char *path, const char *anchor, const char *what, fg_weights **out) {
     fg_weights *file = NULL;
     FG_TRY(fg_weights_open(path, &file));
@@ -160,7 +179,7 @@ void fg_weights_close(fg_weights *w) {
     if (!w) return;
     for (size_t i = 0; i < w->owned_count; i++) {
         free(w->owned[i].name);
-        fg_tensor_free_host(&w->owned[i].t);
+        fg_tensor_free(&w->owned[i].t); /* host or device storage */
     }
     free(w->owned);
     free(w->names);
@@ -358,7 +377,7 @@ fg_error *fg_weights_override(fg_weights *w, const char *name, fg_tensor *t) {
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < w->owned_count; i++) {
         if (strcmp(w->owned[i].name, name) != 0) continue;
-        fg_tensor_free_host(&w->owned[i].t);
+        fg_tensor_free(&w->owned[i].t); /* host or device storage */
         w->owned[i].t = taken;
         return NULL;
     }
