@@ -41,6 +41,7 @@ GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
            -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
 NVCCFLAGS ?= -O2 -g
 ALL_NVCCFLAGS = $(NVCCFLAGS) -std=c++17 -I. $(GENCODE) -Xcompiler -fPIC,-Wall \
+                -DFG_HAVE_CUBLASLT=$(HAVE_CUBLASLT) -DFG_HAVE_CUDNN=$(HAVE_CUDNN) \
                 -DFG_CUDA_ARCHS='"$(foreach a,$(CUDA_ARCHS),sm_$(a)) compute_$(lastword $(CUDA_ARCHS))"'
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart $(if $(filter 1,$(HAVE_CUBLASLT)),-lcublasLt) \
              $(if $(filter 1,$(HAVE_CUDNN)),-lcudnn) -lstdc++

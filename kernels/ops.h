@@ -105,8 +105,14 @@ fg_error *fg_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, cons
  * tensor's dtype. The hash is fixed (below), so every backend writes identical values: random
  * full-size models are built directly in device memory for benchmarks. */
 fg_error *fg_fill_uniform(fg_tensor *out, uint64_t seed, float lo, float hi) FG_MUST_CHECK;
-/* SplitMix64's finaliser applied to seed + (i + 1) * 0x9E3779B97F4A7C15. */
-static inline uint64_t fg_fill_hash(uint64_t seed, uint64_t i) {
+/* SplitMix64's finaliser applied to seed + (i + 1) * 0x9E3779B97F4A7C15; shared with the CUDA
+ * kernels (callable from device code). */
+#ifdef __CUDACC__
+#define FG_HOST_DEVICE __host__ __device__
+#else
+#define FG_HOST_DEVICE
+#endif
+FG_HOST_DEVICE static inline uint64_t fg_fill_hash(uint64_t seed, uint64_t i) {
     uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
