@@ -5,6 +5,7 @@
 
 #include "core/dtype.h"
 #include "kernels/ops.h"
+#include "unet/flux_runner.h"
 #include "vae/latent_format.h"
 
 float fg_flux_effective_guidance(const fg_flux_model *m, float guidance) {
@@ -72,7 +73,7 @@ fg_error *fg_flux_cond_denoise(void *user, const fg_tensor *x, float sigma, cons
     if (!err) {
         const fg_flux_inputs in = {.x = &xd, .timestep = &ts, .context = &ctx, .y = &y,
                                    .guidance = e->guidance_disabled ? NULL : &guid};
-        err = fg_flux_forward(m, &in, &v, NULL);
+        err = fm->runner ? fg_flux_runner_forward(fm->runner, &in, &v) : fg_flux_forward(m, &in, &v, NULL);
     }
     if (!err && dev != FG_DEVICE_CPU) err = fg_tensor_copy(out, &v);
     if (!err) err = fg_denoised_from_velocity(out, x, dev == FG_DEVICE_CPU ? &v : out, sigma);
@@ -108,8 +109,10 @@ static fg_error *working_latent(const fg_sample_request *req, fg_tensor *lat, bo
     return NULL;
 }
 
-static fg_error *run_pipeline(const fg_sample_request *req, fg_tensor *x, fg_tensor *den, bool zero) {
-    const fg_flux_cond_model dit = {.model = req->model, .guidance_in_model_dtype = req->guidance_in_model_dtype};
+static fg_error *run_pipeline(const fg_sample_request *req, fg_flux_runner *runner, fg_tensor *x, fg_tensor *den,
+                              bool zero) {
+    const fg_flux_cond_model dit = {
+        .model = req->model, .guidance_in_model_dtype = req->guidance_in_model_dtype, .runner = runner};
     if (req->noise)
         FG_CHECK_ARG(req->noise->dtype == FG_F32 && req->noise->device == FG_DEVICE_CPU &&
                          fg_tensor_same_shape(req->noise, x),
@@ -141,7 +144,12 @@ fg_error *fg_sample_latent(const fg_sample_request *req, fg_tensor *samples, fg_
     FG_TRY(working_latent(req, &x, &zero));
     fg_error *err = fg_tensor_alloc_host(&den, FG_F32, x.ndim, x.shape);
     if (!err && req->n_sigmas == 0) memcpy(den.data, x.data, fg_tensor_nbytes(&x));
-    else if (!err) err = run_pipeline(req, &x, &den, zero);
+    else if (!err) {
+        fg_flux_runner *runner = NULL;
+        if (req->model) err = fg_flux_runner_new(req->model, &runner);
+        if (!err) err = run_pipeline(req, runner, &x, &den, zero);
+        fg_flux_runner_free(runner);
+    }
     if (err) {
         fg_tensor_free_host(&x);
         fg_tensor_free_host(&den);

@@ -42,6 +42,7 @@ fg_error *fg_sample_latent(const fg_sample_request *req, fg_tensor *samples, fg_
 typedef struct fg_flux_cond_model {
     const fg_flux_model *model;
     bool guidance_in_model_dtype;
+    struct fg_flux_runner *runner; /* optional: steps through a runner (graph replays), else eager */
 } fg_flux_cond_model;
 
 fg_error *fg_flux_cond_denoise(void *flux_cond_model, const fg_tensor *x, float sigma, const fg_cond_view *entry,

@@ -309,6 +309,7 @@ int main(int argc, char **argv) {
         RUN_TEST(test_layout_fp8_diffusers_scaled);
         RUN_TEST(test_load_errors_bfl);
         RUN_TEST(test_load_errors_diffusers);
+        RUN_TEST(test_runner_matches_forward);
     }
     flux_common_cleanup();
     return test_summary();

@@ -35,23 +35,42 @@ static fg_error *read_scalars(const fg_tensor *t, fg_tensor *host) {
     return err;
 }
 
-/* emb = out_layer(silu(in_layer(temb(values)))) -> [B, H]. */
-static fg_error *embed_scalars(const fg_flux_model *m, const fg_tensor *values, const fg_flux_linear *in_layer,
-                               const fg_flux_linear *out_layer, fg_tensor *emb) {
+/* The sinusoidal table [B, time_dim] of values (timestep or guidance), built on the host and
+ * copied to m's device as F32. */
+static fg_error *scalar_table(const fg_flux_model *m, const fg_tensor *values, fg_tensor *out) {
     const int64_t b = values->shape[0], dim = m->p.arch.time_dim;
-    fg_tensor host = {0}, table = {0}, dev = {0}, hidden = {0};
+    fg_tensor host = {0}, table = {0};
     fg_error *err = NULL;
+    *out = (fg_tensor){0};
     FLUX_TRY(read_scalars(values, &host));
     FLUX_TRY(fg_tensor_alloc_host(&table, FG_F32, FG_SHAPE(b, dim)));
     for (int64_t i = 0; i < b; i++) timestep_embedding(((float *)host.data)[i], dim, (float *)table.data + i * dim);
-    FLUX_TRY(flux_alloc(m, &dev, FG_SHAPE(b, dim)));
-    FLUX_TRY(fg_tensor_copy(&dev, &table));
-    FLUX_TRY(flux_linear(m, in_layer, &dev, FG_ACT_SILU, &hidden));
-    FLUX_TRY(flux_linear(m, out_layer, &hidden, FG_ACT_NONE, emb));
+    FLUX_TRY(fg_tensor_alloc(out, m->device, FG_F32, FG_SHAPE(b, dim)));
+    FLUX_TRY(fg_tensor_copy(out, &table));
 done:
     fg_tensor_free_host(&host);
     fg_tensor_free_host(&table);
-    fg_tensor_free(&dev);
+    if (err) fg_tensor_free(out);
+    return err;
+}
+
+fg_error *flux_time_tables(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *t_table, fg_tensor *g_table) {
+    *g_table = (fg_tensor){0};
+    FG_TRY(scalar_table(m, in->timestep, t_table));
+    if (!m->p.arch.guidance_embed || !in->guidance) return NULL;
+    fg_error *err = scalar_table(m, in->guidance, g_table);
+    if (err) fg_tensor_free(t_table);
+    return err;
+}
+
+/* emb = out_layer(silu(in_layer(table))) -> [B, H]. */
+static fg_error *embed_scalars(const fg_flux_model *m, const fg_tensor *table, const fg_flux_linear *in_layer,
+                               const fg_flux_linear *out_layer, fg_tensor *emb) {
+    fg_tensor hidden = {0};
+    fg_error *err = NULL;
+    FLUX_TRY(flux_linear(m, in_layer, table, FG_ACT_SILU, &hidden));
+    FLUX_TRY(flux_linear(m, out_layer, &hidden, FG_ACT_NONE, emb));
+done:
     fg_tensor_free(&hidden);
     return err;
 }
@@ -75,17 +94,17 @@ done:
     return err;
 }
 
-fg_error *flux_vec(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *vec) {
+fg_error *flux_vec(const fg_flux_model *m, const flux_tables *tables, const fg_tensor *y, fg_tensor *vec) {
     fg_tensor part = {0};
     fg_error *err = NULL;
     /* time, then guidance, then vector: the reference's addition order */
-    FLUX_TRY(embed_scalars(m, in->timestep, &m->time_in, &m->time_out, vec));
-    if (m->p.arch.guidance_embed && in->guidance) {
-        FLUX_TRY(embed_scalars(m, in->guidance, &m->guidance_in, &m->guidance_out, &part));
+    FLUX_TRY(embed_scalars(m, &tables->t_table, &m->time_in, &m->time_out, vec));
+    if (m->p.arch.guidance_embed && tables->g_table.data) {
+        FLUX_TRY(embed_scalars(m, &tables->g_table, &m->guidance_in, &m->guidance_out, &part));
         FLUX_TRY(fg_add(vec, vec, &part));
         fg_tensor_free(&part);
     }
-    FLUX_TRY(embed_pooled(m, in->y, &part));
+    FLUX_TRY(embed_pooled(m, y, &part));
     FLUX_TRY(fg_add(vec, vec, &part));
 done:
     fg_tensor_free(&part);

@@ -25,14 +25,37 @@ fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *ds
 
 /* ---- flux_embed.c ---- */
 
-/* vec [B, H] = time_in(temb(timestep)) + guidance_in(temb(guidance)) + vector_in(y). */
-fg_error *flux_vec(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *vec) FG_MUST_CHECK;
+/* What the forward needs computed on the host: the sinusoidal tables of timestep and guidance
+ * (F32 [B, time_dim]; g_table empty when the model or the call has no guidance) and the RoPE
+ * tables. With them on the device, the rest of the forward is device work only, which is what
+ * the step runner records as a graph (flux_runner.c). */
+typedef struct flux_tables {
+    fg_tensor t_table, g_table, cos, sin;
+} flux_tables;
+
+/* Builds the time tables of in (reads timestep/guidance, from either device). */
+fg_error *flux_time_tables(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *t_table,
+                           fg_tensor *g_table) FG_MUST_CHECK;
+/* vec [B, H] = time_in(t_table) + guidance_in(g_table) + vector_in(y). */
+fg_error *flux_vec(const fg_flux_model *m, const flux_tables *tables, const fg_tensor *y, fg_tensor *vec) FG_MUST_CHECK;
 /* RoPE cos/sin tables [1, Lt + h2*w2, head_dim/2] for text ids 0 then image ids (0, i, j). */
 fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos,
                            fg_tensor *sin) FG_MUST_CHECK;
 /* Host F32 ids for the trace: img_ids [B, h2*w2, 3] = (0, i, j), txt_ids [B, lt, 3] = 0. */
 fg_error *flux_ids(const fg_flux_model *m, int64_t b, int64_t lt, int64_t h2, int64_t w2, fg_tensor *img_ids,
                    fg_tensor *txt_ids) FG_MUST_CHECK;
+
+/* ---- flux_model.c ---- */
+
+/* Checks in and out against the model (shapes, dtypes, devices). */
+fg_error *flux_check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out) FG_MUST_CHECK;
+/* The forward from prepared tables: reads in->x, in->context, in->y (not timestep/guidance)
+ * and queues device work only when trace is NULL. */
+fg_error *flux_forward_prepared(const fg_flux_model *m, const fg_flux_inputs *in, const flux_tables *tables,
+                                fg_tensor *out, fg_flux_trace *trace) FG_MUST_CHECK;
+/* Builds all of tables for in (latent grid h2 x w2 after padding); free with flux_tables_free. */
+fg_error *flux_tables_build(const fg_flux_model *m, const fg_flux_inputs *in, flux_tables *tables) FG_MUST_CHECK;
+void flux_tables_free(flux_tables *tables);
 
 /* ---- flux_blocks.c ---- */
 

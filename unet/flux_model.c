@@ -57,7 +57,7 @@ static fg_error *check_tensor(const fg_flux_model *m, const char *name, const fg
     return NULL;
 }
 
-static fg_error *check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out) {
+fg_error *flux_check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out) {
     const fg_flux_config *a = &m->p.arch;
     char s[96], s2[96];
     FG_TRY(check_tensor(m, "x", in->x, 4, false));
@@ -165,11 +165,29 @@ done:
     return err;
 }
 
-static fg_error *forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
+fg_error *flux_tables_build(const fg_flux_model *m, const fg_flux_inputs *in, flux_tables *tables) {
+    const int64_t lt = in->context->shape[1];
+    const int64_t h2 = (in->x->shape[2] + 1) / 2, w2 = (in->x->shape[3] + 1) / 2;
+    memset(tables, 0, sizeof *tables);
+    fg_error *err = flux_time_tables(m, in, &tables->t_table, &tables->g_table);
+    if (!err) err = flux_rope_tables(m, lt, h2, w2, &tables->cos, &tables->sin);
+    if (err) flux_tables_free(tables);
+    return err;
+}
+
+void flux_tables_free(flux_tables *tables) {
+    fg_tensor_free(&tables->t_table);
+    fg_tensor_free(&tables->g_table);
+    fg_tensor_free(&tables->cos);
+    fg_tensor_free(&tables->sin);
+}
+
+fg_error *flux_forward_prepared(const fg_flux_model *m, const fg_flux_inputs *in, const flux_tables *tables,
+                                fg_tensor *out, fg_flux_trace *trace) {
     const int64_t b = in->x->shape[0], lt = in->context->shape[1];
     const int64_t h2 = (in->x->shape[2] + 1) / 2, w2 = (in->x->shape[3] + 1) / 2;
     const bool tracing = trace && trace->enabled;
-    fg_tensor tokens = {0}, img = {0}, txt = {0}, vec = {0}, silu_vec = {0}, cos = {0}, sin = {0};
+    fg_tensor tokens = {0}, img = {0}, txt = {0}, vec = {0}, silu_vec = {0};
     fg_error *err = NULL;
     FLUX_TRY(patchify(m, in->x, &tokens));
     if (tracing) {
@@ -178,26 +196,28 @@ static fg_error *forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_te
     }
     FLUX_TRY(flux_linear(m, &m->img_in, &tokens, FG_ACT_NONE, &img));
     fg_tensor_free(&tokens);
-    FLUX_TRY(flux_vec(m, in, &vec));
+    FLUX_TRY(flux_vec(m, tables, in->y, &vec));
     if (tracing) FLUX_TRY(flux_clone(m, &vec, &trace->vec));
     FLUX_TRY(flux_alloc(m, &silu_vec, 2, vec.shape)); /* every modulation reads silu(vec) */
     FLUX_TRY(fg_unary(&silu_vec, &vec, FG_ACT_SILU));
     fg_tensor_free(&vec);
     FLUX_TRY(flux_linear(m, &m->txt_in, in->context, FG_ACT_NONE, &txt));
-    FLUX_TRY(flux_rope_tables(m, lt, h2, w2, &cos, &sin));
-    FLUX_TRY(run_blocks(m, &img, &txt, &silu_vec, &cos, &sin, trace));
+    FLUX_TRY(run_blocks(m, &img, &txt, &silu_vec, &tables->cos, &tables->sin, trace));
     FLUX_TRY(final_layer(m, &img, &silu_vec, &tokens));
     FLUX_TRY(unpatchify(m, &tokens, h2, w2, out));
 done:;
-    fg_tensor *all[] = {&tokens, &img, &txt, &vec, &silu_vec, &cos, &sin};
+    fg_tensor *all[] = {&tokens, &img, &txt, &vec, &silu_vec};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
     return err;
 }
 
 fg_error *fg_flux_forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
     FG_CHECK_ARG(m && in && out, "fg_flux_forward: NULL argument");
-    FG_TRY(check_inputs(m, in, out));
-    fg_error *err = forward(m, in, out, trace);
+    FG_TRY(flux_check_inputs(m, in, out));
+    flux_tables tables;
+    fg_error *err = flux_tables_build(m, in, &tables);
+    if (!err) err = flux_forward_prepared(m, in, &tables, out, trace);
+    flux_tables_free(&tables);
     if (err && trace) fg_flux_trace_free(trace);
     return fg_error_wrapf(err, "flux forward");
 }

@@ -1,23 +1,58 @@
-// The CUDA backend's skeleton: device discovery, memory, copies and the first elementwise
-// kernels, so the build and dispatch paths exist before the real kernels (cuBLASLt GEMMs,
-// cuDNN attention and convolutions, fused kernels) arrive. Ops left NULL in the table report
-// FG_ERR_UNSUPPORTED through the dispatcher.
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
+// The CUDA backend's context: device discovery, the one stream every op queues on, a caching
+// allocator (cudaMalloc/cudaFree synchronise the device, so freed blocks are kept and reused in
+// stream order), per-op scratch buffers, host<->device copies staged through pinned buffers,
+// memory statistics and CUDA-graph capture. The op kernels live in the other kernels/cuda/*.cu
+// files (see cuda_ops.h); this file only assembles them into the backend table.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-extern "C" {
-#include "kernels/backend.h"
+#include <map>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/cuda/cuda_ops.h"
+
+// ---- context ---------------------------------------------------------------------------
+
+namespace {
+
+struct cuda_context {
+    bool initialised = false;
+    cudaError_t init_error = cudaSuccess;
+    cudaStream_t stream = nullptr;
+    int sm_count = 0, cc = 0;
+};
+
+cuda_context g_ctx;
+
+// The one-time setup; a failure is remembered and reported by every later call.
+cudaError_t context_init(void) {
+    if (g_ctx.initialised) return g_ctx.init_error;
+    g_ctx.initialised = true;
+    cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceProperties(&prop, 0);
+    if (e == cudaSuccess) e = cudaSetDevice(0);
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&g_ctx.stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) {
+        g_ctx.sm_count = prop.multiProcessorCount;
+        g_ctx.cc = prop.major * 10 + prop.minor;
+    }
+    g_ctx.init_error = e;
+    return e;
 }
 
-#define CUDA_TRY(call, what)                                                                  \
-    do {                                                                                      \
-        cudaError_t e_ = (call);                                                              \
-        if (e_ != cudaSuccess)                                                                \
-            return fg_errorf(FG_ERR_DEVICE, "%s: %s (%s)", what, cudaGetErrorString(e_),      \
-                             cudaGetErrorName(e_));                                           \
-    } while (0)
+} // namespace
+
+#define CONTEXT_TRY(what) CUDA_TRY(context_init(), what ": CUDA initialisation")
+
+cudaStream_t fg_cuda_stream(void) {
+    context_init();
+    return g_ctx.stream;
+}
+int fg_cuda_sm_count(void) { return context_init() == cudaSuccess ? g_ctx.sm_count : 0; }
+int fg_cuda_compute_capability(void) { return context_init() == cudaSuccess ? g_ctx.cc : 0; }
 
 static bool cuda_available(void) {
     int n = 0;
@@ -25,104 +60,303 @@ static bool cuda_available(void) {
         cudaGetLastError(); // clear the sticky "no device" error
         return false;
     }
-    return n > 0;
+    return n > 0 && context_init() == cudaSuccess;
 }
 
 static const char *cuda_description(void) {
     static char buf[512];
     cudaDeviceProp prop;
-    if (!cuda_available() || cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0 || cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+        cudaGetLastError();
         snprintf(buf, sizeof buf, "cuda: no device (compiled for %s)", fg_cuda_archs_compiled());
         return buf;
     }
-    snprintf(buf, sizeof buf, "cuda: %s, sm_%d%d, %.1f GiB", prop.name, prop.major, prop.minor,
-             (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+    snprintf(buf, sizeof buf, "cuda: %s, sm_%d%d, %d SMs, %.1f GiB", prop.name, prop.major, prop.minor,
+             prop.multiProcessorCount, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
     return buf;
 }
 
+// ---- caching allocator -------------------------------------------------------------------
+//
+// Sizes are rounded (512 B below 1 MiB, 2 MiB above) so blocks are reusable across slightly
+// different shapes. A cached block is reused for a request of at most its own size and at
+// least half of it. While a graph is being captured, frees go to the capture's private pool:
+// the graph replays with those addresses, so they must not be handed to anyone else until the
+// graph is freed.
+
+namespace {
+
+struct block_pool {
+    std::multimap<size_t, void *> free_blocks; // size -> block
+    size_t bytes = 0;
+
+    void put(void *p, size_t size) {
+        free_blocks.emplace(size, p);
+        bytes += size;
+    }
+    void *take(size_t size) {
+        auto it = free_blocks.lower_bound(size);
+        if (it == free_blocks.end() || it->first > 2 * size) return nullptr;
+        void *p = it->second;
+        bytes -= it->first;
+        free_blocks.erase(it);
+        return p;
+    }
+};
+
+struct allocator_state {
+    std::unordered_map<void *, size_t> live; // block -> rounded size
+    block_pool cache;
+    block_pool *capture_pool = nullptr; // non-NULL while capturing
+    size_t in_use = 0, peak = 0;
+};
+
+allocator_state g_alloc;
+
+size_t round_size(size_t n) {
+    const size_t small = 512, large = 2u << 20;
+    if (n == 0) n = 1;
+    return n < (1u << 20) ? (n + small - 1) / small * small : (n + large - 1) / large * large;
+}
+
+void release_pool(block_pool *pool) {
+    for (auto &kv : pool->free_blocks) cudaFree(kv.second);
+    pool->free_blocks.clear();
+    pool->bytes = 0;
+}
+
+} // namespace
+
+bool fg_cuda_capturing(void) { return g_alloc.capture_pool != nullptr; }
+
 static fg_error *cuda_alloc(void **ptr, size_t nbytes) {
-    void *p = NULL;
-    cudaError_t e = cudaMalloc(&p, nbytes ? nbytes : 1);
-    if (e != cudaSuccess)
-        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "cudaMalloc of %zu bytes: %s", nbytes, cudaGetErrorString(e));
-    CUDA_TRY(cudaMemset(p, 0, nbytes), "cudaMemset");
+    CONTEXT_TRY("alloc");
+    size_t size = round_size(nbytes);
+    void *p = nullptr;
+    if (g_alloc.capture_pool) p = g_alloc.capture_pool->take(size);
+    if (!p) p = g_alloc.cache.take(size);
+    if (!p && fg_cuda_capturing())
+        return fg_errorf(FG_ERR_DEVICE,
+                         "cuda: allocation of %zu bytes while capturing a graph (run the sequence eagerly first)",
+                         nbytes);
+    if (!p) {
+        cudaError_t e = cudaMalloc(&p, size);
+        if (e != cudaSuccess) { // give the cache back to the driver and try once more
+            cudaGetLastError();
+            cudaStreamSynchronize(g_ctx.stream);
+            release_pool(&g_alloc.cache);
+            e = cudaMalloc(&p, size);
+        }
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            size_t free_b = 0, total_b = 0;
+            cudaMemGetInfo(&free_b, &total_b);
+            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "cuda: cannot allocate %.2f GiB (%.2f GiB free of %.2f GiB): %s",
+                             size / 1073741824.0, free_b / 1073741824.0, total_b / 1073741824.0,
+                             cudaGetErrorString(e));
+        }
+    }
+    g_alloc.live[p] = size;
+    g_alloc.in_use += size;
+    if (g_alloc.in_use > g_alloc.peak) g_alloc.peak = g_alloc.in_use;
+    // Zeroed, as fg_tensor_alloc promises; queued, so it costs no synchronisation.
+    CUDA_TRY(cudaMemsetAsync(p, 0, nbytes, g_ctx.stream), "cudaMemsetAsync");
     *ptr = p;
     return NULL;
 }
 
-static void cuda_free(void *ptr) { cudaFree(ptr); }
+static void cuda_free(void *ptr) {
+    if (!ptr) return;
+    auto it = g_alloc.live.find(ptr);
+    if (it == g_alloc.live.end()) return; // not ours: never hand a foreign pointer to cudaFree
+    size_t size = it->second;
+    g_alloc.live.erase(it);
+    g_alloc.in_use -= size;
+    // Work queued on the stream may still read the block; later users are queued behind it.
+    (g_alloc.capture_pool ? g_alloc.capture_pool : &g_alloc.cache)->put(ptr, size);
+}
+
+static fg_error *cuda_memory_stats(fg_memory_stats *out) {
+    out->in_use = g_alloc.in_use;
+    out->peak = g_alloc.peak;
+    out->cached = g_alloc.cache.bytes;
+    return NULL;
+}
+
+static void cuda_reset_peak(void) { g_alloc.peak = g_alloc.in_use; }
+
+static void cuda_release_cached(void) {
+    if (fg_cuda_capturing() || context_init() != cudaSuccess) return;
+    cudaStreamSynchronize(g_ctx.stream);
+    release_pool(&g_alloc.cache);
+}
+
+static fg_error *cuda_memory_info(size_t *free_bytes, size_t *total_bytes) {
+    CONTEXT_TRY("memory info");
+    CUDA_TRY(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
+    *free_bytes += g_alloc.cache.bytes; // cached blocks are ours to reuse
+    return NULL;
+}
+
+// ---- scratch -------------------------------------------------------------------------------
+
+enum { SCRATCH_SLOTS = 4 };
+static void *g_scratch[SCRATCH_SLOTS];
+static size_t g_scratch_size[SCRATCH_SLOTS];
+
+fg_error *fg_cuda_scratch(int slot, size_t nbytes, void **ptr) {
+    if (slot < 0 || slot >= SCRATCH_SLOTS) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "cuda scratch slot %d", slot);
+    CONTEXT_TRY("scratch");
+    if (nbytes > g_scratch_size[slot]) {
+        if (fg_cuda_capturing())
+            return fg_errorf(FG_ERR_DEVICE, "cuda: scratch slot %d must grow to %zu bytes while capturing a graph",
+                             slot, nbytes);
+        size_t size = round_size(nbytes + nbytes / 4); // headroom: shapes creep up
+        CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "scratch: synchronise before growing");
+        if (g_scratch[slot]) cudaFree(g_scratch[slot]);
+        g_scratch[slot] = nullptr;
+        g_scratch_size[slot] = 0;
+        CUDA_TRY(cudaMalloc(&g_scratch[slot], size), "scratch: cudaMalloc");
+        g_scratch_size[slot] = size;
+    }
+    *ptr = g_scratch[slot];
+    return NULL;
+}
+
+// ---- copies ----------------------------------------------------------------------------------
+//
+// Host->device copies of more than a few MiB go through two pinned buffers: the CPU fills one
+// (reading the mmap'd checkpoint, which is where the disk time goes) while the DMA engine
+// drains the other, so a model loads at the speed of the slower of the two.
+
+enum { STAGE_BYTES = 32u << 20, STAGE_MIN = 4u << 20 };
+
+namespace {
+struct stage_buffers {
+    void *buf[2] = {nullptr, nullptr};
+    cudaEvent_t done[2] = {nullptr, nullptr};
+};
+stage_buffers g_stage;
+
+cudaError_t stage_init(void) {
+    if (g_stage.buf[0]) return cudaSuccess;
+    for (int i = 0; i < 2; i++) {
+        cudaError_t e = cudaHostAlloc(&g_stage.buf[i], STAGE_BYTES, cudaHostAllocDefault);
+        if (e == cudaSuccess) e = cudaEventCreateWithFlags(&g_stage.done[i], cudaEventDisableTiming);
+        if (e != cudaSuccess) return e;
+    }
+    return cudaSuccess;
+}
+} // namespace
+
+static fg_error *copy_to_device_staged(void *dst, const void *src, size_t nbytes) {
+    CUDA_TRY(stage_init(), "pinned staging buffers");
+    const char *s = (const char *)src;
+    char *d = (char *)dst;
+    for (size_t off = 0, i = 0; off < nbytes; off += STAGE_BYTES, i ^= 1) {
+        size_t n = nbytes - off < STAGE_BYTES ? nbytes - off : STAGE_BYTES;
+        CUDA_TRY(cudaEventSynchronize(g_stage.done[i]), "staged copy: wait for buffer");
+        memcpy(g_stage.buf[i], s + off, n);
+        CUDA_TRY(cudaMemcpyAsync(d + off, g_stage.buf[i], n, cudaMemcpyHostToDevice, g_ctx.stream), "staged copy");
+        CUDA_TRY(cudaEventRecord(g_stage.done[i], g_ctx.stream), "staged copy: record");
+    }
+    return NULL;
+}
 
 static fg_error *cuda_copy(void *dst, fg_device dst_dev, const void *src, fg_device src_dev, size_t nbytes) {
-    (void)dst_dev;
-    (void)src_dev;
-    CUDA_TRY(cudaMemcpy(dst, src, nbytes, cudaMemcpyDefault), "cudaMemcpy");
+    CONTEXT_TRY("copy");
+    if (nbytes == 0) return NULL;
+    bool to_dev = dst_dev == FG_DEVICE_CUDA, from_dev = src_dev == FG_DEVICE_CUDA;
+    if (to_dev && from_dev) {
+        CUDA_TRY(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, g_ctx.stream), "device copy");
+        return NULL;
+    }
+    if (fg_cuda_capturing())
+        return fg_errorf(FG_ERR_DEVICE, "cuda: host<->device copy of %zu bytes while capturing a graph", nbytes);
+    if (to_dev) {
+        if (nbytes >= STAGE_MIN) return copy_to_device_staged(dst, src, nbytes);
+        CUDA_TRY(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, g_ctx.stream), "host->device copy");
+        // The source is pageable caller memory that may be freed as soon as we return.
+        CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "host->device copy");
+        return NULL;
+    }
+    CUDA_TRY(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, g_ctx.stream), "device->host copy");
+    CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "device->host copy");
     return NULL;
 }
 
 static fg_error *cuda_synchronize(void) {
-    CUDA_TRY(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    CONTEXT_TRY("synchronize");
+    CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "cudaStreamSynchronize");
     return NULL;
 }
 
-// ---- elementwise ------------------------------------------------------------------------
+// ---- graphs ----------------------------------------------------------------------------------
 
-template <typename T> __device__ inline float load_f(const T *p, long long i);
-template <> __device__ inline float load_f<float>(const float *p, long long i) { return p[i]; }
-template <> __device__ inline float load_f<__nv_bfloat16>(const __nv_bfloat16 *p, long long i) {
-    return __bfloat162float(p[i]);
-}
-template <typename T> __device__ inline void store_f(T *p, long long i, float v);
-template <> __device__ inline void store_f<float>(float *p, long long i, float v) { p[i] = v; }
-template <> __device__ inline void store_f<__nv_bfloat16>(__nv_bfloat16 *p, long long i, float v) {
-    p[i] = __float2bfloat16_rn(v);
-}
+namespace {
+struct cuda_graph {
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    block_pool private_blocks; // freed during capture: replays write to them
+};
+} // namespace
 
-template <typename T>
-__global__ void axpby_kernel(T *out, float alpha, const T *x, float beta, const T *y, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-        float v = alpha * load_f(x, i);
-        if (y) v += beta * load_f(y, i);
-        store_f(out, i, v);
+static fg_error *cuda_graph_capture_begin(void) {
+    CONTEXT_TRY("graph capture");
+    if (fg_cuda_capturing()) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "cuda: a graph capture is already running");
+    g_alloc.capture_pool = new (std::nothrow) block_pool;
+    if (!g_alloc.capture_pool) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "graph capture");
+    cudaError_t e = cudaStreamBeginCapture(g_ctx.stream, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) {
+        delete g_alloc.capture_pool;
+        g_alloc.capture_pool = nullptr;
+        return fg_errorf(FG_ERR_DEVICE, "cudaStreamBeginCapture: %s", cudaGetErrorString(e));
     }
-}
-
-template <typename T> __global__ void scale_shift_kernel(T *out, const T *x, float mul, float add, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        store_f(out, i, load_f(x, i) * mul + add);
-}
-
-static unsigned grid_for(long long n) {
-    long long blocks = (n + 255) / 256;
-    return (unsigned)(blocks < 65535 ? (blocks > 0 ? blocks : 1) : 65535);
-}
-
-static fg_error *cuda_axpby(fg_tensor *out, float alpha, const fg_tensor *x, float beta, const fg_tensor *y) {
-    long long n = fg_tensor_numel(out);
-    if (out->dtype == FG_F32)
-        axpby_kernel<float><<<grid_for(n), 256>>>((float *)out->data, alpha, (const float *)x->data, beta,
-                                                  y ? (const float *)y->data : nullptr, n);
-    else if (out->dtype == FG_BF16)
-        axpby_kernel<__nv_bfloat16><<<grid_for(n), 256>>>((__nv_bfloat16 *)out->data, alpha,
-                                                          (const __nv_bfloat16 *)x->data, beta,
-                                                          y ? (const __nv_bfloat16 *)y->data : nullptr, n);
-    else
-        return fg_errorf(FG_ERR_UNSUPPORTED, "cuda axpby: dtype %s", fg_dtype_name(out->dtype));
-    CUDA_TRY(cudaGetLastError(), "axpby kernel launch");
     return NULL;
 }
 
-static fg_error *cuda_scale_shift(fg_tensor *out, const fg_tensor *x, float mul, float add) {
-    long long n = fg_tensor_numel(out);
-    if (out->dtype == FG_F32)
-        scale_shift_kernel<float><<<grid_for(n), 256>>>((float *)out->data, (const float *)x->data, mul, add, n);
-    else if (out->dtype == FG_BF16)
-        scale_shift_kernel<__nv_bfloat16><<<grid_for(n), 256>>>((__nv_bfloat16 *)out->data,
-                                                                (const __nv_bfloat16 *)x->data, mul, add, n);
-    else
-        return fg_errorf(FG_ERR_UNSUPPORTED, "cuda scale_shift: dtype %s", fg_dtype_name(out->dtype));
-    CUDA_TRY(cudaGetLastError(), "scale_shift kernel launch");
+static fg_error *cuda_graph_capture_end(void **out) {
+    if (!fg_cuda_capturing()) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "cuda: no graph capture is running");
+    cuda_graph *g = new (std::nothrow) cuda_graph;
+    block_pool *pool = g_alloc.capture_pool;
+    g_alloc.capture_pool = nullptr;
+    cudaGraph_t graph = nullptr;
+    cudaError_t e = cudaStreamEndCapture(g_ctx.stream, &graph);
+    if (e == cudaSuccess && g) e = cudaGraphInstantiate(&g->exec, graph, 0);
+    if (e != cudaSuccess || !g) {
+        cudaGetLastError();
+        if (graph) cudaGraphDestroy(graph);
+        for (auto &kv : pool->free_blocks) g_alloc.cache.put(kv.second, kv.first);
+        delete pool;
+        delete g;
+        return e != cudaSuccess ? fg_errorf(FG_ERR_DEVICE, "graph capture: %s", cudaGetErrorString(e))
+                                : fg_errorf(FG_ERR_OUT_OF_MEMORY, "graph capture");
+    }
+    g->graph = graph;
+    g->private_blocks = *pool;
+    delete pool;
+    *out = g;
     return NULL;
 }
+
+static fg_error *cuda_graph_launch(void *handle) {
+    cuda_graph *g = (cuda_graph *)handle;
+    CUDA_TRY(cudaGraphLaunch(g->exec, g_ctx.stream), "cudaGraphLaunch");
+    return NULL;
+}
+
+static void cuda_graph_free(void *handle) {
+    cuda_graph *g = (cuda_graph *)handle;
+    if (!g) return;
+    cudaStreamSynchronize(g_ctx.stream); // a replay may still be running
+    cudaGraphExecDestroy(g->exec);
+    cudaGraphDestroy(g->graph);
+    for (auto &kv : g->private_blocks.free_blocks) g_alloc.cache.put(kv.second, kv.first);
+    delete g;
+}
+
+// ---- the table -------------------------------------------------------------------------------
 
 static fg_backend make_cuda_backend(void) {
     fg_backend b;
@@ -135,8 +369,40 @@ static fg_backend make_cuda_backend(void) {
     b.free = cuda_free;
     b.copy = cuda_copy;
     b.synchronize = cuda_synchronize;
-    b.axpby = cuda_axpby;
-    b.scale_shift = cuda_scale_shift;
+    b.memory_info = cuda_memory_info;
+    b.memory_stats = cuda_memory_stats;
+    b.reset_peak = cuda_reset_peak;
+    b.release_cached = cuda_release_cached;
+    b.graph_capture_begin = cuda_graph_capture_begin;
+    b.graph_capture_end = cuda_graph_capture_end;
+    b.graph_launch = cuda_graph_launch;
+    b.graph_free = cuda_graph_free;
+
+    b.linear = fg_cuda_linear;
+    b.embedding = fg_cuda_embedding;
+    b.attention = fg_cuda_attention;
+    b.rope = fg_cuda_rope;
+    b.layer_norm = fg_cuda_layer_norm;
+    b.rms_norm = fg_cuda_rms_norm;
+    b.rms_norm_rope = fg_cuda_rms_norm_rope;
+    b.fill_uniform = fg_cuda_fill_uniform;
+    b.group_norm = fg_cuda_group_norm;
+    b.softmax = fg_cuda_softmax;
+    b.unary = fg_cuda_unary;
+    b.add = fg_cuda_add;
+    b.mul = fg_cuda_mul;
+    b.add_gated = fg_cuda_add_gated;
+    b.axpby = fg_cuda_axpby;
+    b.scale_shift = fg_cuda_scale_shift;
+    b.cast = fg_cuda_cast;
+    b.permute = fg_cuda_permute;
+    b.concat = fg_cuda_concat;
+    b.slice = fg_cuda_slice;
+    b.pad2d = fg_cuda_pad2d;
+    b.patchify = fg_cuda_patchify;
+    b.unpatchify = fg_cuda_unpatchify;
+    b.upsample_nearest2x = fg_cuda_upsample_nearest2x;
+    b.conv2d = fg_cuda_conv2d;
     return b;
 }
 

@@ -46,5 +46,7 @@ void test_layout_fp8_scaled(void);
 void test_layout_fp8_diffusers_scaled(void);
 void test_load_errors_bfl(void);
 void test_load_errors_diffusers(void);
+/* tests/flux/flux_runner_cases.c */
+void test_runner_matches_forward(void);
 
 #endif
