@@ -95,11 +95,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $$(call test_extra_objs,$$*) \
 test: all
 	@bash tests/run_tests.sh $(BUILD)
 
-# GPU checks: the op cases on CUDA against the CPU backend (needs a GPU; says so otherwise).
+# GPU checks (needs a GPU; says so and succeeds otherwise): every op against the CPU backend
+# through each CUDA path (libraries, our own fallbacks), then the models and the tiny workflow
+# on CUDA (tests/test_gpu.c), with and without CUDA graphs.
+GPU_TESTS = $(BUILD)/tests/test_ops --device cuda && \
+	FG_CUDA_GEMM=own FG_CUDA_CONV=own FG_CUDA_ATTENTION=own $(BUILD)/tests/test_ops --device cuda && \
+	FG_CUDA_ATTENTION=simple $(BUILD)/tests/test_ops --device cuda && \
+	$(BUILD)/tests/test_gpu && FG_CUDA_GRAPHS=0 $(BUILD)/tests/test_gpu
 test-gpu: all
-	@if $(BUILD)/fluxgraph --device cuda version >/dev/null 2>&1; then \
-		$(BUILD)/tests/test_ops --device cuda; \
-	else echo "test-gpu: no CUDA device here ($$($(BUILD)/fluxgraph version | grep 'cuda:' | sed 's/^ *//')); nothing to run"; fi
+	@if $(BUILD)/fluxgraph --device cuda version >/dev/null 2>&1; then $(GPU_TESTS); \
+	else echo "test-gpu: no CUDA device here ($$($(BUILD)/fluxgraph version | grep 'cuda:' | sed 's/^ *//')); skipped"; fi
 
 # Same tests under AddressSanitizer + UBSan (CPU-only build in its own folder).
 asan:
