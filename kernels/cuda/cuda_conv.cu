@@ -336,6 +336,9 @@ static fg_error *conv_cudnn(const conv_call *c, bool *done) {
     if (dnn_not_supported(s)) { // declined at run time: remember, and let the fallback run
         plan.rejected = true;
         dnn_cache_put(&plan);
+        char buf[256];
+        FG_LOG_D("conv2d: %s: cudnnConvolutionForward declined (%s), own kernel", describe(c, buf, sizeof buf),
+                 cudnnGetErrorString(s));
         return NULL;
     }
     if (s != CUDNN_STATUS_SUCCESS) return dnn_status_error(c, "cudnnConvolutionForward", s);

@@ -81,7 +81,9 @@ __global__ void __launch_bounds__(GEMM_THREADS) gemm_fallback_kernel(const fg_ge
     const bool a_k_fast = d.a.s1 == 1;
     const bool b_k_fast = !d.b_is_conv && d.b.s0 == 1;
     float acc[4][4];
+#pragma unroll
     for (int i = 0; i < 4; i++)
+#pragma unroll
         for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
 
     for (long long k0 = 0; k0 < d.K; k0 += GEMM_TK) {
@@ -111,9 +113,11 @@ __global__ void __launch_bounds__(GEMM_THREADS) gemm_fallback_kernel(const fg_ge
         __syncthreads();
     }
 
+#pragma unroll
     for (int i = 0; i < 4; i++) {
         long long m = m0 + ty + 16 * i;
         if (m >= d.M) continue;
+#pragma unroll
         for (int j = 0; j < 4; j++) {
             long long n = n0 + tx + 16 * j;
             if (n >= d.N) continue;
