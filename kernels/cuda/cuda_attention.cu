@@ -138,25 +138,11 @@ __global__ void __launch_bounds__(kSimpleRows * 32)
     }
 }
 
-// Largest dynamic shared memory a block may opt into on the current device.
-fg_error *max_optin_smem(size_t *bytes) {
-    static int cached = 0;
-    if (!cached) {
-        int dev = 0, v = 0;
-        CUDA_TRY(cudaGetDevice(&dev), "attention: cudaGetDevice");
-        CUDA_TRY(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
-                 "attention: shared memory limit query");
-        cached = v;
-    }
-    *bytes = (size_t)cached;
-    return NULL;
-}
-
 template <typename T> fg_error *launch_simple(const fg_cuda_attn_args *a) {
     const simple_layout s = simple_layout_for(a->d, a->dv);
     const size_t smem = s.floats() * sizeof(float);
     size_t limit;
-    FG_TRY(max_optin_smem(&limit));
+    FG_TRY(fg_cuda_attention_smem_limit(&limit));
     if (smem > limit)
         return fg_errorf(FG_ERR_UNSUPPORTED,
                          "attention: head size D=%lld, Dv=%lld needs %zu bytes of shared memory (device limit %zu)",
@@ -194,6 +180,19 @@ attention_mode mode_from_env(void) {
 }
 
 } // namespace
+
+fg_error *fg_cuda_attention_smem_limit(size_t *bytes) {
+    static int cached = 0;
+    if (!cached) {
+        int dev = 0, v = 0;
+        CUDA_TRY(cudaGetDevice(&dev), "attention: cudaGetDevice");
+        CUDA_TRY(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
+                 "attention: shared memory limit query");
+        cached = v;
+    }
+    *bytes = (size_t)cached;
+    return NULL;
+}
 
 fg_error *fg_cuda_attention_simple(const fg_cuda_attn_args *a) {
     if (a->dtype == FG_F32) return launch_simple<float>(a);
@@ -237,6 +236,10 @@ fg_error *fg_cuda_attention(fg_tensor *out, const fg_tensor *q, const fg_tensor 
         if (!err) return NULL;
         fg_error_free(err); // logged (once per shape) where it failed; our kernels take over
     }
-    if (mode != MODE_SIMPLE && fg_cuda_attention_flash_supports(&a)) return fg_cuda_attention_flash(&a);
+    if (mode != MODE_SIMPLE && fg_cuda_attention_flash_supports(&a)) {
+        fg_error *err = fg_cuda_attention_flash(&a);
+        if (!err || fg_error_code_of(err) != FG_ERR_UNSUPPORTED) return err;
+        fg_error_free(err); // e.g. the D = 512 tiles exceed this GPU's shared memory
+    }
     return fg_cuda_attention_simple(&a);
 }

@@ -17,11 +17,16 @@ struct fg_cuda_attn_args {
     float scale;
 };
 
+// Largest dynamic shared memory one block may opt into on the current device (cached).
+fg_error *fg_cuda_attention_smem_limit(size_t *bytes);
+
 // Any shape (D and Dv limited only by shared memory, about 1100 on sm_90), F32 or BF16, one
 // warp per query row with f32 math on CUDA cores. The reference for the other two paths.
 fg_error *fg_cuda_attention_simple(const fg_cuda_attn_args *a);
 
 // The mma.sync BF16 kernel: BF16, D == Dv in {64, 128, 512}, 16-byte aligned tensors.
+// FG_ERR_UNSUPPORTED when the device's shared memory is too small for the tiles (D = 512 on
+// GPUs with 99 KiB per block); the caller then runs the simple kernel.
 bool fg_cuda_attention_flash_supports(const fg_cuda_attn_args *a);
 fg_error *fg_cuda_attention_flash(const fg_cuda_attn_args *a);
 

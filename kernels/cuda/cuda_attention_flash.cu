@@ -47,28 +47,41 @@ __device__ __forceinline__ void ldmatrix_b_trans(const __nv_bfloat16 *tile, int 
                  : "r"(addr));
 }
 
-// Copies rows [row0, row0 + ROWS) x columns [col0, col0 + COLS) of a [rows_total, src_cols]
-// matrix into a [ROWS][COLS + kPad] tile with 16-byte vectors; rows past the end become zeros
-// (so P = 0 never meets garbage V).
+// 16-byte global -> shared copy that bypasses registers (sm_80+); src_bytes 0 writes zeros
+// without reading src.
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes) {
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Starts copying rows [row0, row0 + ROWS) x columns [col0, col0 + COLS) of a [rows_total,
+// src_cols] matrix into a [ROWS][COLS + kPad] tile; rows past the end become zeros (so P = 0
+// never meets garbage V). Completion: cp_async_commit / cp_async_wait, then a barrier.
 template <int ROWS, int COLS>
-__device__ void load_tile(__nv_bfloat16 *tile, const __nv_bfloat16 *src, long long row0, long long rows_total,
-                          long long src_cols, long long col0) {
+__device__ void load_tile_async(__nv_bfloat16 *tile, const __nv_bfloat16 *src, long long row0, long long rows_total,
+                                long long src_cols, long long col0) {
     constexpr int kVecPerRow = COLS / 8;
     for (int i = threadIdx.x; i < ROWS * kVecPerRow; i += kWarps * 32) {
         const int r = i / kVecPerRow, c = (i % kVecPerRow) * 8;
-        uint4 v = make_uint4(0, 0, 0, 0);
-        if (row0 + r < rows_total) v = *reinterpret_cast<const uint4 *>(src + (row0 + r) * src_cols + col0 + c);
-        *reinterpret_cast<uint4 *>(tile + r * (COLS + kPad) + c) = v;
+        const bool in = row0 + r < rows_total;
+        cp_async16(tile + r * (COLS + kPad) + c, in ? src + (row0 + r) * src_cols + col0 + c : src, in ? 16 : 0);
     }
 }
 
 // One instantiation: head size D for q/k, DVB output columns per block (grid.y walks Dv in
 // DVB steps, recomputing the scores: only the D = 512 VAE case has more than one step), KEYS
-// keys per tile (fewer for large D to bound shared memory).
-template <int D, int DVB, int KEYS> struct flash_cfg {
+// keys per tile and STAGES K/V buffers (2: the next tile loads while this one is computed;
+// 1 for D = 512, where a second buffer would halve the blocks per SM).
+template <int D, int DVB, int KEYS, int STAGES> struct flash_cfg {
     static constexpr int kQStride = D + kPad, kVStride = DVB + kPad;
+    static constexpr int kStageElems = KEYS * kQStride + KEYS * kVStride; // K tile, then V tile
     static constexpr size_t kSmemBytes =
-        ((size_t)kRows * kQStride + (size_t)KEYS * kQStride + (size_t)KEYS * kVStride) * sizeof(__nv_bfloat16);
+        ((size_t)kRows * kQStride + (size_t)STAGES * kStageElems) * sizeof(__nv_bfloat16);
 };
 
 // Per-thread state of the two query rows (g and g+8 of the warp's 16) this thread touches.
@@ -204,14 +217,14 @@ __device__ __forceinline__ void store_rows(const flash_state<DVB> &st, __nv_bflo
     }
 }
 
-// grid.x = (b*h) * q_tiles, grid.y = Dv / DVB. Shared memory: Q tile, K tile, V tile.
-template <int D, int DVB, int KEYS>
+// grid.x = (b*h) * q_tiles, grid.y = Dv / DVB. Shared memory: Q tile, then STAGES x (K, V).
+template <int D, int DVB, int KEYS, int STAGES>
 __global__ void __launch_bounds__(kWarps * 32) attention_flash_kernel(fg_cuda_attn_args a, long long q_tiles) {
-    typedef flash_cfg<D, DVB, KEYS> cfg;
+    typedef flash_cfg<D, DVB, KEYS, STAGES> cfg;
+    static_assert(STAGES == 1 || STAGES == 2, "one or two K/V buffers");
     extern __shared__ __align__(16) unsigned char flash_smem[];
     __nv_bfloat16 *q_tile = reinterpret_cast<__nv_bfloat16 *>(flash_smem);
-    __nv_bfloat16 *k_tile = q_tile + kRows * cfg::kQStride;
-    __nv_bfloat16 *v_tile = k_tile + KEYS * cfg::kQStride;
+    __nv_bfloat16 *stages = q_tile + kRows * cfg::kQStride;
     const int warp = threadIdx.x >> 5;
     const long long bh = blockIdx.x / q_tiles, qt = blockIdx.x % q_tiles;
     const long long bi = bh / a.h, hi = bh % a.h;
@@ -221,8 +234,15 @@ __global__ void __launch_bounds__(kWarps * 32) attention_flash_kernel(fg_cuda_at
     const __nv_bfloat16 *vh = (const __nv_bfloat16 *)a.v + bh * a.lk * a.dv;
     const float *mask_head = NULL;
     if (a.mask) mask_head = a.mask + ((a.mb == 1 ? 0 : bi) * a.mh + (a.mh == 1 ? 0 : hi)) * a.lq * a.lk;
+    auto load_kv = [&](int stage, long long k0) {
+        __nv_bfloat16 *k_tile = stages + stage * cfg::kStageElems;
+        load_tile_async<KEYS, D>(k_tile, kh, k0, a.lk, D, 0);
+        load_tile_async<KEYS, DVB>(k_tile + KEYS * cfg::kQStride, vh, k0, a.lk, a.dv, c0);
+        cp_async_commit();
+    };
 
-    load_tile<kRows, D>(q_tile, qh, q0, a.lq, D, 0);
+    load_tile_async<kRows, D>(q_tile, qh, q0, a.lq, D, 0);
+    load_kv(0, 0); // one group: Q and the first K/V tile
     flash_state<DVB> st;
 #pragma unroll
     for (int nt = 0; nt < DVB / 8; nt++) st.o[nt][0] = st.o[nt][1] = st.o[nt][2] = st.o[nt][3] = 0.0f;
@@ -231,32 +251,47 @@ __global__ void __launch_bounds__(kWarps * 32) attention_flash_kernel(fg_cuda_at
     const long long row_base = q0 + warp * 16;
     const __nv_bfloat16 *q_rows = q_tile + warp * 16 * cfg::kQStride;
 
-    for (long long k0 = 0; k0 < a.lk; k0 += KEYS) {
-        __syncthreads(); // the previous K/V tiles are consumed
-        load_tile<KEYS, D>(k_tile, kh, k0, a.lk, D, 0);
-        load_tile<KEYS, DVB>(v_tile, vh, k0, a.lk, a.dv, c0);
-        __syncthreads(); // (the first pass also publishes the Q tile)
+    const long long n_tiles = (a.lk + KEYS - 1) / KEYS;
+    for (long long i = 0; i < n_tiles; i++) {
+        const int stage = STAGES == 2 ? (int)(i & 1) : 0;
+        // With two buffers the next tile goes into the one the previous iteration finished
+        // with (the barrier closing that iteration guarantees no warp still reads it).
+        if (STAGES == 2 && i + 1 < n_tiles) {
+            load_kv(stage ^ 1, (i + 1) * KEYS);
+            cp_async_wait<1>(); // everything but the tile just started has landed
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads(); // every thread's copies of tile i (and Q) are visible
+        const __nv_bfloat16 *k_tile = stages + stage * cfg::kStageElems;
         float s[KEYS / 8][4];
         tile_scores<D, KEYS>(s, q_rows, k_tile);
-        tile_softmax<DVB, KEYS>(st, s, a, mask_head, row_base, k0);
-        tile_pv<DVB, KEYS>(st, s, v_tile);
+        tile_softmax<DVB, KEYS>(st, s, a, mask_head, row_base, i * KEYS);
+        tile_pv<DVB, KEYS>(st, s, k_tile + KEYS * cfg::kQStride);
+        __syncthreads(); // tile i's buffer is free
+        if (STAGES == 1 && i + 1 < n_tiles) load_kv(0, (i + 1) * KEYS);
     }
     store_rows<DVB>(st, (__nv_bfloat16 *)a.out + bh * a.lq * a.dv, a, row_base, c0);
 }
 
-template <int D, int DVB, int KEYS> fg_error *launch_flash(const fg_cuda_attn_args *a) {
-    typedef flash_cfg<D, DVB, KEYS> cfg;
+template <int D, int DVB, int KEYS, int STAGES> fg_error *launch_flash(const fg_cuda_attn_args *a) {
+    typedef flash_cfg<D, DVB, KEYS, STAGES> cfg;
     const size_t smem = cfg::kSmemBytes;
+    size_t limit;
+    FG_TRY(fg_cuda_attention_smem_limit(&limit));
+    if (smem > limit)
+        return fg_errorf(FG_ERR_UNSUPPORTED, "attention (flash bf16): D=%d tiles need %zu bytes of shared memory (device "
+                         "limit %zu)", D, smem, limit);
     // Set once per instantiation; above 48 KiB the kernel must opt in.
     static bool opted_in = false;
     if (!opted_in && smem > 48 * 1024)
-        CUDA_TRY(cudaFuncSetAttribute(attention_flash_kernel<D, DVB, KEYS>,
+        CUDA_TRY(cudaFuncSetAttribute(attention_flash_kernel<D, DVB, KEYS, STAGES>,
                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                  "attention (flash bf16): shared memory opt-in");
     opted_in = true;
     const long long q_tiles = (a->lq + kRows - 1) / kRows;
     dim3 grid((unsigned)(a->b * a->h * q_tiles), (unsigned)(a->dv / DVB));
-    attention_flash_kernel<D, DVB, KEYS><<<grid, kWarps * 32, smem, fg_cuda_stream()>>>(*a, q_tiles);
+    attention_flash_kernel<D, DVB, KEYS, STAGES><<<grid, kWarps * 32, smem, fg_cuda_stream()>>>(*a, q_tiles);
     CUDA_CHECK_LAUNCH("attention (flash bf16)");
     return NULL;
 }
@@ -277,7 +312,8 @@ fg_error *fg_cuda_attention_flash(const fg_cuda_attn_args *a) {
     if (!fg_cuda_attention_flash_supports(a))
         return fg_errorf(FG_ERR_UNSUPPORTED, "attention: the bf16 flash kernel does not cover D=%lld, Dv=%lld (%s)",
                          a->d, a->dv, fg_dtype_name(a->dtype));
-    if (a->d == 64) return launch_flash<64, 64, 64>(a);
-    if (a->d == 128) return launch_flash<128, 128, 64>(a);
-    return launch_flash<512, 128, 32>(a);
+    // Shared memory: 45 KiB, 85 KiB and 106 KiB (at least 2 blocks per SM on sm_80+ but 86/89).
+    if (a->d == 64) return launch_flash<64, 64, 64, 2>(a);
+    if (a->d == 128) return launch_flash<128, 128, 64, 2>(a);
+    return launch_flash<512, 128, 32, 1>(a);
 }
