@@ -284,9 +284,7 @@ fg_error *build_plan(sdpa_plan *p, cudnnHandle_t handle, const fg_cuda_attn_args
     return make_plan(p, handle, graph);
 }
 
-fg_error *execute_plan(const sdpa_plan *p, cudnnHandle_t handle, const fg_cuda_attn_args *a) {
-    void *workspace = NULL;
-    if (p->workspace > 0) FG_TRY_CTX(fg_cuda_scratch(0, (size_t)p->workspace, &workspace), "cudnn sdpa workspace");
+fg_error *execute_plan(const sdpa_plan *p, cudnnHandle_t handle, const fg_cuda_attn_args *a, void *workspace) {
     float scale = a->scale; // by-value: read from host memory when the plan executes
     const int64_t uids[5] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
     void *ptrs[5] = {(void *)a->q, (void *)a->k, (void *)a->v, a->out, &scale};
@@ -326,6 +324,8 @@ sdpa_cache &cache(void) {
 fg_error *get_handle(sdpa_cache &c) {
     if (c.handle) return NULL;
     if (c.handle_failed) return fg_errorf(FG_ERR_UNSUPPORTED, "cudnn sdpa: no cuDNN handle");
+    // cudnnCreate allocates and synchronises, which would invalidate a stream capture.
+    if (fg_cuda_capturing()) return fg_errorf(FG_ERR_UNSUPPORTED, "cudnn sdpa: no handle created while capturing");
     cudnnStatus_t s = cudnnCreate(&c.handle);
     if (s != CUDNN_STATUS_SUCCESS) {
         c.handle = NULL;
@@ -391,7 +391,10 @@ fg_error *fg_cuda_attention_cudnn(const fg_cuda_attn_args *a) {
     FG_TRY(get_handle(c));
     sdpa_plan *p;
     FG_TRY(find_plan(c, a, &p));
-    fg_error *err = execute_plan(p, c.handle, a);
+    // A workspace that cannot grow (e.g. while capturing) is no reason to give up the plan.
+    void *workspace = NULL;
+    if (p->workspace > 0) FG_TRY_CTX(fg_cuda_scratch(0, (size_t)p->workspace, &workspace), "cudnn sdpa workspace");
+    fg_error *err = execute_plan(p, c.handle, a, workspace);
     if (err) {
         // A plan that built but does not run is not retried either.
         FG_LOG_D("attention: cuDNN SDPA failed (%s); using our own kernel", fg_error_message(err));
