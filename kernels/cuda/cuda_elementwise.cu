@@ -5,6 +5,8 @@
 // multiply and add of the CPU backend (no fused multiply-add), so F32 results agree exactly.
 // A thread reads element i of its inputs before writing element i of out, so out may alias an
 // input of out's shape.
+#include <string.h>
+
 #include <type_traits>
 
 #include "kernels/cuda/cuda_vec.cuh"
@@ -109,6 +111,7 @@ struct Bcast {
     int ndim;
     long long shape[FG_MAX_DIMS];
     long long stride[3][FG_MAX_DIMS];
+    fg_fastdiv div[FG_MAX_DIMS]; // by shape[d], set when every index fits in 32 bits
 };
 
 // Element strides of t against out's shape padded on the left to FG_MAX_DIMS (as the CPU does).
@@ -164,28 +167,44 @@ template <typename T, int V> __device__ __forceinline__ void bcast_load(const T 
     }
 }
 
-// One chunk of V elements along out's last dim per step; IDX is 32-bit when every index fits,
-// which makes the coordinate divisions several times cheaper.
-template <typename T, int V, typename IDX>
+// Input offsets of out's element i (each < 2^32 when FAST, as no input outsizes out).
+template <bool FAST> __host__ __device__ __forceinline__ void bcast_offsets(const Bcast &g, long long i, long long *off) {
+    off[0] = off[1] = off[2] = 0;
+    if constexpr (FAST) {
+        unsigned rem = (unsigned)i, o0 = 0, o1 = 0, o2 = 0;
+        for (int d = g.ndim - 1; d >= 0; d--) {
+            unsigned q = fg_fastdiv_div(rem, g.div[d]), idx = rem - q * g.div[d].d;
+            o0 += idx * (unsigned)g.stride[0][d];
+            o1 += idx * (unsigned)g.stride[1][d];
+            o2 += idx * (unsigned)g.stride[2][d];
+            rem = q;
+        }
+        off[0] = o0;
+        off[1] = o1;
+        off[2] = o2;
+    } else {
+        long long rem = i;
+        for (int d = g.ndim - 1; d >= 0; d--) {
+            long long idx = rem % g.shape[d];
+            rem /= g.shape[d];
+            for (int k = 0; k < 3; k++) off[k] += idx * g.stride[k][d];
+        }
+    }
+}
+
+// One chunk of V elements along out's last dim per step.
+template <typename T, int V, bool FAST>
 __global__ void bcast_kernel(T *out, const T *a, const T *b, const T *c, BinOp op, Bcast g, long long chunks) {
     const int last = g.ndim - 1;
     bool rep_a = g.stride[0][last] == 0, rep_b = g.stride[1][last] == 0, rep_c = g.stride[2][last] == 0;
     long long step = (long long)gridDim.x * blockDim.x;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < chunks; k += step) {
-        IDX rem = (IDX)(k * V);
-        IDX off_a = 0, off_b = 0, off_c = 0;
-        for (int d = last; d >= 0; d--) {
-            IDX size = (IDX)g.shape[d];
-            IDX i = rem % size;
-            rem /= size;
-            off_a += i * (IDX)g.stride[0][d];
-            off_b += i * (IDX)g.stride[1][d];
-            off_c += i * (IDX)g.stride[2][d];
-        }
+        long long off[3];
+        bcast_offsets<FAST>(g, k * V, off);
         float fa[V], fb[V], fc[V] = {};
-        bcast_load<T, V>(a, (long long)off_a, rep_a, fa);
-        bcast_load<T, V>(b, (long long)off_b, rep_b, fb);
-        if (c) bcast_load<T, V>(c, (long long)off_c, rep_c, fc);
+        bcast_load<T, V>(a, off[0], rep_a, fa);
+        bcast_load<T, V>(b, off[1], rep_b, fb);
+        if (c) bcast_load<T, V>(c, off[2], rep_c, fc);
 #pragma unroll
         for (int j = 0; j < V; j++) fa[j] = op(fa[j], fb[j], fc[j]);
         fg_chunk_store<T, V>(out + k * V, fa);
@@ -193,13 +212,15 @@ __global__ void bcast_kernel(T *out, const T *a, const T *b, const T *c, BinOp o
 }
 
 template <typename T, int V>
-void launch_bcast(T *out, const T *a, const T *b, const T *c, BinOp op, const Bcast &g, long long n) {
+void launch_bcast(T *out, const T *a, const T *b, const T *c, BinOp op, Bcast g, long long n) {
     long long chunks = n / V;
     unsigned grid = fg_cuda_grid(chunks, kBlock);
-    if (n <= 0xFFFFFFFFLL)
-        bcast_kernel<T, V, unsigned><<<grid, kBlock, 0, fg_cuda_stream()>>>(out, a, b, c, op, g, chunks);
-    else
-        bcast_kernel<T, V, unsigned long long><<<grid, kBlock, 0, fg_cuda_stream()>>>(out, a, b, c, op, g, chunks);
+    if (n <= 0xFFFFFFFFLL) {
+        for (int d = 0; d < g.ndim; d++) g.div[d] = fg_fastdiv_make((unsigned)g.shape[d]);
+        bcast_kernel<T, V, true><<<grid, kBlock, 0, fg_cuda_stream()>>>(out, a, b, c, op, g, chunks);
+    } else {
+        bcast_kernel<T, V, false><<<grid, kBlock, 0, fg_cuda_stream()>>>(out, a, b, c, op, g, chunks);
+    }
 }
 
 // ins[0..n_in) (2 or 3) combined by `kind` into out; same-size inputs take the flat kernel.
@@ -228,15 +249,38 @@ fg_error *run_binary(const char *op_name, fg_tensor *out, int n_in, const fg_ten
 }
 
 // ---- exact conversions for cast and fill (core/dtype.c's rules, bit for bit) -----------------
+// Host-callable too, so they can be checked against core/dtype.c without a GPU.
 
-__device__ __forceinline__ bool is_int_dtype(int dt) {
+#define FG_HD __host__ __device__ __forceinline__
+
+FG_HD unsigned f32_bits(float f) {
+#ifdef __CUDA_ARCH__
+    return __float_as_uint(f);
+#else
+    unsigned u;
+    memcpy(&u, &f, 4);
+    return u;
+#endif
+}
+
+FG_HD float bits_f32(unsigned u) {
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(u);
+#else
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+#endif
+}
+
+FG_HD bool is_int_dtype(int dt) {
     return dt == FG_I64 || dt == FG_I32 || dt == FG_U8 || dt == FG_BOOL;
 }
 
-__device__ float load_as_float(const void *p, int dt, long long i) {
+FG_HD float load_as_float(const void *p, int dt, long long i) {
     switch (dt) {
     case FG_F32: return ((const float *)p)[i];
-    case FG_BF16: return __uint_as_float((unsigned)((const unsigned short *)p)[i] << 16);
+    case FG_BF16: return bits_f32((unsigned)((const unsigned short *)p)[i] << 16);
     case FG_F16: return __half2float(((const __half *)p)[i]);
     case FG_F8_E4M3:
         return __half2float(__half(__nv_cvt_fp8_to_halfraw(((const __nv_fp8_storage_t *)p)[i], __NV_E4M3)));
@@ -248,7 +292,7 @@ __device__ float load_as_float(const void *p, int dt, long long i) {
     }
 }
 
-__device__ long long load_as_int(const void *p, int dt, long long i) {
+FG_HD long long load_as_int(const void *p, int dt, long long i) {
     switch (dt) {
     case FG_I64: return ((const long long *)p)[i];
     case FG_I32: return ((const int *)p)[i];
@@ -257,27 +301,27 @@ __device__ long long load_as_int(const void *p, int dt, long long i) {
 }
 
 // f32 -> bf16 nearest even, NaN kept quiet (fg_f32_to_bf16).
-__device__ __forceinline__ unsigned short bf16_bits(float f) {
-    unsigned u = __float_as_uint(f);
+FG_HD unsigned short bf16_bits(float f) {
+    unsigned u = f32_bits(f);
     if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (unsigned short)((u >> 16) | 0x40u);
     return (unsigned short)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
 }
 
 // Float -> integer: NaN is 0, out of range saturates, otherwise truncation toward zero.
-__device__ __forceinline__ long long float_to_int(float f, long long lo, long long hi) {
+FG_HD long long float_to_int(float f, long long lo, long long hi) {
     if (isnan(f)) return 0;
     if (f <= (float)lo) return lo;
     if (f >= (float)hi) return hi;
     return (long long)f;
 }
 
-__device__ void store_from_float(void *p, int dt, long long i, float v) {
-    unsigned sign = __float_as_uint(v) >> 31;
+FG_HD void store_from_float(void *p, int dt, long long i, float v) {
+    unsigned sign = f32_bits(v) >> 31;
     switch (dt) {
     case FG_F32: ((float *)p)[i] = v; break;
     case FG_BF16: ((unsigned short *)p)[i] = bf16_bits(v); break;
     case FG_F16:
-        ((unsigned short *)p)[i] = isnan(v) ? (unsigned short)((sign << 15) | 0x7E00u) : __half_as_ushort(__float2half_rn(v));
+        ((unsigned short *)p)[i] = isnan(v) ? (unsigned short)((sign << 15) | 0x7E00u) : __half_raw(__float2half_rn(v)).x;
         break;
     case FG_F8_E4M3: {
         // e4m3fn has no inf: inf saturates to 448 like any overflow; 0x7F is NaN
@@ -302,7 +346,7 @@ __device__ void store_from_float(void *p, int dt, long long i, float v) {
 }
 
 // Integer -> integer: exact, narrowing wraps modulo 2^bits; BOOL is v != 0.
-__device__ void store_int(void *p, int dt, long long i, long long v) {
+FG_HD void store_int(void *p, int dt, long long i, long long v) {
     switch (dt) {
     case FG_I64: ((long long *)p)[i] = v; break;
     case FG_I32: ((int *)p)[i] = (int)(unsigned)(unsigned long long)v; break;

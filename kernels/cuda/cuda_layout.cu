@@ -8,7 +8,7 @@
 
 #include <type_traits>
 
-#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/cuda_vec.cuh"
 
 namespace {
 
@@ -52,19 +52,33 @@ struct PermuteArgs {
     int ndim;
     long long shape[FG_MAX_DIMS];     // out's shape (in units)
     long long in_stride[FG_MAX_DIMS]; // input stride (in units) of each out dim
+    fg_fastdiv div[FG_MAX_DIMS];      // by shape[d], set when every index fits in 32 bits
 };
 
-// out[i] = in[offset of i's coordinates]; IDX is 32-bit when every index fits.
-template <typename E, typename IDX> __global__ void permute_kernel(E *out, const E *in, PermuteArgs g, long long n) {
-    GRID_STRIDE(i, n) {
-        IDX rem = (IDX)i, off = 0;
+// Input offset of out's element i; FAST: every index fits in 32 bits, so the coordinates come
+// from multiply-shift divisions.
+template <bool FAST> __host__ __device__ __forceinline__ long long permute_offset(const PermuteArgs &g, long long i) {
+    long long off = 0;
+    if constexpr (FAST) {
+        unsigned rem = (unsigned)i, o = 0;
         for (int d = g.ndim - 1; d >= 0; d--) {
-            IDX size = (IDX)g.shape[d];
-            off += (rem % size) * (IDX)g.in_stride[d];
-            rem /= size;
+            unsigned q = fg_fastdiv_div(rem, g.div[d]);
+            o += (rem - q * g.div[d].d) * (unsigned)g.in_stride[d];
+            rem = q;
         }
-        out[i] = in[off];
+        off = o;
+    } else {
+        long long rem = i;
+        for (int d = g.ndim - 1; d >= 0; d--) {
+            off += (rem % g.shape[d]) * g.in_stride[d];
+            rem /= g.shape[d];
+        }
     }
+    return off;
+}
+
+template <typename E, bool FAST> __global__ void permute_kernel(E *out, const E *in, PermuteArgs g, long long n) {
+    GRID_STRIDE(i, n) out[i] = in[permute_offset<FAST>(g, i)];
 }
 
 // Drops size-1 dims and merges out dims that are also adjacent and in order in the input.
@@ -89,14 +103,53 @@ PermuteArgs simplify_permute(const PermuteArgs &a) {
     return g;
 }
 
+// The kernel's view of a permute: units of *unit bytes (the element, or up to 16 bytes of the
+// innermost dim when that stays innermost), simplified dims, divisors for 32-bit indexing.
+PermuteArgs plan_permute(const fg_tensor *out, const fg_tensor *x, const int *perm, size_t *unit) {
+    size_t esz = fg_dtype_size(x->dtype);
+    int nd = x->ndim, last = nd - 1;
+    PermuteArgs a = {};
+    a.ndim = nd > 0 ? nd : 1;
+    a.shape[0] = 1;
+    a.in_stride[0] = 1;
+    long long x_stride[FG_MAX_DIMS];
+    long long s = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        x_stride[d] = s;
+        s *= x->shape[d];
+    }
+    for (int d = 0; d < nd; d++) {
+        a.shape[d] = out->shape[d];
+        a.in_stride[d] = x_stride[perm[d]];
+    }
+    *unit = esz;
+    if (nd > 0 && perm[last] == last) {
+        // the innermost dim stays innermost: copy its bytes in the widest unit that fits
+        uint64_t vals[] = {(uint64_t)(uintptr_t)out->data, (uint64_t)(uintptr_t)x->data,
+                           (uint64_t)(x->shape[last] * (long long)esz)};
+        *unit = widest_unit(esz, 3, vals);
+        long long k = (long long)(*unit / esz);
+        a.shape[last] /= k;
+        for (int d = 0; d < last; d++) a.in_stride[d] /= k; // multiples of the inner dim's size
+    }
+    PermuteArgs g = simplify_permute(a);
+    long long units = 1;
+    for (int d = 0; d < g.ndim; d++) units *= g.shape[d];
+    if (units <= 0xFFFFFFFFLL)
+        for (int d = 0; d < g.ndim; d++) g.div[d] = fg_fastdiv_make((unsigned)g.shape[d]);
+    return g;
+}
+
 // ---- strided 2-D copy (concat, slice) ------------------------------------------------------
 
 // rows x width units: dst[r * dst_pitch + k] = src[r * src_pitch + k].
-template <typename E>
+// FAST: n fits in 32 bits and wdiv divides by width.
+template <typename E, bool FAST>
 __global__ void copy2d_kernel(E *dst, long long dst_pitch, const E *src, long long src_pitch, long long width,
-                              long long n) {
+                              fg_fastdiv wdiv, long long n) {
     GRID_STRIDE(i, n) {
-        long long r = i / width, k = i - r * width;
+        long long r = FAST ? (long long)fg_fastdiv_div((unsigned)i, wdiv) : i / width;
+        long long k = i - r * width;
         dst[r * dst_pitch + k] = src[r * src_pitch + k];
     }
 }
@@ -111,8 +164,14 @@ fg_error *copy2d(const char *op, void *dst, long long dst_pitch, const void *src
     return with_unit(u, op, [&](auto tag) -> fg_error * {
         using E = std::remove_pointer_t<decltype(tag)>;
         long long width = row_bytes / (long long)u, n = rows * width;
-        copy2d_kernel<E><<<fg_cuda_grid(n, kBlock), kBlock, 0, fg_cuda_stream()>>>(
-            (E *)dst, dst_pitch / (long long)u, (const E *)src, src_pitch / (long long)u, width, n);
+        long long dp = dst_pitch / (long long)u, sp = src_pitch / (long long)u;
+        unsigned grid = fg_cuda_grid(n, kBlock);
+        if (n <= 0xFFFFFFFFLL)
+            copy2d_kernel<E, true><<<grid, kBlock, 0, fg_cuda_stream()>>>(
+                (E *)dst, dp, (const E *)src, sp, width, fg_fastdiv_make((unsigned)width), n);
+        else
+            copy2d_kernel<E, false><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)dst, dp, (const E *)src, sp, width,
+                                                                           fg_fastdiv{1, 1, 0}, n);
         CUDA_TRY(cudaGetLastError(), op);
         return NULL;
     });
@@ -208,43 +267,16 @@ template <typename F> fg_error *with_elem(const fg_tensor *t, const char *op, F 
 fg_error *fg_cuda_permute(fg_tensor *out, const fg_tensor *x, const int *perm) {
     long long n = fg_tensor_numel(out);
     if (n == 0) return NULL;
-    size_t esz = fg_dtype_size(x->dtype);
-    int nd = x->ndim, last = nd - 1;
-    PermuteArgs a = {};
-    a.ndim = nd > 0 ? nd : 1;
-    a.shape[0] = 1;
-    a.in_stride[0] = 1;
-    long long x_stride[FG_MAX_DIMS];
-    long long s = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        x_stride[d] = s;
-        s *= x->shape[d];
-    }
-    for (int d = 0; d < nd; d++) {
-        a.shape[d] = out->shape[d];
-        a.in_stride[d] = x_stride[perm[d]];
-    }
-    size_t unit = esz;
-    if (nd > 0 && perm[last] == last) {
-        // the innermost dim stays innermost: copy its bytes in the widest unit that fits
-        uint64_t vals[] = {(uint64_t)(uintptr_t)out->data, (uint64_t)(uintptr_t)x->data,
-                           (uint64_t)(x->shape[last] * (long long)esz)};
-        unit = widest_unit(esz, 3, vals);
-        long long k = (long long)(unit / esz);
-        a.shape[last] /= k;
-        for (int d = 0; d < last; d++) a.in_stride[d] /= k; // multiples of the inner dim's size
-    }
-    PermuteArgs g = simplify_permute(a);
-    long long units = n / (long long)(unit / esz);
+    size_t unit;
+    PermuteArgs g = plan_permute(out, x, perm, &unit);
+    long long units = n / (long long)(unit / fg_dtype_size(x->dtype));
     return with_unit(unit, "permute", [&](auto tag) -> fg_error * {
         using E = std::remove_pointer_t<decltype(tag)>;
         unsigned grid = fg_cuda_grid(units, kBlock);
         if (units <= 0xFFFFFFFFLL)
-            permute_kernel<E, unsigned><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, g,
-                                                                               units);
+            permute_kernel<E, true><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, g, units);
         else
-            permute_kernel<E, unsigned long long>
-                <<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, g, units);
+            permute_kernel<E, false><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, g, units);
         CUDA_CHECK_LAUNCH("permute");
         return NULL;
     });

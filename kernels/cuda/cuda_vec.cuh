@@ -64,6 +64,31 @@ template <typename T, int V> __device__ __forceinline__ void fg_chunk_store(T *p
     }
 }
 
+// Division by a runtime-invariant 32-bit divisor as a multiply-high and shift (Granlund and
+// Montgomery's round-up method): exact for every 32-bit dividend. Index decomposition in the
+// layout and broadcast kernels divides by each dim size per element, and a hardware-less
+// integer divide costs ~20 instructions.
+struct fg_fastdiv {
+    unsigned d, m, s;
+};
+
+static inline fg_fastdiv fg_fastdiv_make(unsigned d) {
+    unsigned s = 0;
+    while ((1ull << s) < d) s++;
+    // m = floor(2^32 (2^s - d) / d) + 1 < 2^32 since 2^s - d < d
+    unsigned m = (unsigned)(((1ull << 32) * ((1ull << s) - d)) / d + 1);
+    return fg_fastdiv{d, m, s};
+}
+
+__host__ __device__ __forceinline__ unsigned fg_fastdiv_div(unsigned n, fg_fastdiv f) {
+#ifdef __CUDA_ARCH__
+    unsigned hi = __umulhi(n, f.m);
+#else
+    unsigned hi = (unsigned)(((unsigned long long)n * f.m) >> 32);
+#endif
+    return (unsigned)(((unsigned long long)hi + n) >> f.s);
+}
+
 // Runs f((float *)nullptr) or f((__nv_bfloat16 *)nullptr) for an activation dtype (F32/BF16).
 template <typename F> fg_error *fg_cuda_with_act_type(fg_dtype dt, F &&f) {
     if (dt == FG_F32) return f((float *)nullptr);
