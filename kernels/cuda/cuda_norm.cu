@@ -373,26 +373,37 @@ __global__ void group_stats_kernel(const Moments *part, int nchunks, long long g
 struct GroupApply {
     const float2 *stats;
     Param weight, bias;
-    long long channels, spatial, span, n;
+    long long chunks, plane_chunks, channels, cpg; // cpg: channels per group
+    fg_fastdiv by_plane, by_channels, by_cpg;      // set when FAST
     bool silu;
 };
 
-// out = (x - mean) * rstd * weight[c] + bias[c], then SiLU; a chunk lies in one channel.
-template <typename T, int V> __global__ void group_apply_kernel(T *out, const T *x, GroupApply a) {
-    long long chunks = a.n / V, step = (long long)gridDim.x * blockDim.x;
-    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < chunks; k += step) {
-        long long i = k * V, c = (i / a.spatial) % a.channels;
-        float2 st = a.stats[i / a.span];
+// out = (x - mean) * rstd * weight[c] + bias[c], then SiLU. A chunk lies in one channel plane
+// (b, c) of plane_chunks chunks, and plane / cpg is its (b, group) index.
+template <typename T, int V, bool FAST> __global__ void group_apply_kernel(T *out, const T *x, GroupApply a) {
+    long long step = (long long)gridDim.x * blockDim.x;
+    for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < a.chunks; k += step) {
+        long long c, g;
+        if constexpr (FAST) {
+            unsigned plane = fg_fastdiv_div((unsigned)k, a.by_plane);
+            c = plane - fg_fastdiv_div(plane, a.by_channels) * a.by_channels.d;
+            g = fg_fastdiv_div(plane, a.by_cpg);
+        } else {
+            long long plane = k / a.plane_chunks;
+            c = plane % a.channels;
+            g = plane / a.cpg;
+        }
+        float2 st = a.stats[g];
         float mul = st.y * (a.weight.p ? load_param(a.weight, c) : 1.0f);
         float add = a.bias.p ? load_param(a.bias, c) : 0.0f;
         float f[V];
-        fg_chunk_load<T, V>(x + i, f);
+        fg_chunk_load<T, V>(x + k * V, f);
 #pragma unroll
         for (int j = 0; j < V; j++) {
             float o = (f[j] - st.x) * mul + add;
             f[j] = a.silu ? o / (1.0f + expf(-o)) : o;
         }
-        fg_chunk_store<T, V>(out + i, f);
+        fg_chunk_store<T, V>(out + k * V, f);
     }
 }
 
@@ -479,12 +490,23 @@ fg_error *launch_group_norm(fg_tensor *out, const fg_tensor *x, int groups, cons
     unsigned stat_blocks = (unsigned)((groups_total + 7) / 8);
     group_stats_kernel<<<stat_blocks, 256, 0, st>>>(part, (int)nchunks, groups_total, eps, stats);
     CUDA_CHECK_LAUNCH("group_norm statistics");
-    GroupApply a = {stats, param_of(weight), param_of(bias), channels, spatial, span, n, silu};
     bool vec = spatial % VW == 0 && all_aligned16(2, ps); // a chunk never straddles two channels
-    if (vec)
-        group_apply_kernel<T, VW><<<fg_cuda_grid(n / VW, 256), 256, 0, st>>>((T *)out->data, (const T *)x->data, a);
-    else
-        group_apply_kernel<T, 1><<<fg_cuda_grid(n, 256), 256, 0, st>>>((T *)out->data, (const T *)x->data, a);
+    int v = vec ? VW : 1;
+    GroupApply a = {stats, param_of(weight), param_of(bias), n / v, spatial / v, channels, channels / groups,
+                    {}, {}, {}, silu};
+    bool fast = a.chunks <= 0xFFFFFFFFLL;
+    if (fast) {
+        a.by_plane = fg_fastdiv_make((unsigned)a.plane_chunks);
+        a.by_channels = fg_fastdiv_make((unsigned)a.channels);
+        a.by_cpg = fg_fastdiv_make((unsigned)a.cpg);
+    }
+    unsigned grid = fg_cuda_grid(a.chunks, 256);
+    T *o = (T *)out->data;
+    const T *xi = (const T *)x->data;
+    if (vec && fast) group_apply_kernel<T, VW, true><<<grid, 256, 0, st>>>(o, xi, a);
+    else if (vec) group_apply_kernel<T, VW, false><<<grid, 256, 0, st>>>(o, xi, a);
+    else if (fast) group_apply_kernel<T, 1, true><<<grid, 256, 0, st>>>(o, xi, a);
+    else group_apply_kernel<T, 1, false><<<grid, 256, 0, st>>>(o, xi, a);
     CUDA_CHECK_LAUNCH("group_norm normalise");
     return NULL;
 }
