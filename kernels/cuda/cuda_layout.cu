@@ -244,13 +244,30 @@ template <typename E> __global__ void unpatchify_kernel(E *image, const E *token
 // ---- nearest 2x upsampling --------------------------------------------------------------------
 
 // One input element per index of [planes, 2H, W]: written to both columns of its output pair
-// (adjacent threads write adjacent pairs, so the stores stay coalesced).
-template <typename E> __global__ void upsample2x_kernel(E *out, const E *in, long long H, long long W, long long n) {
+// (adjacent threads write adjacent pairs, so the stores stay coalesced). The VAE upsamples
+// hundreds of millions of values, so 32-bit indices divide by multiply-shift.
+struct UpsampleArgs {
+    long long H, W;
+    fg_fastdiv by_w, by_2h; // set when FAST
+};
+
+template <typename E, bool FAST>
+__global__ void upsample2x_kernel(E *out, const E *in, UpsampleArgs a, long long n) {
     GRID_STRIDE(i, n) {
-        long long x = i % W, t = i / W;
-        long long oy = t % (2 * H), plane = t / (2 * H);
-        E v = in[(plane * H + oy / 2) * W + x];
-        E *o = out + (plane * 2 * H + oy) * 2 * W + 2 * x;
+        long long x, oy, plane;
+        if constexpr (FAST) {
+            unsigned t = fg_fastdiv_div((unsigned)i, a.by_w), q = fg_fastdiv_div(t, a.by_2h);
+            x = (unsigned)i - t * a.by_w.d;
+            oy = t - q * a.by_2h.d;
+            plane = q;
+        } else {
+            long long t = i / a.W;
+            x = i - t * a.W;
+            oy = t % (2 * a.H);
+            plane = t / (2 * a.H);
+        }
+        E v = in[(plane * a.H + oy / 2) * a.W + x];
+        E *o = out + (plane * 2 * a.H + oy) * 2 * a.W + 2 * x;
         o[0] = v;
         o[1] = v;
     }
@@ -352,11 +369,18 @@ fg_error *fg_cuda_unpatchify(fg_tensor *out, const fg_tensor *x, int p) {
 fg_error *fg_cuda_upsample_nearest2x(fg_tensor *out, const fg_tensor *x) {
     long long n_in = fg_tensor_numel(x);
     if (n_in == 0) return NULL;
-    long long H = x->shape[2], W = x->shape[3], n = 2 * n_in; // each input element on two output rows
+    long long n = 2 * n_in; // each input element on two output rows
+    UpsampleArgs a = {x->shape[2], x->shape[3], {}, {}};
+    bool fast = n <= 0xFFFFFFFFLL;
+    if (fast) {
+        a.by_w = fg_fastdiv_make((unsigned)a.W);
+        a.by_2h = fg_fastdiv_make((unsigned)(2 * a.H));
+    }
     return with_elem(x, "upsample_nearest2x", [&](auto tag) -> fg_error * {
         using E = std::remove_pointer_t<decltype(tag)>;
-        upsample2x_kernel<E><<<fg_cuda_grid(n, kBlock), kBlock, 0, fg_cuda_stream()>>>((E *)out->data,
-                                                                                       (const E *)x->data, H, W, n);
+        unsigned grid = fg_cuda_grid(n, kBlock);
+        if (fast) upsample2x_kernel<E, true><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, a, n);
+        else upsample2x_kernel<E, false><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, a, n);
         CUDA_CHECK_LAUNCH("upsample_nearest2x");
         return NULL;
     });
