@@ -157,7 +157,8 @@ Bcast make_bcast(const fg_tensor *out, int n_in, const fg_tensor *const *ins) {
 
 // Loads the V-element chunk of an input at offset off: contiguous (last stride 1) or one
 // value repeated (last stride 0).
-template <typename T, int V> __device__ __forceinline__ void bcast_load(const T *p, long long off, bool repeat, float *f) {
+template <typename T, int V>
+__device__ __forceinline__ void bcast_load(const T *p, long long off, bool repeat, float *f) {
     if (repeat) {
         float v = fg_cuda_load(p, off);
 #pragma unroll
@@ -168,7 +169,8 @@ template <typename T, int V> __device__ __forceinline__ void bcast_load(const T 
 }
 
 // Input offsets of out's element i (each < 2^32 when FAST, as no input outsizes out).
-template <bool FAST> __host__ __device__ __forceinline__ void bcast_offsets(const Bcast &g, long long i, long long *off) {
+template <bool FAST>
+__host__ __device__ __forceinline__ void bcast_offsets(const Bcast &g, long long i, long long *off) {
     off[0] = off[1] = off[2] = 0;
     if constexpr (FAST) {
         unsigned rem = (unsigned)i, o0 = 0, o1 = 0, o2 = 0;
@@ -321,7 +323,8 @@ FG_HD void store_from_float(void *p, int dt, long long i, float v) {
     case FG_F32: ((float *)p)[i] = v; break;
     case FG_BF16: ((unsigned short *)p)[i] = bf16_bits(v); break;
     case FG_F16:
-        ((unsigned short *)p)[i] = isnan(v) ? (unsigned short)((sign << 15) | 0x7E00u) : __half_raw(__float2half_rn(v)).x;
+        ((unsigned short *)p)[i] =
+            isnan(v) ? (unsigned short)((sign << 15) | 0x7E00u) : __half_raw(__float2half_rn(v)).x;
         break;
     case FG_F8_E4M3: {
         // e4m3fn has no inf: inf saturates to 448 like any overflow; 0x7F is NaN

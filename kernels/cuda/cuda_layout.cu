@@ -289,11 +289,11 @@ fg_error *fg_cuda_permute(fg_tensor *out, const fg_tensor *x, const int *perm) {
     long long units = n / (long long)(unit / fg_dtype_size(x->dtype));
     return with_unit(unit, "permute", [&](auto tag) -> fg_error * {
         using E = std::remove_pointer_t<decltype(tag)>;
+        E *o = (E *)out->data;
+        const E *in = (const E *)x->data;
         unsigned grid = fg_cuda_grid(units, kBlock);
-        if (units <= 0xFFFFFFFFLL)
-            permute_kernel<E, true><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, g, units);
-        else
-            permute_kernel<E, false><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, g, units);
+        if (units <= 0xFFFFFFFFLL) permute_kernel<E, true><<<grid, kBlock, 0, fg_cuda_stream()>>>(o, in, g, units);
+        else permute_kernel<E, false><<<grid, kBlock, 0, fg_cuda_stream()>>>(o, in, g, units);
         CUDA_CHECK_LAUNCH("permute");
         return NULL;
     });
@@ -378,9 +378,11 @@ fg_error *fg_cuda_upsample_nearest2x(fg_tensor *out, const fg_tensor *x) {
     }
     return with_elem(x, "upsample_nearest2x", [&](auto tag) -> fg_error * {
         using E = std::remove_pointer_t<decltype(tag)>;
+        E *o = (E *)out->data;
+        const E *in = (const E *)x->data;
         unsigned grid = fg_cuda_grid(n, kBlock);
-        if (fast) upsample2x_kernel<E, true><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, a, n);
-        else upsample2x_kernel<E, false><<<grid, kBlock, 0, fg_cuda_stream()>>>((E *)out->data, (const E *)x->data, a, n);
+        if (fast) upsample2x_kernel<E, true><<<grid, kBlock, 0, fg_cuda_stream()>>>(o, in, a, n);
+        else upsample2x_kernel<E, false><<<grid, kBlock, 0, fg_cuda_stream()>>>(o, in, a, n);
         CUDA_CHECK_LAUNCH("upsample_nearest2x");
         return NULL;
     });

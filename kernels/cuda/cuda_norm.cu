@@ -266,7 +266,8 @@ template <typename T, int V, bool BLOCK, bool NORM> __global__ void rope_kernel(
 
 // ---- softmax ---------------------------------------------------------------------------------
 
-template <typename T, int V, bool BLOCK> __global__ void softmax_kernel(T *out, const T *x, long long rows, long long d) {
+template <typename T, int V, bool BLOCK>
+__global__ void softmax_kernel(T *out, const T *x, long long rows, long long d) {
     __shared__ float smem[32];
     RowWalk w = row_walk<BLOCK>();
     long long chunks = d / V;
@@ -484,8 +485,9 @@ fg_error *launch_group_norm(fg_tensor *out, const fg_tensor *x, int groups, cons
     const void *ps[] = {out->data, x->data};
     bool vec_span = span % VW == 0 && all_aligned16(2, ps); // every chunk starts aligned
     unsigned blocks = (unsigned)(groups_total * nchunks);
-    if (vec_span) group_partial_kernel<T, VW><<<blocks, kGroupThreads, 0, st>>>((const T *)x->data, span, (int)nchunks, part);
-    else group_partial_kernel<T, 1><<<blocks, kGroupThreads, 0, st>>>((const T *)x->data, span, (int)nchunks, part);
+    const T *xi = (const T *)x->data;
+    if (vec_span) group_partial_kernel<T, VW><<<blocks, kGroupThreads, 0, st>>>(xi, span, (int)nchunks, part);
+    else group_partial_kernel<T, 1><<<blocks, kGroupThreads, 0, st>>>(xi, span, (int)nchunks, part);
     CUDA_CHECK_LAUNCH("group_norm partial sums");
     unsigned stat_blocks = (unsigned)((groups_total + 7) / 8);
     group_stats_kernel<<<stat_blocks, 256, 0, st>>>(part, (int)nchunks, groups_total, eps, stats);
@@ -502,7 +504,6 @@ fg_error *launch_group_norm(fg_tensor *out, const fg_tensor *x, int groups, cons
     }
     unsigned grid = fg_cuda_grid(a.chunks, 256);
     T *o = (T *)out->data;
-    const T *xi = (const T *)x->data;
     if (vec && fast) group_apply_kernel<T, VW, true><<<grid, 256, 0, st>>>(o, xi, a);
     else if (vec) group_apply_kernel<T, VW, false><<<grid, 256, 0, st>>>(o, xi, a);
     else if (fast) group_apply_kernel<T, 1, true><<<grid, 256, 0, st>>>(o, xi, a);

@@ -102,8 +102,9 @@ static inline fg_error *fg_cuda_check_act(const char *op, const fg_tensor *out, 
                          fg_dtype_name(out->dtype));
     for (int i = 0; i < n; i++) {
         if (ts[i] && ts[i]->dtype != out->dtype)
-            return fg_errorf(FG_ERR_UNSUPPORTED, "%s: the cuda backend needs every activation in out's dtype %s, got %s",
-                             op, fg_dtype_name(out->dtype), fg_dtype_name(ts[i]->dtype));
+            return fg_errorf(FG_ERR_UNSUPPORTED,
+                             "%s: the cuda backend needs every activation in out's dtype %s, got %s", op,
+                             fg_dtype_name(out->dtype), fg_dtype_name(ts[i]->dtype));
     }
     return NULL;
 }
