@@ -410,7 +410,7 @@ template <typename T, int V, bool FAST> __global__ void group_apply_kernel(T *ou
 
 // ---- launching -------------------------------------------------------------------------------
 
-// Launches kern<V> with V the vector width when `vec`, else the scalar width `v1`.
+// Launches KERNEL<T, V, BLOCK>: V = VW (16-byte chunks) when `vec`, else 1; BLOCK as planned.
 #define LAUNCH_ROWS(KERNEL, plan, vec, ...)                                                    \
     do {                                                                                      \
         if (plan.block) {                                                                     \
