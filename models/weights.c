@@ -1,4 +1,5 @@
 #include "models/weights.h"
+#include "models/weights_internal.h"
 
 #include "kernels/ops.h"
 
@@ -28,6 +29,7 @@ struct fg_weights {
     size_t name_count;
     owned_tensor *owned;
     size_t owned_count, owned_cap;
+    fg_tensor block; /* an upload's single allocation, viewed by the owned tensors */
 };
 
 static void files_release(weight_files *f) {
@@ -156,6 +158,7 @@ fg_error *fg_weights_new(const char *label, fg_weights **out) {
 }
 
 fg_device fg_weights_device(const fg_weights *w) {
+    if (w->block.data) return w->block.device;
     /* File tensors are host mappings; a view either has files or only added tensors. */
     if (w->name_count == 0 && w->owned_count > 0) return w->owned[0].t.device;
     return FG_DEVICE_CPU;
@@ -182,6 +185,7 @@ void fg_weights_close(fg_weights *w) {
         fg_tensor_free(&w->owned[i].t); /* host or device storage */
     }
     free(w->owned);
+    fg_tensor_free(&w->block);
     free(w->names);
     free(w->prefix);
     files_release(w->files);
@@ -394,4 +398,15 @@ fg_error *fg_weights_override(fg_weights *w, const char *name, fg_tensor *t) {
         break;
     }
     return add_owned_entry(w, name, taken);
+}
+
+fg_error *fg_weights_adopt_block(fg_weights *w, fg_tensor *block) {
+    fg_tensor taken = *block;
+    memset(block, 0, sizeof *block);
+    if (w->block.data) {
+        fg_tensor_free(&taken);
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: the view already owns a storage block", w->files->path);
+    }
+    w->block = taken;
+    return NULL;
 }
