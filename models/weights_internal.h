@@ -8,4 +8,13 @@
  * with w, after the views. *block moves to w (cleared). A view adopts at most one block. */
 fg_error *fg_weights_adopt_block(fg_weights *w, fg_tensor *block) FG_MUST_CHECK;
 
+/* Another reference to w (a model keeping its weights alive): each fg_weights_close drops one,
+ * the last frees the view. */
+fg_weights *fg_weights_ref(const fg_weights *w);
+
+/* dst (allocated: any device, any float dtype, src's element count) = src converted. The
+ * conversion runs on the accelerator's side of a transfer, so only the narrower bytes cross
+ * it when one side is BF16: the models' act-dtype entry and exit casts. */
+fg_error *fg_tensor_convert(fg_tensor *dst, const fg_tensor *src) FG_MUST_CHECK;
+
 #endif

@@ -202,3 +202,21 @@ fg_error *fg_weights_upload(const fg_weights *src, fg_device dev, fg_dtype float
     *out = w;
     return NULL;
 }
+
+fg_error *fg_tensor_convert(fg_tensor *dst, const fg_tensor *src) {
+    FG_CHECK_ARG(fg_tensor_numel(dst) == fg_tensor_numel(src), "convert: %lld elements into %lld",
+                 (long long)fg_tensor_numel(src), (long long)fg_tensor_numel(dst));
+    if (src->dtype == dst->dtype) return fg_tensor_copy(dst, src);
+    fg_tensor a, b, staged = {0};
+    FG_TRY(flat_view(src, src->dtype, 0, fg_tensor_numel(src), &a));
+    FG_TRY(flat_view(dst, dst->dtype, 0, fg_tensor_numel(dst), &b));
+    if (src->device == dst->device) return fg_cast(&b, &a);
+    /* cast where the accelerator is: on the destination when the source is the host's */
+    const bool cast_at_dst = src->device == FG_DEVICE_CPU;
+    FG_TRY(fg_tensor_alloc(&staged, cast_at_dst ? dst->device : src->device, cast_at_dst ? src->dtype : dst->dtype,
+                           FG_SHAPE(fg_tensor_numel(src))));
+    fg_error *err = cast_at_dst ? fg_tensor_copy(&staged, &a) : fg_cast(&staged, &a);
+    if (!err) err = cast_at_dst ? fg_cast(&b, &staged) : fg_tensor_copy(&b, &staged);
+    fg_tensor_free(&staged);
+    return err;
+}

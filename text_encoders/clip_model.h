@@ -51,8 +51,12 @@ typedef struct fg_clip_outputs {
     fg_tensor last_hidden, penultimate, pooled, pooled_projected; /* unrequested: empty */
 } fg_clip_outputs;
 
-/* Runs the encoder on ids [batch, len] (host memory; 1 <= len <= the position count) on dev
- * and allocates the requested outputs there. The pooled row of a sequence is that of its first
+/* Activations are act_dtype tensors on the device of the weights: F32 on the CPU, BF16 on
+ * CUDA unless set here (BF16 on the CPU gives the GPU's numerics). */
+fg_error *fg_clip_set_act_dtype(fg_clip_model *m, fg_dtype act_dtype) FG_MUST_CHECK;
+
+/* Runs the encoder on ids [batch, len] (host memory; 1 <= len <= the position count) on the
+ * weights' device and allocates the requested outputs as F32 tensors on dev. The pooled row of a sequence is that of its first
  * eos (49407); with no eos it is the last position (ComfyUI counts tokens up to the first eos,
  * all of them when there is none, and takes count - 1). */
 fg_error *fg_clip_encode(const fg_clip_model *m, fg_device dev, const int32_t *ids, int64_t batch, int64_t len,

@@ -37,7 +37,10 @@ void fg_t5_free(fg_t5_model *m);
 /* The inferred configuration (dtype = that of block 0's q weight). */
 const fg_t5_config *fg_t5_model_config(const fg_t5_model *m);
 
-/* Encodes ids [batch, len] (host memory) on dev into *out, allocated there as f32
+/* Activations are act_dtype tensors on the device of the weights: F32 on the CPU, BF16 on
+ * CUDA unless set here (BF16 on the CPU gives the GPU's numerics). */
+fg_error *fg_t5_set_act_dtype(fg_t5_model *m, fg_dtype act_dtype) FG_MUST_CHECK;
+/* Encodes ids [batch, len] (host memory) on the weights' device into *out, allocated on dev as f32
  * [batch, len, d_model] (after the final norm). key_mask: NULL for none (ComfyUI's FLUX path),
  * or host [batch, len] where keys whose value is not exactly 1 are masked with -FLT_MAX, as
  * ComfyUI turns an attention_mask into an additive bias. */
