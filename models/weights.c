@@ -430,3 +430,19 @@ fg_weights *fg_weights_ref(const fg_weights *w) {
     mut->extra_refs++;
     return mut;
 }
+
+fg_error *fg_weights_added_only(const fg_weights *w, fg_weights **out) {
+    fg_weights *v = NULL;
+    FG_TRY(fg_weights_new(w->files->path, &v));
+    for (size_t i = 0; i < w->owned_count; i++) {
+        fg_tensor alias = w->owned[i].t;
+        alias.owns_data = false;
+        fg_error *err = add_owned_entry(v, w->owned[i].name, alias);
+        if (err) {
+            fg_weights_close(v);
+            return err;
+        }
+    }
+    *out = v;
+    return NULL;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "kernels/ops.h"
 #include "models/weights.h"
 #include "models/weights_internal.h"
@@ -219,4 +220,14 @@ fg_error *fg_tensor_convert(fg_tensor *dst, const fg_tensor *src) {
     if (!err) err = cast_at_dst ? fg_cast(&b, &staged) : fg_tensor_copy(&b, &staged);
     fg_tensor_free(&staged);
     return err;
+}
+
+fg_error *fg_weights_upload_logged(const fg_weights *src, fg_device dev, fg_dtype float_dtype, const char *what,
+                                   fg_weights **out) {
+    fg_upload_stats stats = {0};
+    FG_TRY_CTX(fg_weights_upload(src, dev, float_dtype, out, &stats), "%s", what);
+    const double gb = (double)stats.bytes_device / 1e9;
+    FG_LOG_I("%s: %.2f GB to %s as %s in %.2f s (%.1f GB/s)", what, gb, fg_device_name(dev),
+             fg_dtype_name(float_dtype), stats.seconds, stats.seconds > 0 ? gb / stats.seconds : 0.0);
+    return NULL;
 }

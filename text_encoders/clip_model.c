@@ -145,18 +145,22 @@ fg_error *fg_clip_load(const fg_weights *w, fg_clip_model **out) {
     return NULL;
 }
 
+fg_error *fg_clip_load_owned(fg_weights *w, fg_clip_model **out) {
+    fg_error *err = fg_clip_load(w, out);
+    if (err) {
+        fg_weights_close(w);
+        return err;
+    }
+    (*out)->file = w;
+    return NULL;
+}
+
 fg_error *fg_clip_open(const char *path, fg_clip_model **out) {
     FG_CHECK_ARG(path && out, "fg_clip_open: NULL argument");
     *out = NULL;
     fg_weights *view = NULL;
     FG_TRY(fg_weights_open_at_anchor(path, "text_model.embeddings.token_embedding.weight", "CLIP text model", &view));
-    fg_error *err = fg_clip_load(view, out);
-    if (err) {
-        fg_weights_close(view);
-        return err;
-    }
-    (*out)->file = view;
-    return NULL;
+    return fg_clip_load_owned(view, out);
 }
 
 void fg_clip_free(fg_clip_model *m) {

@@ -31,6 +31,9 @@ fg_error *fg_clip_load(const fg_weights *w, fg_clip_model **out) FG_MUST_CHECK;
 /* Opens a file, finds where the CLIP tensors live (no prefix, or e.g.
  * "text_encoders.clip_l.transformer.": the one prefix in front of
  * "text_model.embeddings.token_embedding.weight") and loads; the model owns the file. */
+/* fg_clip_load on a view the model then owns (closed with it, or here on failure): an
+ * uploaded copy of the weights. */
+fg_error *fg_clip_load_owned(fg_weights *w, fg_clip_model **out) FG_MUST_CHECK;
 fg_error *fg_clip_open(const char *path, fg_clip_model **out) FG_MUST_CHECK;
 void fg_clip_free(fg_clip_model *m);
 

@@ -200,18 +200,22 @@ fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) {
     return NULL;
 }
 
+fg_error *fg_t5_load_owned(fg_weights *w, fg_t5_model **out) {
+    fg_error *err = fg_t5_load(w, out);
+    if (err) {
+        fg_weights_close(w);
+        return err;
+    }
+    (*out)->file = w;
+    return NULL;
+}
+
 fg_error *fg_t5_open(const char *path, fg_t5_model **out) {
     FG_CHECK_ARG(path && out, "fg_t5_open: NULL argument");
     *out = NULL;
     fg_weights *view = NULL;
     FG_TRY(fg_weights_open_at_anchor(path, "encoder.final_layer_norm.weight", "T5 encoder", &view));
-    fg_error *err = fg_t5_load(view, out);
-    if (err) {
-        fg_weights_close(view);
-        return err;
-    }
-    (*out)->file = view;
-    return NULL;
+    return fg_t5_load_owned(view, out);
 }
 
 void fg_t5_free(fg_t5_model *m) {

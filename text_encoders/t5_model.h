@@ -31,6 +31,9 @@ typedef struct fg_t5_model fg_t5_model;
 fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) FG_MUST_CHECK;
 /* Opens a file, finds the prefix in front of "encoder.final_layer_norm.weight" (none, or e.g.
  * "text_encoders.t5xxl.transformer.") and loads; the model owns the file. */
+/* fg_t5_load on a view the model then owns (closed with it, or here on failure): an
+ * uploaded copy of the weights. */
+fg_error *fg_t5_load_owned(fg_weights *w, fg_t5_model **out) FG_MUST_CHECK;
 fg_error *fg_t5_open(const char *path, fg_t5_model **out) FG_MUST_CHECK;
 void fg_t5_free(fg_t5_model *m);
 

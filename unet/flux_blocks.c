@@ -3,7 +3,6 @@
  * are laid out [B, heads, L, head_dim] for fg_attention by one permute of the fused qkv. */
 #include <math.h>
 
-#define FLUX_TEMP_NO_FUSED
 #include "unet/flux_internal.h"
 
 fg_error *flux_modulation(const fg_flux_model *m, const fg_flux_linear *lin, const fg_tensor *silu_vec, int k,
@@ -28,19 +27,6 @@ done:
 static void free_all(fg_tensor *t, int n) {
     for (int i = 0; i < n; i++) fg_tensor_free(&t[i]);
 }
-
-#ifdef FLUX_TEMP_NO_FUSED /* TEMP until bf16-cpu merges */
-static fg_error *temp_norm_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, float eps,
-                                  const fg_tensor *cos, const fg_tensor *sin) {
-    fg_tensor t = {0};
-    FG_TRY(fg_tensor_alloc(&t, out->device, out->dtype, out->ndim, out->shape));
-    fg_error *err = fg_rms_norm(&t, x, w, eps);
-    if (!err) err = fg_rope(out, &t, cos, sin);
-    fg_tensor_free(&t);
-    return err;
-}
-#define fg_rms_norm_rope temp_norm_rope
-#endif
 
 /* q, k, v [B, heads, L, D] of one stream: qkv [B, L, 3H] -> [3, B, heads, L, D]; q and k
  * RMS-normalised with their learnable scales and rotated by the RoPE rows of this stream's

@@ -82,6 +82,34 @@ void fg_flux_trace_free(fg_flux_trace *t) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
 }
 
+/* ---- memory ------------------------------------------------------------------------------------ */
+
+#define FLUX_VAE_FACTOR 8 /* latent pixel -> image pixels, for messages */
+
+fg_error *fg_flux_check_activation_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                          int64_t txt_tokens, size_t free_bytes) {
+    FG_CHECK_ARG(m && batch > 0 && latent_h > 0 && latent_w > 0 && txt_tokens >= 0,
+                 "flux memory check: bad sizes");
+    const int64_t img_tokens = ((latent_h + 1) / 2) * ((latent_w + 1) / 2);
+    const size_t need = fg_flux_activation_bytes(&m->p, batch, img_tokens, txt_tokens, m->act_dtype);
+    if (need <= free_bytes) return NULL;
+    const double gib = (double)(1u << 30);
+    return fg_errorf(FG_ERR_OUT_OF_MEMORY, "FLUX %lldx%lld batch %lld needs %.1f GiB for activations, %.1f GiB free on %s",
+                     (long long)(latent_w * FLUX_VAE_FACTOR), (long long)(latent_h * FLUX_VAE_FACTOR), (long long)batch,
+                     (double)need / gib, (double)free_bytes / gib, fg_device_name(m->device));
+}
+
+fg_error *fg_flux_check_device_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                      int64_t txt_tokens) {
+    FG_CHECK_ARG(m, "flux memory check: no model");
+    if (m->device == FG_DEVICE_CPU) return NULL; /* the host pages; the OS decides */
+    size_t free_bytes = 0, total = 0;
+    fg_memory_stats stats = {0};
+    FG_TRY(fg_device_memory_info(m->device, &free_bytes, &total));
+    FG_TRY(fg_device_memory_stats(m->device, &stats));
+    return fg_flux_check_activation_memory(m, batch, latent_h, latent_w, txt_tokens, free_bytes + stats.cached);
+}
+
 /* ---- input checks ------------------------------------------------------------------------------ */
 
 static fg_error *check_tensor(const fg_flux_model *m, const char *name, const fg_tensor *t, int ndim, bool any_device) {

@@ -85,6 +85,16 @@ fg_error *fg_flux_set_act_dtype(fg_flux_model *m, fg_dtype act_dtype) FG_MUST_CH
 size_t fg_flux_activation_bytes(const fg_flux_params *p, int64_t batch, int64_t img_tokens, int64_t txt_tokens,
                                 fg_dtype act_dtype);
 
+/* The memory check before sampling: an error (FG_ERR_OUT_OF_MEMORY) naming the image size,
+ * batch, the bytes one forward's activations need and free_bytes, when they do not fit ("FLUX
+ * 1024x1024 batch 1 needs 2.1 GiB for activations, 1.2 GiB free on cuda"). */
+fg_error *fg_flux_check_activation_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                          int64_t txt_tokens, size_t free_bytes) FG_MUST_CHECK;
+/* The same against what the model's device has free now (the driver's free bytes plus the
+ * backend's cached blocks); nothing to check on the CPU. */
+fg_error *fg_flux_check_device_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                      int64_t txt_tokens) FG_MUST_CHECK;
+
 /* out: caller-allocated F32 [B, C, h, w] on the model's device: the predicted velocity. */
 fg_error *fg_flux_forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out,
                           fg_flux_trace *trace) FG_MUST_CHECK;
