@@ -333,7 +333,7 @@ void ops_cases_dense(op_case_list *l) {
 /* ---- error paths ---------------------------------------------------------------------- */
 
 /* Zeroed host tensors for one check, released at its end. */
-#define MAX_HELD 16
+#define MAX_HELD 32
 static fg_tensor held[MAX_HELD];
 static int n_held;
 
@@ -399,7 +399,12 @@ static void linear_errors(void) {
     fg_tensor xc = on_cuda(x), bc = on_cuda(b);
     EXPECT_INVALID(fg_linear(out, &xc, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is on cuda but the output is on cpu");
     EXPECT_INVALID(fg_linear(out, x, w, &bc, 1.0f, FG_ACT_NONE), "linear: bias is on cuda");
-    EXPECT_UNSUPPORTED(fg_linear(out, ht(FG_BF16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE), "F32");
+    EXPECT_INVALID(fg_linear(out, ht(FG_BF16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
+                   "linear: x is BF16 but out is F32 (the activations of one call share one dtype)");
+    EXPECT_INVALID(fg_linear(ht(FG_BF16, FG_SHAPE(4, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is F32 but out is BF16");
+    EXPECT_INVALID(fg_linear(ht(FG_F16, FG_SHAPE(4, 128)), ht(FG_F16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
+                   "linear: out is F16; activations must be F32 or BF16");
+    CHECK_OK(fg_linear(ht(FG_BF16, FG_SHAPE(4, 128)), ht(FG_BF16, FG_SHAPE(4, 64)), w, b, 1.0f, FG_ACT_NONE));
     fg_tensor *sq = ht(FG_F32, FG_SHAPE(64, 64)), *sqw = ht(FG_F32, FG_SHAPE(64, 64));
     EXPECT_INVALID(fg_linear(sq, sq, sqw, NULL, 1.0f, FG_ACT_NONE), "linear: out overlaps x in memory");
     /* Hostile headers: too many dims, a negative dim, missing storage. */
@@ -439,7 +444,8 @@ static void embedding_errors(void) {
     fg_tensor tc = on_cuda(table);
     EXPECT_INVALID(fg_embedding(out, ids64, &tc), "embedding: table is on cuda");
     ((int64_t *)ids64->data)[0] = 9;
-    EXPECT_UNSUPPORTED(fg_embedding(ht(FG_BF16, FG_SHAPE(2, 3, 4)), ids64, table), "F32");
+    CHECK_OK(fg_embedding(ht(FG_BF16, FG_SHAPE(2, 3, 4)), ids64, table));
+    EXPECT_INVALID(fg_embedding(ht(FG_F16, FG_SHAPE(2, 3, 4)), ids64, table), "embedding: out is F16; activations must be F32 or BF16");
     release();
 }
 
@@ -463,7 +469,12 @@ static void attention_errors(void) {
     fg_tensor mc = on_cuda(mask), kc = on_cuda(k);
     EXPECT_INVALID(fg_attention(out, q, k, v, &mc, 0.5f), "attention: mask is on cuda");
     EXPECT_INVALID(fg_attention(out, q, &kc, v, NULL, 0.5f), "attention: k is on cuda");
-    EXPECT_UNSUPPORTED(fg_attention(out, q, k, ht(FG_F16, FG_SHAPE(2, 3, 7, 6)), NULL, 0.5f), "F32");
+    EXPECT_INVALID(fg_attention(out, q, k, ht(FG_F16, FG_SHAPE(2, 3, 7, 6)), NULL, 0.5f), "attention: v is F16 but out is F32");
+    EXPECT_INVALID(fg_attention(out, q, ht(FG_BF16, FG_SHAPE(2, 3, 7, 8)), v, NULL, 0.5f), "attention: k is BF16 but out is F32");
+    fg_tensor *qb = ht(FG_BF16, FG_SHAPE(2, 3, 5, 8)), *kb = ht(FG_BF16, FG_SHAPE(2, 3, 7, 8)),
+              *vb = ht(FG_BF16, FG_SHAPE(2, 3, 7, 6)), *ob = ht(FG_BF16, FG_SHAPE(2, 3, 5, 6));
+    CHECK_OK(fg_attention(ob, qb, kb, vb, mask, 0.5f)); /* the mask stays F32 with BF16 activations */
+    EXPECT_INVALID(fg_attention(ob, q, kb, vb, NULL, 0.5f), "attention: q is F32 but out is BF16");
     fg_tensor *same = ht(FG_F32, FG_SHAPE(1, 1, 4, 4));
     EXPECT_INVALID(fg_attention(same, same, same, same, NULL, 0.5f), "attention: out overlaps q");
     release();
@@ -520,7 +531,12 @@ static void layer_norm_errors(void) {
     EXPECT_INVALID(fg_layer_norm(out, x, ht(FG_I64, FG_SHAPE(8)), NULL, 1e-6f, NULL, NULL), "weight has dtype I64");
     fg_tensor wc = on_cuda(w);
     EXPECT_INVALID(fg_layer_norm(out, x, &wc, NULL, 1e-6f, NULL, NULL), "layer_norm: weight is on cuda");
-    EXPECT_UNSUPPORTED(fg_layer_norm(out, x, NULL, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), sc), "F32");
+    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), sc),
+                   "layer_norm: shift is BF16 but out is F32 (the activations of one call share one dtype)");
+    fg_tensor *xb = ht(FG_BF16, FG_SHAPE(2, 3, 8)), *ob = ht(FG_BF16, FG_SHAPE(2, 3, 8));
+    EXPECT_INVALID(fg_layer_norm(ob, x, NULL, NULL, 1e-6f, NULL, NULL), "layer_norm: x is F32 but out is BF16");
+    EXPECT_INVALID(fg_layer_norm(ob, xb, NULL, NULL, 1e-6f, sh, sc), "layer_norm: shift is F32 but out is BF16");
+    CHECK_OK(fg_layer_norm(ob, xb, w, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), ht(FG_BF16, FG_SHAPE(2, 1, 8))));
     release();
 }
 
