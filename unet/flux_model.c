@@ -224,8 +224,10 @@ static fg_error *run_blocks(const fg_flux_model *m, fg_tensor *img, fg_tensor *t
     FLUX_TRY(flux_alloc(m, &x, FG_SHAPE(b, lt + li, a->hidden)));
     FLUX_TRY(fg_concat(&x, (const fg_tensor *const[]){txt, img}, 2, 1)); /* text first */
     fg_tensor_free(txt);
+    fg_tensor_free(img); /* not live through the single blocks (fg_flux_activation_bytes) */
     for (int64_t n = 0; n < a->depth_single; n++)
         FLUX_TRY(flux_single_block(m, &m->single_blocks[n], &x, silu_vec, cos, sin));
+    FLUX_TRY(flux_alloc(m, img, FG_SHAPE(b, li, a->hidden)));
     FLUX_TRY(fg_slice(img, &x, 1, lt)); /* drop the text rows */
 done:
     fg_tensor_free(&x);
