@@ -126,10 +126,14 @@ static fg_error *make_placed_key(const char *kind, const char *path, const char 
     return make_key(kind, path, placed, key, cap);
 }
 
-/* *view replaced by its BF16 copy on the placement's device (the host view closed); nothing
- * to do on the CPU. On failure *view is closed and NULL. */
+/* Weights are uploaded as BF16 to any device but the CPU, and on the CPU too with BF16
+ * activations: that run is the GPU's numerics on the host (BF16 weights in one block). */
+static bool uploads(fg_model_placement p) { return p.device != FG_DEVICE_CPU || p.act_dtype == FG_BF16; }
+
+/* *view replaced by its BF16 copy where p says (the host view closed); nothing to do for the
+ * CPU with F32 activations. On failure *view is closed and NULL. */
 static fg_error *place_view(fg_weights **view, fg_model_placement p, const char *what) {
-    if (p.device == FG_DEVICE_CPU) return NULL;
+    if (!uploads(p)) return NULL;
     fg_weights *up = NULL;
     fg_error *err = fg_weights_upload_logged(*view, p.device, FG_BF16, what, &up);
     fg_weights_close(*view);
@@ -166,11 +170,12 @@ typedef struct flux_load_arg {
 
 static const fg_flux_model *holder_host(const flux_holder *h) { return h->host ? h->host : h->model; }
 
-/* The DiT where p says: host itself on the CPU, else a model over an uploaded copy of its
- * weights (a diffusers DiT uploads only its converted names). host stays the caller's. */
+/* The DiT where p says: host itself on the CPU with F32 activations, else a model over an
+ * uploaded copy of its weights (a diffusers DiT uploads only its converted names). host stays
+ * the caller's. */
 static fg_error *flux_place(fg_flux_model *host, fg_model_placement p, const char *what, fg_flux_model **placed) {
     *placed = NULL;
-    if (p.device == FG_DEVICE_CPU) {
+    if (!uploads(p)) {
         FG_TRY(fg_flux_set_act_dtype(host, p.act_dtype));
         *placed = host;
         return NULL;

@@ -38,6 +38,25 @@ $FG run $W/tiny_txt2img.api.json $M --output $tmp/cfg --set 31.cfg=2.5 >/dev/nul
 ! $CMP --same-pixels $tmp/cfg/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "cfg 2.5 changes the image" $?
 $FG run $W/tiny_txt2img.api.json $M --output $tmp/adv --set 31.denoise=0.5 >/dev/null 2>&1; check "denoise 0.5 exit 0" $?
 
+# The GPU's numerics on the CPU: BF16 uploads (logged at info level) and BF16 activations.
+# The GPU e2e test runs the same comparisons with --device cuda.
+for s in euler euler_ancestral dpmpp_2m; do
+    f=$W/tiny_txt2img.api.json
+    [ $s = euler ] || f=$W/tiny_txt2img_$s.api.json
+    FLUXGRAPH_LOG=info $FG --device cpu --activations bf16 run $f $M --output $tmp/bf16_$s >/dev/null 2>$tmp/bf16_err
+    check "bf16 run $s exit 0" $?
+    $CMP --compare-png-bf16 $tmp/bf16_$s/tiny_00001_.png $s; check "bf16 $s image close to golden/sampler" $?
+done
+grep -q 'FLUX DiT: .* GB to cpu as BF16 in .* GB/s' $tmp/bf16_err; check "bf16 run logs the DiT upload" $?
+grep -q 'T5-XXL: .* GB to cpu as BF16' $tmp/bf16_err && grep -q 'VAE: .* GB to cpu as BF16' $tmp/bf16_err
+check "bf16 run logs the text encoder and VAE uploads" $?
+! $CMP --same-pixels $tmp/bf16_euler/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "bf16 differs from f32" $?
+! $CMP --compare-png-bf16 $tmp/seed/tiny_00001_.png euler >/dev/null; check "bf16 limits reject another image" $?
+$FG --activations f32 run $W/tiny_txt2img.api.json $M --output $tmp/f32 >/dev/null 2>&1
+$CMP --same-pixels $tmp/f32/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "--activations f32 is the CPU default" $?
+$FG --activations f16 run $W/tiny_txt2img.api.json $M >/dev/null 2>$tmp/aerr; [ $? = 2 ]; check "--activations f16: usage error" $?
+grep -q 'must be f32 or bf16' $tmp/aerr; check "--activations error message" $?
+
 # Ctrl-C during a long sampling run: stops after the current step, exit 3, no image
 $FG run $W/tiny_txt2img.api.json $M --output $tmp/cancel --set 31.steps=10000 >/dev/null 2>$tmp/cerr &
 pid=$!
