@@ -21,9 +21,9 @@ fg_error *fg_weights_added_only(const fg_weights *w, fg_weights **out) FG_MUST_C
 fg_error *fg_weights_upload_logged(const fg_weights *src, fg_device dev, fg_dtype float_dtype, const char *what,
                                    fg_weights **out) FG_MUST_CHECK;
 
-/* dst (allocated: any device, any float dtype, src's element count) = src converted. The
- * conversion runs on the accelerator's side of a transfer, so only the narrower bytes cross
- * it when one side is BF16: the models' act-dtype entry and exit casts. */
+/* dst (allocated: any device, any float dtype, src's element count) = src converted: the
+ * models' act-dtype entry and exit casts. Across devices the cast runs on the accelerator's
+ * side (the host never converts), through a staging tensor there. */
 fg_error *fg_tensor_convert(fg_tensor *dst, const fg_tensor *src) FG_MUST_CHECK;
 
 #endif

@@ -6,6 +6,7 @@
 #include "core/safetensors.h"
 #include "kernels/ops.h"
 #include "models/weights.h"
+#include "models/weights_internal.h"
 #include "tests/testing.h"
 
 static float data_a[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
@@ -152,7 +153,30 @@ static void test_bad_scale(void) {
     if (!CHECK_OK(fg_weights_open(path, &w))) return;
     float s;
     CHECK_ERR(fg_weights_scale(w, "l.weight", &s), "must be one float");
+    fg_weights *up = NULL;
+    CHECK_ERR(fg_weights_upload(w, FG_DEVICE_CPU, FG_BF16, &up, NULL), "must be one float");
+    CHECK(!up, "no view on failure");
     fg_weights_close(w);
+}
+
+/* The converted names of a diffusers DiT without the file's originals (what gets uploaded). */
+static void test_added_only(void) {
+    const char *path = tmp_path(0, "added.safetensors");
+    write_checkpoint(path);
+    fg_weights *w = NULL, *added = NULL;
+    if (!CHECK_OK(fg_weights_open(path, &w))) return;
+    fg_tensor t;
+    CHECK_OK(fg_tensor_alloc_host(&t, FG_F32, FG_SHAPE(3)));
+    ((float *)t.data)[2] = 5.0f;
+    CHECK_OK(fg_weights_add_owned(w, "fused.weight", &t));
+    if (CHECK_OK(fg_weights_added_only(w, &added))) {
+        CHECK(fg_weights_count(added) == 1 && fg_weights_has(added, "fused.weight"));
+        CHECK(!fg_weights_has(added, "model.diffusion_model.img_in.weight"));
+        fg_tensor got;
+        if (CHECK_OK(fg_weights_get(added, "fused.weight", &got))) CHECK(((float *)got.data)[2] == 5.0f);
+        fg_weights_close(added);
+    }
+    fg_weights_close(w); /* after the borrowing view */
 }
 
 /* A checkpoint with every case the upload handles: F32 values that BF16 rounds, a BF16 tensor
@@ -285,5 +309,6 @@ int main(void) {
     RUN_TEST(test_upload_bf16);
     RUN_TEST(test_upload_f32_and_clone);
     RUN_TEST(test_new_view_device);
+    RUN_TEST(test_added_only);
     return test_summary();
 }
