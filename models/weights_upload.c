@@ -101,7 +101,9 @@ typedef struct staging {
 } staging;
 
 /* Converts the item chunk by chunk: source bytes to the device, cast (through F32 and a scale
- * when one is folded, so each value rounds once) into its place in the block. */
+ * when one is folded, so each value rounds once) into its place in the block. Reusing the
+ * staging tensors without a synchronisation relies on the backend queueing copies and ops in
+ * one stream order (kernels/cuda/cuda_ops.h): the next chunk's copy lands after this cast. */
 static fg_error *convert_item(const upload_item *it, const fg_tensor *block, staging *st) {
     const int64_t n = fg_tensor_numel(&it->src);
     const size_t src_size = fg_dtype_size(it->src.dtype), dst_size = fg_dtype_size(it->dtype);
