@@ -166,8 +166,9 @@ fg_error *fg_attention(fg_tensor *out, const fg_tensor *q, const fg_tensor *k, c
 
 /* ---- rope ----------------------------------------------------------------------------- */
 
-static fg_error *check_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, const fg_tensor *sin) {
-    const char *op = "rope";
+/* op: "rope" or "rms_norm_rope", which shares these rules. */
+static fg_error *check_rope(const char *op, fg_tensor *out, const fg_tensor *x, const fg_tensor *cos,
+                            const fg_tensor *sin) {
     shape_buf sx, sc;
     FG_TRY(fg_check_float(op, "out", out));
     FG_TRY(fg_check_float(op, "x", x));
@@ -188,7 +189,7 @@ static fg_error *check_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor 
 }
 
 fg_error *fg_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, const fg_tensor *sin) {
-    FG_TRY(check_rope(out, x, cos, sin));
+    FG_TRY(check_rope("rope", out, x, cos, sin));
     const fg_backend *be;
     FG_TRY(fg_dispatch_backend("rope", out, &be));
     if (!be->rope) return fg_unsupported_op(be, "rope");
@@ -201,8 +202,7 @@ fg_error *fg_rms_norm_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *
                            const fg_tensor *cos, const fg_tensor *sin) {
     const char *op = "rms_norm_rope";
     shape_buf sw, sx;
-    /* check_rope names "rope" in its messages; rewrap them under this op's name. */
-    FG_TRY_CTX(check_rope(out, x, cos, sin), "%s", op);
+    FG_TRY(check_rope(op, out, x, cos, sin));
     if (weight) {
         FG_TRY(fg_check_float(op, "weight", weight));
         FG_CHECK_ARG(weight->ndim == 1 && weight->shape[0] == x->shape[3], "%s: weight is %s but x is %s (expected [D])",

@@ -58,14 +58,14 @@ static void add_linear(op_case_list *l, int nlead, const int64_t *lead, int64_t 
     }
     xs[nlead] = k;
     double a = k > 0 ? sqrt(3.0 / (double)k) : 1.0; /* keeps outputs O(1) so activations bend */
-    op_case_input(c, l, FG_F32, nlead + 1, xs, -1.0, 1.0);
+    op_case_act(c, l, nlead + 1, xs, -1.0, 1.0);
     op_case_input(c, l, wdt, FG_SHAPE(n, k), -a, a);
     if (with_bias) op_case_input(c, l, wdt, FG_SHAPE(n), -0.5, 0.5);
     else op_case_absent(c);
     c->fparam[0] = w_scale;
     c->iparam[0] = act;
     xs[nlead] = n;
-    double *want = op_case_output(c, FG_F32, nlead + 1, xs);
+    double *want = op_case_act_output(c, l, nlead + 1, xs);
     double worst_abs_sum = 0;
     float *x = widened(c, 0), *w = widened(c, 1);
     for (int64_t r = 0; r < m; r++) {
@@ -133,7 +133,7 @@ static void add_embedding(op_case_list *l, fg_dtype tdt, fg_dtype idt, int ndim,
         count *= ids_shape[i];
     }
     os[ndim] = d;
-    double *want = op_case_output(c, FG_F32, ndim + 1, os);
+    double *want = op_case_act_output(c, l, ndim + 1, os);
     for (int64_t i = 0; i < count; i++) {
         int64_t id = (int64_t)op_in(c, 0, i);
         for (int64_t j = 0; j < d; j++) want[i * d + j] = op_in(c, 1, id * d + j);
@@ -203,9 +203,9 @@ static void add_attention(op_case_list *l, attn_shape s, mask_kind mk, double sc
                              (long long)s.b, (long long)s.h, (long long)s.lq, (long long)s.lk, (long long)s.d,
                              (long long)s.dv, mk == MASK_NONE ? "none" : mk == MASK_CAUSAL ? "causal" : "random",
                              (long long)s.mb, (long long)s.mh, (long long)dead_row);
-    op_case_input(c, l, FG_F32, FG_SHAPE(s.b, s.h, s.lq, s.d), -1.0, 1.0);
-    op_case_input(c, l, FG_F32, FG_SHAPE(s.b, s.h, s.lk, s.d), -1.0, 1.0);
-    op_case_input(c, l, FG_F32, FG_SHAPE(s.b, s.h, s.lk, s.dv), -1.0, 1.0);
+    op_case_act(c, l, FG_SHAPE(s.b, s.h, s.lq, s.d), -1.0, 1.0);
+    op_case_act(c, l, FG_SHAPE(s.b, s.h, s.lk, s.d), -1.0, 1.0);
+    op_case_act(c, l, FG_SHAPE(s.b, s.h, s.lk, s.dv), -1.0, 1.0);
     if (mk == MASK_NONE) {
         op_case_absent(c);
     } else {
@@ -219,7 +219,7 @@ static void add_attention(op_case_list *l, attn_shape s, mask_kind mk, double sc
             }
     }
     c->fparam[0] = scale;
-    double *want = op_case_output(c, FG_F32, FG_SHAPE(s.b, s.h, s.lq, s.dv));
+    double *want = op_case_act_output(c, l, FG_SHAPE(s.b, s.h, s.lq, s.dv));
     attention_reference(c, &s, scale, want);
     /* Scores carry ~sqrt(D) u relative error, softmax a few u, and each output is a convex
      * combination of |v| <= 1 summed over Lk terms: measured <= 3e-7 absolute. */
@@ -259,10 +259,10 @@ static fg_error *run_rope(const op_case *c, const fg_tensor *in, fg_tensor *out)
 static void add_rope(op_case_list *l, int64_t b, int64_t h, int64_t len, int64_t d, int64_t bp) {
     op_case *c = op_case_new(l, run_rope, "rope b%lld h%lld l%lld d%lld bp%lld", (long long)b, (long long)h,
                              (long long)len, (long long)d, (long long)bp);
-    op_case_input(c, l, FG_F32, FG_SHAPE(b, h, len, d), -2.0, 2.0);
+    op_case_act(c, l, FG_SHAPE(b, h, len, d), -2.0, 2.0);
     op_case_input(c, l, FG_F32, FG_SHAPE(bp, len, d / 2), -1.0, 1.0);
     op_case_input(c, l, FG_F32, FG_SHAPE(bp, len, d / 2), -1.0, 1.0);
-    double *want = op_case_output(c, FG_F32, FG_SHAPE(b, h, len, d));
+    double *want = op_case_act_output(c, l, FG_SHAPE(b, h, len, d));
     for (int64_t r = 0; r < b * h * len; r++) {
         int64_t cs = ((bp == 1 ? 0 : r / (h * len)) * len + r % len) * (d / 2);
         for (int64_t i = 0; i < d / 2; i++) {
@@ -297,19 +297,22 @@ static fg_error *run_softmax(const op_case *c, const fg_tensor *in, fg_tensor *o
 static void add_softmax(op_case_list *l, int ndim, const int64_t *shape, double lo, double hi, bool neg_inf) {
     op_case *c = op_case_new(l, run_softmax, "softmax ndim%d n%lld range[%g,%g] -inf=%d", ndim,
                              (long long)shape[ndim - 1], lo, hi, neg_inf);
-    op_case_input(c, l, FG_F32, ndim, shape, lo, hi);
+    op_case_act(c, l, ndim, shape, lo, hi);
     int64_t n = shape[ndim - 1], rows = fg_tensor_numel(&c->in[0]) / n;
-    float *x = c->in[0].data;
+    size_t esz = fg_dtype_size(c->in[0].dtype);
+    const float ninf = -INFINITY;
     if (neg_inf)
         for (int64_t i = 0; i < rows * n; i++)
-            if (i % 3 == 0 || i / n == 1) x[i] = -INFINITY;
-    double *want = op_case_output(c, FG_F32, ndim, shape);
+            if (i % 3 == 0 || i / n == 1) fg_convert_from_f32((char *)c->in[0].data + (size_t)i * esz, c->in[0].dtype, &ninf, 1);
+    float *x = widened(c, 0);
+    double *want = op_case_act_output(c, l, ndim, shape);
     for (int64_t r = 0; r < rows; r++) {
         double mx = -INFINITY, sum = 0;
         for (int64_t i = 0; i < n; i++) mx = fmax(mx, x[r * n + i]);
         for (int64_t i = 0; i < n; i++) sum += mx == -INFINITY ? 0.0 : exp(x[r * n + i] - mx);
         for (int64_t i = 0; i < n; i++) want[r * n + i] = sum > 0 ? exp(x[r * n + i] - mx) / sum : 0.0;
     }
+    free(x);
     /* expf and one normalising multiply: a few u relative on values <= 1. */
     c->atol = 1e-7;
     c->rtol = 1e-5;
