@@ -66,11 +66,13 @@ fg_error *flux_time_tables(const fg_flux_model *m, const fg_flux_inputs *in, fg_
 /* emb = out_layer(silu(in_layer(table))) -> [B, H]. */
 static fg_error *embed_scalars(const fg_flux_model *m, const fg_tensor *table, const fg_flux_linear *in_layer,
                                const fg_flux_linear *out_layer, fg_tensor *emb) {
-    fg_tensor hidden = {0};
+    fg_tensor act = {0}, hidden = {0};
     fg_error *err = NULL;
-    FLUX_TRY(flux_linear(m, in_layer, table, FG_ACT_SILU, &hidden));
+    FLUX_TRY(flux_to(m, table, m->act_dtype, &act));
+    FLUX_TRY(flux_linear(m, in_layer, &act, FG_ACT_SILU, &hidden));
     FLUX_TRY(flux_linear(m, out_layer, &hidden, FG_ACT_NONE, emb));
 done:
+    fg_tensor_free(&act);
     fg_tensor_free(&hidden);
     return err;
 }
@@ -131,8 +133,8 @@ static void rope_angles(const fg_flux_params *p, const float pos[3], const doubl
         for (int k = 0; k < p->axes_dim[a] / 2; k++, m++) angles[m] = (double)pos[a] * omega[m];
 }
 
-fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos_t,
-                           fg_tensor *sin_t) {
+static fg_error *build_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos_t,
+                                  fg_tensor *sin_t) {
     const fg_flux_params *p = &m->p;
     const int64_t pairs = p->head_dim / 2, len = lt + h2 * w2;
     fg_tensor hc = {0}, hs = {0};
@@ -152,10 +154,8 @@ fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64
             ((float *)hs.data)[r * pairs + k] = (float)sin(angles[k]);
         }
     }
-    FLUX_TRY(flux_alloc(m, cos_t, FG_SHAPE(1, len, pairs)));
-    FLUX_TRY(flux_alloc(m, sin_t, FG_SHAPE(1, len, pairs)));
-    FLUX_TRY(fg_tensor_copy(cos_t, &hc));
-    FLUX_TRY(fg_tensor_copy(sin_t, &hs));
+    FLUX_TRY(flux_to(m, &hc, FG_F32, cos_t)); /* RoPE tables stay F32 */
+    FLUX_TRY(flux_to(m, &hs, FG_F32, sin_t));
 done:
     free(omega);
     free(angles);
@@ -166,6 +166,39 @@ done:
         fg_tensor_free(sin_t);
     }
     return err;
+}
+
+struct fg_flux_rope_cache {
+    int64_t lt, h2, w2;
+    fg_tensor cos, sin;
+};
+
+void flux_rope_cache_free(fg_flux_model *m) {
+    if (!m->rope_cache) return;
+    fg_tensor_free(&m->rope_cache->cos);
+    fg_tensor_free(&m->rope_cache->sin);
+    free(m->rope_cache);
+    m->rope_cache = NULL;
+}
+
+fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos_t,
+                           fg_tensor *sin_t) {
+    struct fg_flux_rope_cache *c = m->rope_cache;
+    if (!c || c->lt != lt || c->h2 != h2 || c->w2 != w2) {
+        fg_tensor cos = {0}, sin = {0};
+        FG_TRY(build_rope_tables(m, lt, h2, w2, &cos, &sin));
+        if (!c) c = calloc(1, sizeof *c);
+        if (!c) {
+            fg_tensor_free(&cos), fg_tensor_free(&sin);
+            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "rope table cache");
+        }
+        fg_tensor_free(&c->cos), fg_tensor_free(&c->sin);
+        *c = (struct fg_flux_rope_cache){lt, h2, w2, cos, sin};
+        ((fg_flux_model *)m)->rope_cache = c; /* a cache, not the model's meaning */
+    }
+    *cos_t = c->cos, *sin_t = c->sin; /* borrowed: fg_tensor_free only clears them */
+    cos_t->owns_data = sin_t->owns_data = false;
+    return NULL;
 }
 
 fg_error *flux_ids(const fg_flux_model *m, int64_t b, int64_t lt, int64_t h2, int64_t w2, fg_tensor *img_ids,

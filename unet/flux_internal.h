@@ -1,5 +1,5 @@
 /* Shared by the FLUX forward's files (flux_model.c, flux_embed.c, flux_blocks.c); not a
- * public interface. Every helper allocates its outputs as F32 activations on the model's
+ * public interface. Every helper allocates its outputs as activations (m->act_dtype) on the model's
  * device; the caller frees them with fg_tensor_free. */
 #ifndef FG_UNET_FLUX_INTERNAL_H
 #define FG_UNET_FLUX_INTERNAL_H
@@ -13,15 +13,20 @@
         if ((err = (expr))) goto done;                                                     \
     } while (0)
 
-/* F32 activation on m's device. */
+/* Activation (m->act_dtype) on m's device. */
 fg_error *flux_alloc(const fg_flux_model *m, fg_tensor *t, int ndim, const int64_t *shape) FG_MUST_CHECK;
 /* out = act(l(x)), allocated with x's leading dims and l's output width. */
 fg_error *flux_linear(const fg_flux_model *m, const fg_flux_linear *l, const fg_tensor *x, fg_activation act,
                       fg_tensor *out) FG_MUST_CHECK;
 /* A borrowed view of t[index] (t contiguous, at least 2 dims): drops the leading dim. */
 fg_error *flux_slab(const fg_tensor *t, int64_t index, fg_tensor *view) FG_MUST_CHECK;
-/* An owned copy of src on m's device (trace capture). */
+/* An owned F32 copy of src on m's device (trace capture; also casts host F32 to the device). */
 fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *dst) FG_MUST_CHECK;
+
+/* An owned copy of src (any device, any float dtype) on m's device as dtype dt. */
+fg_error *flux_to(const fg_flux_model *m, const fg_tensor *src, fg_dtype dt, fg_tensor *dst) FG_MUST_CHECK;
+/* Rows [start, start + len) of a RoPE table [1, L, P]: a borrowed view. */
+fg_error *flux_table_rows(const fg_tensor *table, int64_t start, int64_t len, fg_tensor *view) FG_MUST_CHECK;
 
 /* ---- flux_embed.c ---- */
 
@@ -38,9 +43,12 @@ fg_error *flux_time_tables(const fg_flux_model *m, const fg_flux_inputs *in, fg_
                            fg_tensor *g_table) FG_MUST_CHECK;
 /* vec [B, H] = time_in(t_table) + guidance_in(g_table) + vector_in(y). */
 fg_error *flux_vec(const fg_flux_model *m, const flux_tables *tables, const fg_tensor *y, fg_tensor *vec) FG_MUST_CHECK;
-/* RoPE cos/sin tables [1, Lt + h2*w2, head_dim/2] for text ids 0 then image ids (0, i, j). */
+/* RoPE cos/sin tables [1, Lt + h2*w2, head_dim/2] for text ids 0 then image ids (0, i, j):
+ * borrowed views of the model's cache, rebuilt (on the host, then copied) when the shape
+ * changes. flux_rope_cache_free drops them (fg_flux_free). */
 fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos,
                            fg_tensor *sin) FG_MUST_CHECK;
+void flux_rope_cache_free(fg_flux_model *m);
 /* Host F32 ids for the trace: img_ids [B, h2*w2, 3] = (0, i, j), txt_ids [B, lt, 3] = 0. */
 fg_error *flux_ids(const fg_flux_model *m, int64_t b, int64_t lt, int64_t h2, int64_t w2, fg_tensor *img_ids,
                    fg_tensor *txt_ids) FG_MUST_CHECK;

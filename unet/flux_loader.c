@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "unet/flux_internal.h"
 
 #define CHECKPOINT_PREFIX "model.diffusion_model."
 
@@ -109,7 +110,8 @@ fg_error *fg_flux_load_weights(fg_weights *w, fg_flux_model **out) {
         return fg_errorf(FG_ERR_OUT_OF_MEMORY, "flux model");
     }
     m->weights = w;
-    m->device = FG_DEVICE_CPU;
+    m->device = fg_weights_device(w);
+    m->act_dtype = m->device == FG_DEVICE_CPU ? FG_F32 : FG_BF16;
     m->diffusers = fg_flux_is_diffusers(w);
     fg_error *err = load_all(m);
     if (err) {
@@ -150,6 +152,7 @@ fg_error *fg_flux_load(const char *path, fg_flux_model **out) {
 
 void fg_flux_free(fg_flux_model *m) {
     if (!m) return;
+    flux_rope_cache_free(m);
     free(m->double_blocks);
     free(m->single_blocks);
     fg_weights_close(m->weights);

@@ -75,7 +75,12 @@ static fg_error *entry_init(const fg_flux_model *m, const fg_flux_inputs *in, ru
     if (!err) err = fg_tensor_alloc(&e->context, dev, FG_F32, 3, in->context->shape);
     if (!err) err = fg_tensor_alloc(&e->y, dev, FG_F32, 2, in->y->shape);
     if (!err) err = fg_tensor_alloc(&e->out, dev, FG_F32, 4, in->x->shape);
-    if (!err) err = flux_rope_tables(m, in->context->shape[1], h2, w2, &e->tables.cos, &e->tables.sin);
+    /* The model's RoPE tables are a cache that follows the last shape; an entry (and its
+     * graph) needs its own. */
+    fg_tensor cos_view = {0}, sin_view = {0};
+    if (!err) err = flux_rope_tables(m, in->context->shape[1], h2, w2, &cos_view, &sin_view);
+    if (!err) err = flux_clone(m, &cos_view, &e->tables.cos);
+    if (!err) err = flux_clone(m, &sin_view, &e->tables.sin);
     if (err) entry_free(e);
     return err;
 }

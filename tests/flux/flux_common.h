@@ -48,5 +48,9 @@ void test_load_errors_bfl(void);
 void test_load_errors_diffusers(void);
 /* tests/flux/flux_runner_cases.c */
 void test_runner_matches_forward(void);
+/* The GPU's path on the CPU (tests/flux/flux_device.c). */
+void test_bf16_golden(void);
+void test_activation_estimate(void);
+void test_memory_check(void);
 
 #endif
