@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test program (build/tests/test_*) and every shell test (tests/test_*.sh), each of
-# which ends with an "N passed, N failed" line, and prints the sum as the final line. test_gpu
-# (models and the e2e workflow on CUDA) belongs to `make test-gpu` and is not run here.
+# which ends with an "N passed, N failed" line, and prints the sum as the final line.
+# `make test-gpu` runs the GPU's share (FG_TEST_DEVICE=cuda) on a machine with a GPU.
 # Usage: tests/run_tests.sh [BUILD_DIR]    (run from the repository root)
 set -u
 build=${1:-build}
@@ -35,7 +35,6 @@ run_one() {
 }
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
-    [ "$(basename "$t")" = test_gpu ] && continue # needs a GPU: `make test-gpu`
     run_one "$(basename "$t")" "$t"
 done
 for t in tests/test_*.sh; do

@@ -129,7 +129,7 @@ static void test_t5_golden(void) {
 static fg_error *open_uploaded(const char *rel, const char *anchor, fg_weights **out) {
     fg_weights *view = NULL;
     FG_TRY(fg_weights_open_at_anchor(test_fixture(rel), anchor, "model", &view));
-    fg_error *err = fg_weights_upload(view, FG_DEVICE_CPU, FG_BF16, out, NULL);
+    fg_error *err = fg_weights_upload(view, test_device(), FG_BF16, out, NULL);
     fg_weights_close(view);
     return err;
 }

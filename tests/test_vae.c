@@ -340,7 +340,7 @@ static void test_half_precision_copies(void) {
 static fg_error *load_uploaded_bf16(fg_vae **m) {
     fg_weights *file = NULL, *up = NULL;
     FG_TRY(fg_weights_open(tiny_path, &file));
-    fg_error *err = fg_weights_upload(file, FG_DEVICE_CPU, FG_BF16, &up, NULL);
+    fg_error *err = fg_weights_upload(file, test_device(), FG_BF16, &up, NULL);
     fg_weights_close(file);
     if (!err) err = fg_vae_load(up, m);
     fg_weights_close(up); /* the model keeps its own reference */

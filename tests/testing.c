@@ -94,3 +94,8 @@ const char *test_tmpdir(void) {
     atexit(remove_tmpdir);
     return tmpdir_path;
 }
+
+fg_device test_device(void) {
+    const char *d = getenv("FG_TEST_DEVICE");
+    return d && strcmp(d, "cuda") == 0 ? FG_DEVICE_CUDA : FG_DEVICE_CPU;
+}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 void test_fail_at(const char *file, int line, const char *fmt, ...) FG_PRINTF(3, 4);
 
@@ -38,6 +39,9 @@ bool test_current_failed(void);
 
 /* "tests/fixtures/<rel>" (static buffer, overwritten by the next call). */
 const char *test_fixture(const char *rel);
+/* Where the tests of the GPU's numerics (BF16 uploads, BF16 activations) place their models:
+ * FG_TEST_DEVICE=cuda runs them on the GPU (`make test-gpu`); the CPU otherwise. */
+fg_device test_device(void);
 /* A fresh private directory under $TMPDIR for the calling test program (created once). */
 const char *test_tmpdir(void);
 

@@ -29,8 +29,13 @@ if [ "$what" = test ] || [ "$what" = all ]; then
         run "$bin/test_ops" --device cuda
         FG_CUDA_GEMM=own FG_CUDA_CONV=own FG_CUDA_ATTENTION=own run "$bin/test_ops" --device cuda
         FG_CUDA_ATTENTION=simple run "$bin/test_ops" --device cuda
-        [ -x "$bin/test_gpu" ] && run "$bin/test_gpu"
-        FG_CUDA_GRAPHS=0 run "$bin/test_gpu"
+        FG_TEST_DEVICE=cuda run "$bin/test_flux"
+        FG_TEST_DEVICE=cuda FG_CUDA_GRAPHS=0 run "$bin/test_flux"
+        FG_TEST_DEVICE=cuda run "$bin/test_vae"
+        FG_TEST_DEVICE=cuda run "$bin/test_text_models"
+        mkdir -p /tmp/fg/build && ln -sf "$bin/fluxgraph" /tmp/fg/build/fluxgraph && ln -sfn "$bin" /tmp/fg/build/tests
+        run bash tests/test_e2e.sh /tmp/fg/build
+        run sh -c "$bin/test_ops >/dev/null && echo cpu ops ok" # the CPU reference itself on this machine
     } 2>&1 | tee "$out/test-gpu.log"
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then

@@ -14,7 +14,8 @@ typedef struct fg_flux_runner fg_flux_runner;
 
 /* The model must outlive the runner. */
 fg_error *fg_flux_runner_new(const fg_flux_model *m, fg_flux_runner **out) FG_MUST_CHECK;
-/* fg_flux_forward's contract (inputs on any device; out on the model's device). */
+/* fg_flux_forward's contract: x, context, y and out on the model's device (timestep and
+ * guidance on either). */
 fg_error *fg_flux_runner_forward(fg_flux_runner *r, const fg_flux_inputs *in, fg_tensor *out) FG_MUST_CHECK;
 /* Calls served by a graph replay so far, and whether graphs were given up on (for logs/tests). */
 int fg_flux_runner_replays(const fg_flux_runner *r);

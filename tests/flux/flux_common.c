@@ -73,10 +73,33 @@ fg_flux_inputs flux_case_inputs(const flux_case *c) {
     return (fg_flux_inputs){&c->x, &c->timestep, &c->context, &c->y, &c->guidance};
 }
 
+/* An owned copy of t on dev (an empty tensor on failure, which the check records). */
+fg_tensor flux_copy_to(const fg_tensor *t, fg_device dev) {
+    fg_tensor d = {0};
+    if (CHECK_OK(fg_tensor_alloc(&d, dev, t->dtype, t->ndim, t->shape)) && !CHECK_OK(fg_tensor_copy(&d, t)))
+        fg_tensor_free(&d);
+    return d;
+}
+
+/* A model on another device gets device copies of x, context and y (timestep and guidance
+ * may stay on the host) and its output comes back to the host. */
+static bool run_on_device(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
+    fg_tensor x = flux_copy_to(in->x, m->device), ctx = flux_copy_to(in->context, m->device);
+    fg_tensor y = flux_copy_to(in->y, m->device);
+    fg_tensor dev_out = {0};
+    fg_flux_inputs din = {&x, in->timestep, &ctx, &y, in->guidance};
+    bool ok = x.data && ctx.data && y.data &&
+              CHECK_OK(fg_tensor_alloc(&dev_out, m->device, FG_F32, in->x->ndim, in->x->shape)) &&
+              CHECK_OK(fg_flux_forward(m, &din, &dev_out, trace)) && CHECK_OK(fg_tensor_copy(out, &dev_out));
+    fg_tensor_free(&x), fg_tensor_free(&ctx), fg_tensor_free(&y), fg_tensor_free(&dev_out);
+    return ok;
+}
+
 bool flux_run(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
     memset(out, 0, sizeof *out);
     if (!m || !CHECK_OK(fg_tensor_alloc(out, FG_DEVICE_CPU, FG_F32, in->x->ndim, in->x->shape))) return false;
-    if (CHECK_OK(fg_flux_forward(m, in, out, trace))) return true;
+    if (m->device != FG_DEVICE_CPU ? run_on_device(m, in, out, trace) : CHECK_OK(fg_flux_forward(m, in, out, trace)))
+        return true;
     fg_tensor_free(out);
     return false;
 }

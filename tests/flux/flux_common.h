@@ -27,7 +27,13 @@ bool flux_case_load(const char *case_id, flux_case *c);
 void flux_case_free(flux_case *c);
 fg_flux_inputs flux_case_inputs(const flux_case *c);
 
-/* Runs m on the case; *out is allocated (free with fg_tensor_free). */
+/* An owned copy of t on dev (empty, with a recorded failure, when that fails). */
+fg_tensor flux_copy_to(const fg_tensor *t, fg_device dev);
+/* The tiny DiT over a BF16 upload of its file to test_device(), with BF16 activations; NULL
+ * (failure recorded) when that fails. stats may be NULL. */
+fg_flux_model *flux_uploaded_tiny(fg_upload_stats *stats);
+/* Runs m on the case (inputs moved to m's device, the output back to the host); *out is
+ * allocated on the host (free with fg_tensor_free). */
 bool flux_run(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace);
 /* Loads path with fg_flux_load and runs golden case c0 into *out. */
 bool flux_run_file(const char *path, fg_tensor *out);

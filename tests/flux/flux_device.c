@@ -18,14 +18,17 @@
 #define BF16_REL_RMS_TOL 0.012
 
 /* The tiny DiT over a BF16 upload of its file, with BF16 activations. */
-static fg_flux_model *uploaded_tiny(fg_upload_stats *stats) {
+fg_flux_model *flux_uploaded_tiny(fg_upload_stats *stats) {
     fg_weights *file = NULL, *up = NULL;
     fg_flux_model *m = NULL;
     if (!CHECK_OK(fg_weights_open(test_fixture(TINY_FLUX), &file))) return NULL;
-    bool ok = CHECK_OK(fg_weights_upload(file, FG_DEVICE_CPU, FG_BF16, &up, stats));
+    bool ok = CHECK_OK(fg_weights_upload(file, test_device(), FG_BF16, &up, stats));
     fg_weights_close(file);
     if (!ok || !CHECK_OK(fg_flux_load_weights(up, &m))) return NULL;
-    CHECK(m->device == FG_DEVICE_CPU && m->act_dtype == FG_F32, "CPU models default to F32 activations");
+    if (test_device() == FG_DEVICE_CPU)
+        CHECK(m->device == FG_DEVICE_CPU && m->act_dtype == FG_F32, "CPU models default to F32 activations");
+    else
+        CHECK(m->device == test_device() && m->act_dtype == FG_BF16, "GPU models default to BF16 activations");
     if (!CHECK_OK(fg_flux_set_act_dtype(m, FG_BF16))) {
         fg_flux_free(m);
         return NULL;
@@ -54,7 +57,7 @@ static void bf16_case(const fg_flux_model *m, const char *case_id) {
 
 void test_bf16_golden(void) {
     fg_upload_stats stats = {0};
-    fg_flux_model *m = uploaded_tiny(&stats);
+    fg_flux_model *m = flux_uploaded_tiny(&stats);
     if (!m) return;
     printf("  upload: %zu bytes read, %zu on the device, %.3f s\n", stats.bytes_read, stats.bytes_device,
            stats.seconds);
@@ -104,7 +107,7 @@ static void estimate_case(fg_flux_model *m, fg_dtype act, const char *case_id) {
 }
 
 void test_activation_estimate(void) {
-    fg_flux_model *m = uploaded_tiny(NULL);
+    fg_flux_model *m = flux_uploaded_tiny(NULL);
     if (!m) return;
     estimate_case(m, FG_F32, "c0");
     estimate_case(m, FG_BF16, "c0");
