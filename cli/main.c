@@ -66,16 +66,19 @@ int main(int argc, char **argv) {
         }
     }
     if (g_cli.threads > 0) fg_threadpool_global_set_size(g_cli.threads);
+    /* FLUXGRAPH_DEVICE sets the default (the test runner pins the CPU); --device wins. */
+    const char *env_device = getenv("FLUXGRAPH_DEVICE");
+    if (!device && env_device && *env_device) device = env_device;
     if (device) {
         if (strcmp(device, "cpu") == 0) g_cli.device = FG_DEVICE_CPU;
         else if (strcmp(device, "cuda") == 0) g_cli.device = FG_DEVICE_CUDA;
         else {
-            fprintf(stderr, "fluxgraph: --device must be cpu or cuda, not '%s'\n", device);
+            fprintf(stderr, "fluxgraph: --device (or FLUXGRAPH_DEVICE) must be cpu or cuda, not '%s'\n", device);
             return 2;
         }
         g_cli.device_forced = 1;
         if (!fg_device_available(g_cli.device)) {
-            fprintf(stderr, "fluxgraph: error: --device %s requested but %s\n", device,
+            fprintf(stderr, "fluxgraph: error: device %s requested (--device or FLUXGRAPH_DEVICE) but %s\n", device,
                     fg_device_description(g_cli.device));
             return 1;
         }

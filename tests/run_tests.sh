@@ -5,6 +5,9 @@
 # Usage: tests/run_tests.sh [BUILD_DIR]    (run from the repository root)
 set -u
 build=${1:-build}
+# The suite checks the CPU backend against the goldens: `fluxgraph` commands default to the CPU
+# here even on a machine with a GPU (tests that exercise CUDA ask for it with --device cuda).
+export FLUXGRAPH_DEVICE=cpu
 total_pass=0
 total_fail=0
 broken=()
