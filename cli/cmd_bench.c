@@ -53,7 +53,8 @@ typedef struct bench_report {
     const char *machine;
     char dit_desc[512];
     const char *dit_source;
-    uint64_t dit_params;
+    uint64_t dit_params, vae_params;
+    fg_dtype dit_dtype; /* of the loaded weights (BF16 when random or uploaded) */
     double dit_gib, dit_load_s;
     bool uploaded;
     fg_upload_stats upload;
@@ -285,6 +286,7 @@ static fg_error *time_t5(const bench_opts *o, const preset_configs *pc, bench_re
 
 /* ---- the DiT --------------------------------------------------------------------------------- */
 
+/* The DiT of a checkpoint: BFL or diffusers names, stand-alone or under a key prefix. */
 static fg_error *open_checkpoint_dit(const char *path, fg_weights **out) {
     fg_weights *file = NULL;
     FG_TRY(fg_weights_open(path, &file));
@@ -292,12 +294,12 @@ static fg_error *open_checkpoint_dit(const char *path, fg_weights **out) {
     fg_error *err = NULL;
     for (int a = 0; a < 2; a++) {
         char prefix[256];
-        fg_error_free(err);
         err = fg_weights_find_prefix(file, anchors[a], "FLUX DiT", prefix, sizeof prefix);
-        if (!err) {
-            err = fg_weights_view(file, prefix, out);
-            break;
-        }
+        if (!err) err = fg_weights_view(file, prefix, out);
+        if (!err || fg_error_code_of(err) != FG_ERR_NOT_FOUND) break;
+        fg_error_free(err);
+        err = fg_errorf(FG_ERR_NOT_FOUND, "%s holds no FLUX DiT (no tensor named [prefix]img_in.weight or "
+                        "[prefix]x_embedder.weight)", path);
     }
     fg_weights_close(file);
     return err;
@@ -338,7 +340,8 @@ static fg_error *load_dit(const bench_opts *o, const preset_configs *pc, bench_r
     fg_layout layout = {0};
     FG_TRY(fg_layout_flux(&(*m)->p.arch, &layout));
     r->dit_params = fg_layout_params(&layout);
-    r->dit_gib = (double)fg_random_weights_bytes(&layout, WEIGHT_DTYPE) / GIB;
+    r->dit_dtype = (*m)->img_in.w.dtype;
+    r->dit_gib = (double)fg_random_weights_bytes(&layout, r->dit_dtype) / GIB;
     fg_layout_free(&layout);
     fg_flux_params_describe(&(*m)->p, r->dit_desc, sizeof r->dit_desc);
     return NULL;
@@ -396,8 +399,11 @@ static fg_error *run_sizes(const bench_opts *o, const preset_configs *pc, bench_
     fg_vae *vae = NULL;
     fg_error *err = load_dit(o, pc, r, &m);
     if (!err && o->vae) {
-        fg_model_config mc = {.family = FG_FAMILY_AE, .u.ae = pc->ae};
-        err = fg_random_weights_for(&mc, o->device, WEIGHT_DTYPE, 3, pc->vae_label, &vae_w);
+        fg_layout layout = {0};
+        err = fg_layout_ae(&pc->ae, &layout);
+        r->vae_params = fg_layout_params(&layout);
+        if (!err) err = fg_random_weights(&layout, o->device, WEIGHT_DTYPE, 3, pc->vae_label, &vae_w);
+        fg_layout_free(&layout);
         if (!err) err = fg_vae_load(vae_w, &vae);
     }
     if (!err) print_header(o, r);
@@ -424,9 +430,17 @@ static fg_error *run_sizes(const bench_opts *o, const preset_configs *pc, bench_
 
 /* ---- report ---------------------------------------------------------------------------------- */
 
+/* "11.90 B" or "7.25 M" parameters. */
+static const char *params_str(uint64_t n, char *buf, size_t cap) {
+    if (n >= 1000000000u) snprintf(buf, cap, "%.2f B", (double)n / 1e9);
+    else snprintf(buf, cap, "%.2f M", (double)n / 1e6);
+    return buf;
+}
+
 static void print_header(const bench_opts *o, const bench_report *r) {
-    printf("DiT: %s (%.2f B parameters, %.2f GiB %s) loaded in %.2f s\n  %s\n", r->dit_source,
-           (double)r->dit_params / 1e9, r->dit_gib, fg_dtype_name(WEIGHT_DTYPE), r->dit_load_s, r->dit_desc);
+    char p[32];
+    printf("DiT: %s (%s parameters, %.2f GiB %s) loaded in %.2f s\n  %s\n", r->dit_source,
+           params_str(r->dit_params, p, sizeof p), r->dit_gib, fg_dtype_name(r->dit_dtype), r->dit_load_s, r->dit_desc);
     if (r->uploaded)
         printf("  uploaded %.2f GB in %.2f s: %.2f GB/s\n", (double)r->upload.bytes_read / 1e9, r->upload.seconds,
                r->upload.seconds > 0 ? (double)r->upload.bytes_read / 1e9 / r->upload.seconds : 0.0);
@@ -468,16 +482,19 @@ static json_t *report_json(const bench_opts *o, const bench_report *r) {
                                  : json_null();
     json_t *dit = json_pack("{s:s, s:s, s:I, s:f, s:s, s:f, s:o}", "source", r->dit_source, "config", r->dit_desc,
                             "params", (json_int_t)r->dit_params, "weights_gib", r->dit_gib, "weights_dtype",
-                            fg_dtype_name(WEIGHT_DTYPE), "load_seconds", r->dit_load_s, "upload", upload);
+                            fg_dtype_name(r->dit_dtype), "load_seconds", r->dit_load_s, "upload", upload);
     json_t *gemm = json_pack("{s:I, s:s, s:f, s:f}", "n", (json_int_t)r->gemm_n, "dtype", fg_dtype_name(r->gemm_dtype),
                              "ms", r->gemm_ms, "tflops", r->peak_tflops);
-    json_t *t5 = o->t5 ? json_pack("{s:I, s:I, s:I, s:f}", "params", (json_int_t)r->t5_params, "tokens",
+    json_t *vae = o->vae ? json_pack("{s:s, s:I, s:s}", "source", preset_for(o->preset).vae_label, "params",
+                                     (json_int_t)r->vae_params, "weights_dtype", fg_dtype_name(WEIGHT_DTYPE))
+                         : json_null();
+    json_t *t5 = o->t5 ? json_pack("{s:s, s:I, s:I, s:I, s:f}", "source", preset_for(o->preset).t5_label, "params", (json_int_t)r->t5_params, "tokens",
                                    (json_int_t)o->text_tokens, "batch", (json_int_t)o->batch, "ms", r->t5_ms)
                        : json_null();
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "tool", "fluxgraph bench",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "tool", "fluxgraph bench",
                      "version", FG_VERSION, "device", fg_device_name(o->device), "machine", r->machine, "preset",
                      o->preset, "batch", (json_int_t)o->batch, "text_tokens", (json_int_t)o->text_tokens, "steps",
-                     (json_int_t)o->steps, "warmup", (json_int_t)o->warmup, "peak_gemm", gemm, "dit", dit, "t5", t5,
+                     (json_int_t)o->steps, "warmup", (json_int_t)o->warmup, "peak_gemm", gemm, "dit", dit, "t5", t5, "vae", vae,
                      "sizes", sizes);
 }
 
@@ -513,8 +530,8 @@ static fg_error *run_bench(const bench_opts *o) {
     if (!err && o->t5) {
         err = time_t5(o, &pc, r);
         if (!err)
-            printf("T5: %s (%.2f B parameters), %lld x %lld tokens: %.2f ms per encode\n", pc.t5_label,
-                   (double)r->t5_params / 1e9, (long long)o->batch, (long long)o->text_tokens, r->t5_ms);
+            printf("T5: %s (%s parameters), %lld x %lld tokens: %.2f ms per encode\n", pc.t5_label,
+                   params_str(r->t5_params, (char[32]){0}, 32), (long long)o->batch, (long long)o->text_tokens, r->t5_ms);
     }
     if (!err) err = run_sizes(o, &pc, r);
     if (!err && o->json) err = write_json(o, r);
