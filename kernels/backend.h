@@ -85,5 +85,9 @@ fg_error *fg_unsupported_op(const fg_backend *be, const char *op) FG_MUST_CHECK;
 fg_error *fg_check_tensor(const char *op, const char *name, const fg_tensor *t) FG_MUST_CHECK;
 /* fg_check_tensor plus a float dtype (weights may be any of the five). */
 fg_error *fg_check_float(const char *op, const char *name, const fg_tensor *t) FG_MUST_CHECK;
+/* Activation dtypes: out is F32 or BF16 and every non-NULL tensors[i] has out's dtype (the
+ * message names the op and both tensors). Shapes and storage are checked elsewhere. */
+fg_error *fg_check_act_dtypes(const char *op, const fg_tensor *out, int n, const fg_tensor *const *tensors,
+                              const char *const *names) FG_MUST_CHECK;
 
 #endif

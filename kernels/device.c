@@ -1,4 +1,5 @@
 /* Backend selection, device memory and the checks shared by every op dispatcher. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/backend.h"
@@ -55,6 +56,20 @@ fg_error *fg_check_float(const char *op, const char *name, const fg_tensor *t) {
     return NULL;
 }
 
+fg_error *fg_check_act_dtypes(const char *op, const fg_tensor *out, int n, const fg_tensor *const *tensors,
+                              const char *const *names) {
+    if (out->dtype != FG_F32 && out->dtype != FG_BF16)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: out is %s; activations must be F32 or BF16", op,
+                         fg_dtype_name(out->dtype));
+    for (int i = 0; i < n; i++) {
+        if (tensors[i] && tensors[i]->dtype != out->dtype)
+            return fg_errorf(FG_ERR_INVALID_ARGUMENT,
+                             "%s: %s is %s but out is %s (the activations of one call share one dtype)", op, names[i],
+                             fg_dtype_name(tensors[i]->dtype), fg_dtype_name(out->dtype));
+    }
+    return NULL;
+}
+
 fg_error *fg_tensor_alloc(fg_tensor *t, fg_device dev, fg_dtype dt, int ndim, const int64_t *shape) {
     size_t nbytes;
     FG_TRY(fg_shape_check(dt, ndim, shape, &nbytes));
@@ -96,4 +111,95 @@ fg_error *fg_device_synchronize(fg_device dev) {
     const fg_backend *be = fg_backend_for(dev);
     if (!be) return fg_errorf(FG_ERR_UNSUPPORTED, "this binary has no %s backend", fg_device_name(dev));
     return be->synchronize();
+}
+
+/* ---- memory statistics ------------------------------------------------------------------ */
+
+static fg_error *backend_or_error(fg_device dev, const fg_backend **be) {
+    *be = fg_backend_for(dev);
+    if (!*be) return fg_errorf(FG_ERR_UNSUPPORTED, "this binary has no %s backend", fg_device_name(dev));
+    return NULL;
+}
+
+fg_error *fg_device_memory_info(fg_device dev, size_t *free_bytes, size_t *total_bytes) {
+    const fg_backend *be;
+    FG_TRY(backend_or_error(dev, &be));
+    FG_CHECK_ARG(free_bytes && total_bytes, "memory_info: free_bytes and total_bytes must not be NULL");
+    if (!be->memory_info)
+        return fg_errorf(FG_ERR_UNSUPPORTED, "memory_info is not implemented on the %s backend", be->name);
+    return be->memory_info(free_bytes, total_bytes);
+}
+
+fg_error *fg_device_memory_stats(fg_device dev, fg_memory_stats *out) {
+    const fg_backend *be;
+    FG_TRY(backend_or_error(dev, &be));
+    FG_CHECK_ARG(out, "memory_stats: out must not be NULL");
+    if (!be->memory_stats)
+        return fg_errorf(FG_ERR_UNSUPPORTED, "memory_stats is not implemented on the %s backend", be->name);
+    return be->memory_stats(out);
+}
+
+void fg_device_reset_peak(fg_device dev) {
+    const fg_backend *be = fg_backend_for(dev);
+    if (be && be->reset_peak) be->reset_peak();
+}
+
+void fg_device_release_cached(fg_device dev) {
+    const fg_backend *be = fg_backend_for(dev);
+    if (be && be->release_cached) be->release_cached();
+}
+
+/* ---- graphs ------------------------------------------------------------------------------ */
+
+struct fg_graph {
+    fg_device device;
+    void *handle; /* the backend's executable graph */
+};
+
+fg_error *fg_graph_capture_begin(fg_device dev) {
+    const fg_backend *be;
+    FG_TRY(backend_or_error(dev, &be));
+    if (!be->graph_capture_begin || !be->graph_capture_end || !be->graph_launch || !be->graph_free)
+        return fg_errorf(FG_ERR_UNSUPPORTED, "graph capture is not supported on the %s backend; run the ops eagerly",
+                         be->name);
+    return be->graph_capture_begin();
+}
+
+fg_error *fg_graph_capture_end(fg_device dev, fg_graph **out) {
+    const fg_backend *be;
+    FG_TRY(backend_or_error(dev, &be));
+    FG_CHECK_ARG(out, "graph_capture_end: out must not be NULL");
+    *out = NULL;
+    if (!be->graph_capture_end || !be->graph_free)
+        return fg_errorf(FG_ERR_UNSUPPORTED, "graph capture is not supported on the %s backend", be->name);
+    fg_graph *g = calloc(1, sizeof *g);
+    void *handle = NULL;
+    fg_error *err = be->graph_capture_end(&handle);
+    if (err) {
+        free(g);
+        return err;
+    }
+    if (!g) {
+        be->graph_free(handle);
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "graph_capture_end: cannot allocate the graph");
+    }
+    g->device = dev;
+    g->handle = handle;
+    *out = g;
+    return NULL;
+}
+
+fg_error *fg_graph_launch(fg_graph *g) {
+    FG_CHECK_ARG(g, "graph_launch: graph is NULL");
+    const fg_backend *be;
+    FG_TRY(backend_or_error(g->device, &be));
+    if (!be->graph_launch) return fg_errorf(FG_ERR_UNSUPPORTED, "graph launch is not supported on the %s backend", be->name);
+    return be->graph_launch(g->handle);
+}
+
+void fg_graph_free(fg_graph *g) {
+    if (!g) return;
+    const fg_backend *be = fg_backend_for(g->device);
+    if (be && be->graph_free && g->handle) be->graph_free(g->handle);
+    free(g);
 }

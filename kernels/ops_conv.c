@@ -49,9 +49,7 @@ fg_error *fg_conv2d(fg_tensor *out, const fg_tensor *x, const fg_tensor *w, cons
     FG_TRY(fg_check_tensor(op, "w", w));
     if (bias) FG_TRY(fg_check_tensor(op, "bias", bias));
     FG_TRY(check_params(op, params));
-    if (!fg_dtype_is_float(out->dtype) || x->dtype != out->dtype)
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: x is %s and out is %s; both must be the same float dtype", op,
-                         fg_dtype_name(x->dtype), fg_dtype_name(out->dtype));
+    FG_TRY(fg_check_act_dtypes(op, out, 1, (const fg_tensor *const[]){x}, (const char *const[]){"x"}));
     if (!fg_dtype_is_float(w->dtype) || (bias && !fg_dtype_is_float(bias->dtype)))
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: weights must be a float dtype (w is %s%s%s)", op,
                          fg_dtype_name(w->dtype), bias ? ", bias is " : "", bias ? fg_dtype_name(bias->dtype) : "");

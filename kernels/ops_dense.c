@@ -51,6 +51,7 @@ static fg_error *check_linear(fg_tensor *out, const fg_tensor *x, const fg_tenso
     FG_TRY(fg_check_float(op, "x", x));
     FG_TRY(fg_check_float(op, "w", w));
     if (bias) FG_TRY(fg_check_float(op, "bias", bias));
+    FG_TRY(fg_check_act_dtypes(op, out, 1, (const fg_tensor *const[]){x}, (const char *const[]){"x"}));
     FG_CHECK_ARG(act >= FG_ACT_NONE && act <= FG_ACT_QUICK_GELU, "%s: unknown activation %d", op, (int)act);
     FG_TRY(check_ndim(op, "w", w, 2, "[N, K]"));
     FG_CHECK_ARG(x->ndim >= 1, "%s: x is a scalar, expected [..., K]", op);
@@ -89,6 +90,7 @@ static fg_error *check_embedding(fg_tensor *out, const fg_tensor *ids, const fg_
     FG_TRY(fg_check_float(op, "out", out));
     FG_TRY(fg_check_tensor(op, "ids", ids));
     FG_TRY(fg_check_float(op, "table", table));
+    FG_TRY(fg_check_act_dtypes(op, out, 0, NULL, NULL));
     FG_CHECK_ARG(ids->dtype == FG_I32 || ids->dtype == FG_I64, "%s: ids has dtype %s, expected I32 or I64", op,
                  fg_dtype_name(ids->dtype));
     FG_TRY(check_ndim(op, "table", table, 2, "[V, D]"));
@@ -132,6 +134,7 @@ static fg_error *check_attention(fg_tensor *out, const fg_tensor *q, const fg_te
     FG_TRY(fg_check_float(op, "q", q));
     FG_TRY(fg_check_float(op, "k", k));
     FG_TRY(fg_check_float(op, "v", v));
+    FG_TRY(fg_check_act_dtypes(op, out, 3, (const fg_tensor *const[]){q, k, v}, (const char *const[]){"q", "k", "v"}));
     FG_TRY(check_ndim(op, "q", q, 4, "[B, H, Lq, D]"));
     FG_TRY(check_ndim(op, "k", k, 4, "[B, H, Lk, D]"));
     FG_TRY(check_ndim(op, "v", v, 4, "[B, H, Lk, Dv]"));
@@ -163,11 +166,13 @@ fg_error *fg_attention(fg_tensor *out, const fg_tensor *q, const fg_tensor *k, c
 
 /* ---- rope ----------------------------------------------------------------------------- */
 
-static fg_error *check_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, const fg_tensor *sin) {
-    const char *op = "rope";
+/* op: "rope" or "rms_norm_rope", which shares these rules. */
+static fg_error *check_rope(const char *op, fg_tensor *out, const fg_tensor *x, const fg_tensor *cos,
+                            const fg_tensor *sin) {
     shape_buf sx, sc;
     FG_TRY(fg_check_float(op, "out", out));
     FG_TRY(fg_check_float(op, "x", x));
+    FG_TRY(fg_check_act_dtypes(op, out, 1, (const fg_tensor *const[]){x}, (const char *const[]){"x"}));
     FG_TRY(check_f32(op, "cos", cos));
     FG_TRY(check_f32(op, "sin", sin));
     FG_TRY(check_ndim(op, "x", x, 4, "[B, H, L, D]"));
@@ -184,11 +189,31 @@ static fg_error *check_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor 
 }
 
 fg_error *fg_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *cos, const fg_tensor *sin) {
-    FG_TRY(check_rope(out, x, cos, sin));
+    FG_TRY(check_rope("rope", out, x, cos, sin));
     const fg_backend *be;
     FG_TRY(fg_dispatch_backend("rope", out, &be));
     if (!be->rope) return fg_unsupported_op(be, "rope");
     return be->rope(out, x, cos, sin);
+}
+
+/* ---- rms_norm_rope ----------------------------------------------------------------------- */
+
+fg_error *fg_rms_norm_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, float eps,
+                           const fg_tensor *cos, const fg_tensor *sin) {
+    const char *op = "rms_norm_rope";
+    shape_buf sw, sx;
+    FG_TRY(check_rope(op, out, x, cos, sin));
+    if (weight) {
+        FG_TRY(fg_check_float(op, "weight", weight));
+        FG_CHECK_ARG(weight->ndim == 1 && weight->shape[0] == x->shape[3], "%s: weight is %s but x is %s (expected [D])",
+                     op, shp(weight, &sw), shp(x, &sx));
+        FG_TRY(fg_check_same_device(op, out, 1, &weight, (const char *const[]){"weight"}));
+    }
+    FG_CHECK_ARG(eps >= 0.0f && eps - eps == 0.0f, "%s: eps %g must be finite and >= 0", op, (double)eps);
+    const fg_backend *be;
+    FG_TRY(fg_dispatch_backend(op, out, &be));
+    if (!be->rms_norm_rope) return fg_unsupported_op(be, op);
+    return be->rms_norm_rope(out, x, weight, eps, cos, sin);
 }
 
 /* ---- softmax -------------------------------------------------------------------------- */
@@ -197,6 +222,7 @@ fg_error *fg_softmax(fg_tensor *out, const fg_tensor *x) {
     const char *op = "softmax";
     FG_TRY(fg_check_float(op, "out", out));
     FG_TRY(fg_check_float(op, "x", x));
+    FG_TRY(fg_check_act_dtypes(op, out, 1, (const fg_tensor *const[]){x}, (const char *const[]){"x"}));
     FG_CHECK_ARG(x->ndim >= 1, "%s: x is a scalar, expected at least 1 dim", op);
     FG_TRY(check_same_shape(op, "out", out, "x", x));
     const fg_tensor *ts[] = {x};

@@ -4,22 +4,16 @@
 
 #include "kernels/backend.h"
 
-/* A required tensor: present, a sane shape, and data behind it. */
-/* An activation input: same float dtype as out. */
+/* An activation input: present, a sane header, and out's dtype. */
 static fg_error *check_act(const char *op, const char *name, const fg_tensor *t, const fg_tensor *out) {
     FG_TRY(fg_check_tensor(op, name, t));
-    if (t->dtype != out->dtype)
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: %s is %s but out is %s", op, name, fg_dtype_name(t->dtype),
-                         fg_dtype_name(out->dtype));
-    return NULL;
+    return fg_check_act_dtypes(op, out, 1, &t, &name);
 }
 
+/* The output: F32 or BF16 activations. */
 static fg_error *check_out(const char *op, const fg_tensor *out) {
     FG_TRY(fg_check_tensor(op, "out", out));
-    if (!fg_dtype_is_float(out->dtype))
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: out is %s; activations must be a float dtype", op,
-                         fg_dtype_name(out->dtype));
-    return NULL;
+    return fg_check_act_dtypes(op, out, 0, NULL, NULL);
 }
 
 static fg_error *check_same_shape(const char *op, const char *name, const fg_tensor *t, const fg_tensor *out) {
@@ -144,4 +138,17 @@ fg_error *fg_cast(fg_tensor *out, const fg_tensor *x) {
     FG_TRY(fg_dispatch_backend(op, out, &be));
     if (!be->cast) return fg_unsupported_op(be, op);
     return be->cast(out, x);
+}
+
+/* ---- initialisation ------------------------------------------------------------------ */
+
+fg_error *fg_fill_uniform(fg_tensor *out, uint64_t seed, float lo, float hi) {
+    const char *op = "fill_uniform";
+    FG_TRY(fg_check_float(op, "out", out));
+    if (!(lo - lo == 0.0f) || !(hi - hi == 0.0f))
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: bounds [%g, %g) must be finite", op, (double)lo, (double)hi);
+    const fg_backend *be;
+    FG_TRY(fg_dispatch_backend(op, out, &be));
+    if (!be->fill_uniform) return fg_unsupported_op(be, op);
+    return be->fill_uniform(out, seed, lo, hi);
 }

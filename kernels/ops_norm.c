@@ -13,6 +13,7 @@ static fg_error *check_in_out(const char *op, fg_tensor *out, const fg_tensor *x
     shape_buf sx, so;
     FG_TRY(fg_check_float(op, "out", out));
     FG_TRY(fg_check_float(op, "x", x));
+    FG_TRY(fg_check_act_dtypes(op, out, 1, &x, (const char *const[]){"x"}));
     FG_CHECK_ARG(x->ndim >= min_ndim, "%s: x is %s, expected %s", op, shp(x, &sx), layout);
     FG_CHECK_ARG(fg_tensor_same_shape(out, x), "%s: out is %s but x is %s", op, shp(out, &so), shp(x, &sx));
     return NULL;
@@ -60,6 +61,8 @@ static fg_error *check_layer_norm(fg_tensor *out, const fg_tensor *x, const fg_t
         FG_CHECK_ARG(x->ndim == 3, "%s: modulation needs x as [B, L, D] but x is %s", op, shp(x, &sx));
         FG_TRY(check_modulation(op, "shift", shift, x));
         FG_TRY(check_modulation(op, "scale", scale, x));
+        FG_TRY(fg_check_act_dtypes(op, out, 2, (const fg_tensor *const[]){shift, scale},
+                                   (const char *const[]){"shift", "scale"}));
     }
     const fg_tensor *ts[] = {x, weight, bias, shift, scale};
     const char *names[] = {"x", "weight", "bias", "shift", "scale"};

@@ -44,17 +44,6 @@ static const char *cpu_description(void) {
     return buf;
 }
 
-static fg_error *cpu_alloc(void **ptr, size_t nbytes) {
-    size_t rounded = (nbytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, rounded ? rounded : 64);
-    if (!p) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of host memory", nbytes);
-    memset(p, 0, rounded ? rounded : 64);
-    *ptr = p;
-    return NULL;
-}
-
-static void cpu_free(void *ptr) { free(ptr); }
-
 static fg_error *cpu_copy(void *dst, fg_device dst_dev, const void *src, fg_device src_dev, size_t nbytes) {
     if (dst_dev != FG_DEVICE_CPU || src_dev != FG_DEVICE_CPU)
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "cpu backend asked to copy between %s and %s",
@@ -70,24 +59,31 @@ static const fg_backend cpu_backend = {
     .device = FG_DEVICE_CPU,
     .available = cpu_available,
     .description = cpu_description,
-    .alloc = cpu_alloc,
-    .free = cpu_free,
+    .alloc = fg_cpu_alloc,
+    .free = fg_cpu_free,
     .copy = cpu_copy,
     .synchronize = cpu_synchronize,
-    .linear = fg_cpu_linear,
-    .embedding = fg_cpu_embedding,
-    .attention = fg_cpu_attention,
-    .rope = fg_cpu_rope,
-    .layer_norm = fg_cpu_layer_norm,
-    .rms_norm = fg_cpu_rms_norm,
-    .group_norm = fg_cpu_group_norm,
-    .softmax = fg_cpu_softmax,
-    .unary = fg_cpu_unary,
-    .add = fg_cpu_add,
-    .mul = fg_cpu_mul,
-    .add_gated = fg_cpu_add_gated,
-    .axpby = fg_cpu_axpby,
-    .scale_shift = fg_cpu_scale_shift,
+    .memory_info = fg_cpu_memory_info,
+    .memory_stats = fg_cpu_memory_stats,
+    .reset_peak = fg_cpu_reset_peak,
+    .release_cached = fg_cpu_release_cached,
+    /* no graphs: capture_begin answers FG_ERR_UNSUPPORTED and callers run eagerly */
+    .linear = fg_cpu_bf16_linear,
+    .embedding = fg_cpu_bf16_embedding,
+    .attention = fg_cpu_bf16_attention,
+    .rope = fg_cpu_bf16_rope,
+    .layer_norm = fg_cpu_bf16_layer_norm,
+    .rms_norm = fg_cpu_bf16_rms_norm,
+    .rms_norm_rope = fg_cpu_bf16_rms_norm_rope,
+    .fill_uniform = fg_cpu_fill_uniform,
+    .group_norm = fg_cpu_bf16_group_norm,
+    .softmax = fg_cpu_bf16_softmax,
+    .unary = fg_cpu_bf16_unary,
+    .add = fg_cpu_bf16_add,
+    .mul = fg_cpu_bf16_mul,
+    .add_gated = fg_cpu_bf16_add_gated,
+    .axpby = fg_cpu_bf16_axpby,
+    .scale_shift = fg_cpu_bf16_scale_shift,
     .cast = fg_cpu_cast,
     .permute = fg_cpu_permute,
     .concat = fg_cpu_concat,
@@ -96,7 +92,7 @@ static const fg_backend cpu_backend = {
     .patchify = fg_cpu_patchify,
     .unpatchify = fg_cpu_unpatchify,
     .upsample_nearest2x = fg_cpu_upsample_nearest2x,
-    .conv2d = fg_cpu_conv2d,
+    .conv2d = fg_cpu_bf16_conv2d,
 };
 
 const fg_backend *fg_cpu_backend(void) { return &cpu_backend; }

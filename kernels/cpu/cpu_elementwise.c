@@ -282,3 +282,38 @@ fg_error *fg_cpu_cast(fg_tensor *out, const fg_tensor *x) {
     fg_parallel_for(fg_threadpool_global(), n, EW_MIN_CHUNK, cast_body, &j);
     return NULL;
 }
+
+/* ---- fill_uniform --------------------------------------------------------------------- */
+
+typedef struct fill_job {
+    void *dst;
+    fg_dtype dt;
+    uint64_t seed;
+    float lo, hi;
+} fill_job;
+
+/* Each element depends on its index only, so any split over threads gives the same tensor.
+ * The value is computed as ops.h spells it, one f32 rounding per operation (the build has
+ * -ffp-contract=off, so no fused multiply-add): span = hi - lo, v = lo + span * u. */
+static void fill_body(void *ctx, int64_t begin, int64_t end, int worker) {
+    (void)worker;
+    const fill_job *j = ctx;
+    size_t esz = fg_dtype_size(j->dt);
+    enum { BLOCK = 1024 };
+    float buf[BLOCK];
+    float span = j->hi - j->lo;
+    for (int64_t i = begin; i < end; i += BLOCK) {
+        int64_t n = end - i < BLOCK ? end - i : BLOCK;
+        for (int64_t k = 0; k < n; k++) {
+            float u = (float)(fg_fill_hash(j->seed, (uint64_t)(i + k)) >> 40) * 0x1p-24f;
+            buf[k] = j->lo + span * u;
+        }
+        fg_convert_from_f32((char *)j->dst + (size_t)i * esz, j->dt, buf, (size_t)n);
+    }
+}
+
+fg_error *fg_cpu_fill_uniform(fg_tensor *out, uint64_t seed, float lo, float hi) {
+    fill_job j = {out->data, out->dtype, seed, lo, hi};
+    fg_parallel_for(fg_threadpool_global(), fg_tensor_numel(out), EW_MIN_CHUNK, fill_body, &j);
+    return NULL;
+}

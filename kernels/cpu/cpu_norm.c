@@ -124,6 +124,56 @@ fg_error *fg_cpu_rms_norm(fg_tensor *out, const fg_tensor *x, const fg_tensor *w
     return NULL;
 }
 
+/* ---- rms_norm_rope ---------------------------------------------------------------------- */
+
+/* One pass per row of x [B, H, L, D]: the sum of squares, then each pair normalised and
+ * rotated. The normalised values round to f32 exactly as rms_norm stores them, so the result
+ * is bit-identical to rms_norm followed by rope. */
+typedef struct rms_rope_job {
+    float *out;
+    const float *x, *weight, *cos, *sin;
+    int64_t h, l, half;
+    double eps;
+    bool cs_batched;
+} rms_rope_job;
+
+static void rms_rope_rows(void *ctx, int64_t begin, int64_t end, int worker) {
+    const rms_rope_job *j = ctx;
+    (void)worker;
+    int64_t d = 2 * j->half;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = j->x + r * d;
+        float *o = j->out + r * d;
+        double ss = 0.0;
+        for (int64_t i = 0; i < d; i++) ss += (double)x[i] * x[i];
+        double inv = 1.0 / sqrt(ss / (double)d + j->eps);
+        int64_t pos = r % j->l, b = r / (j->l * j->h);
+        int64_t cs = ((j->cs_batched ? b : 0) * j->l + pos) * j->half;
+        const float *c = j->cos + cs, *s = j->sin + cs;
+        for (int64_t i = 0; i < j->half; i++) {
+            float n0 = (float)(x[2 * i] * inv), n1 = (float)(x[2 * i + 1] * inv);
+            if (j->weight) {
+                n0 *= j->weight[2 * i];
+                n1 *= j->weight[2 * i + 1];
+            }
+            o[2 * i] = n0 * c[i] - n1 * s[i];
+            o[2 * i + 1] = n0 * s[i] + n1 * c[i];
+        }
+    }
+}
+
+fg_error *fg_cpu_rms_norm_rope(fg_tensor *out, const fg_tensor *x, const fg_tensor *weight, float eps,
+                               const fg_tensor *cos, const fg_tensor *sin) {
+    FG_TRY(need_f32("rms_norm_rope", out, x));
+    int64_t rows = x->shape[0] * x->shape[1] * x->shape[2], half = x->shape[3] / 2;
+    if (rows == 0 || half == 0) return NULL;
+    rms_rope_job j = {.out = out->data, .x = x->data, .cos = cos->data, .sin = sin->data, .h = x->shape[1],
+                      .l = x->shape[2], .half = half, .eps = eps, .cs_batched = cos->shape[0] != 1};
+    FG_TRY(widen_param("rms_norm_rope", weight, 0, &j.weight));
+    fg_parallel_for(fg_threadpool_global(), rows, (2048 + 2 * half - 1) / (2 * half), rms_rope_rows, &j);
+    return NULL;
+}
+
 /* ---- group_norm ----------------------------------------------------------------------- */
 
 typedef struct group_norm_job {

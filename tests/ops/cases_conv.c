@@ -1,10 +1,7 @@
-/* conv2d cases against a naive double-precision direct convolution (called from
- * ops_cases_layout). */
+/* conv2d cases against a naive double-precision direct convolution. */
 #include <stdio.h>
 
 #include "tests/ops/harness.h"
-
-void ops_cases_conv(op_case_list *l);
 
 typedef struct {
     int64_t B, Ci, H, W, Co, kh, kw;
@@ -53,12 +50,12 @@ static void conv_case(op_case_list *l, const char *what, const conv_spec *s) {
     c->iparam[2] = s->pb;
     c->iparam[3] = s->pl;
     c->iparam[4] = s->pr;
-    op_case_input(c, l, FG_F32, 4, (const int64_t[]){s->B, s->Ci, s->H, s->W}, -1, 1);
+    op_case_act(c, l, 4, (const int64_t[]){s->B, s->Ci, s->H, s->W}, -1, 1);
     double wscale = 1.0 / (double)(s->Ci * s->kh * s->kw); /* keeps outputs O(1) */
     op_case_input(c, l, s->wdt, 4, (const int64_t[]){s->Co, s->Ci, s->kh, s->kw}, -wscale * 3, wscale * 3);
     if (s->bias) op_case_input(c, l, s->wdt, 1, (const int64_t[]){s->Co}, -1, 1);
     else op_case_absent(c);
-    double *e = op_case_output(c, FG_F32, 4, (const int64_t[]){s->B, s->Co, Ho, Wo});
+    double *e = op_case_act_output(c, l, 4, (const int64_t[]){s->B, s->Co, Ho, Wo});
     conv_reference(c, s, Ho, Wo, e);
     c->atol = 2e-5;
     c->rtol = 1e-4;

@@ -58,14 +58,14 @@ static void add_linear(op_case_list *l, int nlead, const int64_t *lead, int64_t 
     }
     xs[nlead] = k;
     double a = k > 0 ? sqrt(3.0 / (double)k) : 1.0; /* keeps outputs O(1) so activations bend */
-    op_case_input(c, l, FG_F32, nlead + 1, xs, -1.0, 1.0);
+    op_case_act(c, l, nlead + 1, xs, -1.0, 1.0);
     op_case_input(c, l, wdt, FG_SHAPE(n, k), -a, a);
     if (with_bias) op_case_input(c, l, wdt, FG_SHAPE(n), -0.5, 0.5);
     else op_case_absent(c);
     c->fparam[0] = w_scale;
     c->iparam[0] = act;
     xs[nlead] = n;
-    double *want = op_case_output(c, FG_F32, nlead + 1, xs);
+    double *want = op_case_act_output(c, l, nlead + 1, xs);
     double worst_abs_sum = 0;
     float *x = widened(c, 0), *w = widened(c, 1);
     for (int64_t r = 0; r < m; r++) {
@@ -133,7 +133,7 @@ static void add_embedding(op_case_list *l, fg_dtype tdt, fg_dtype idt, int ndim,
         count *= ids_shape[i];
     }
     os[ndim] = d;
-    double *want = op_case_output(c, FG_F32, ndim + 1, os);
+    double *want = op_case_act_output(c, l, ndim + 1, os);
     for (int64_t i = 0; i < count; i++) {
         int64_t id = (int64_t)op_in(c, 0, i);
         for (int64_t j = 0; j < d; j++) want[i * d + j] = op_in(c, 1, id * d + j);
@@ -203,9 +203,9 @@ static void add_attention(op_case_list *l, attn_shape s, mask_kind mk, double sc
                              (long long)s.b, (long long)s.h, (long long)s.lq, (long long)s.lk, (long long)s.d,
                              (long long)s.dv, mk == MASK_NONE ? "none" : mk == MASK_CAUSAL ? "causal" : "random",
                              (long long)s.mb, (long long)s.mh, (long long)dead_row);
-    op_case_input(c, l, FG_F32, FG_SHAPE(s.b, s.h, s.lq, s.d), -1.0, 1.0);
-    op_case_input(c, l, FG_F32, FG_SHAPE(s.b, s.h, s.lk, s.d), -1.0, 1.0);
-    op_case_input(c, l, FG_F32, FG_SHAPE(s.b, s.h, s.lk, s.dv), -1.0, 1.0);
+    op_case_act(c, l, FG_SHAPE(s.b, s.h, s.lq, s.d), -1.0, 1.0);
+    op_case_act(c, l, FG_SHAPE(s.b, s.h, s.lk, s.d), -1.0, 1.0);
+    op_case_act(c, l, FG_SHAPE(s.b, s.h, s.lk, s.dv), -1.0, 1.0);
     if (mk == MASK_NONE) {
         op_case_absent(c);
     } else {
@@ -219,7 +219,7 @@ static void add_attention(op_case_list *l, attn_shape s, mask_kind mk, double sc
             }
     }
     c->fparam[0] = scale;
-    double *want = op_case_output(c, FG_F32, FG_SHAPE(s.b, s.h, s.lq, s.dv));
+    double *want = op_case_act_output(c, l, FG_SHAPE(s.b, s.h, s.lq, s.dv));
     attention_reference(c, &s, scale, want);
     /* Scores carry ~sqrt(D) u relative error, softmax a few u, and each output is a convex
      * combination of |v| <= 1 summed over Lk terms: measured <= 3e-7 absolute. */
@@ -259,10 +259,10 @@ static fg_error *run_rope(const op_case *c, const fg_tensor *in, fg_tensor *out)
 static void add_rope(op_case_list *l, int64_t b, int64_t h, int64_t len, int64_t d, int64_t bp) {
     op_case *c = op_case_new(l, run_rope, "rope b%lld h%lld l%lld d%lld bp%lld", (long long)b, (long long)h,
                              (long long)len, (long long)d, (long long)bp);
-    op_case_input(c, l, FG_F32, FG_SHAPE(b, h, len, d), -2.0, 2.0);
+    op_case_act(c, l, FG_SHAPE(b, h, len, d), -2.0, 2.0);
     op_case_input(c, l, FG_F32, FG_SHAPE(bp, len, d / 2), -1.0, 1.0);
     op_case_input(c, l, FG_F32, FG_SHAPE(bp, len, d / 2), -1.0, 1.0);
-    double *want = op_case_output(c, FG_F32, FG_SHAPE(b, h, len, d));
+    double *want = op_case_act_output(c, l, FG_SHAPE(b, h, len, d));
     for (int64_t r = 0; r < b * h * len; r++) {
         int64_t cs = ((bp == 1 ? 0 : r / (h * len)) * len + r % len) * (d / 2);
         for (int64_t i = 0; i < d / 2; i++) {
@@ -297,19 +297,22 @@ static fg_error *run_softmax(const op_case *c, const fg_tensor *in, fg_tensor *o
 static void add_softmax(op_case_list *l, int ndim, const int64_t *shape, double lo, double hi, bool neg_inf) {
     op_case *c = op_case_new(l, run_softmax, "softmax ndim%d n%lld range[%g,%g] -inf=%d", ndim,
                              (long long)shape[ndim - 1], lo, hi, neg_inf);
-    op_case_input(c, l, FG_F32, ndim, shape, lo, hi);
+    op_case_act(c, l, ndim, shape, lo, hi);
     int64_t n = shape[ndim - 1], rows = fg_tensor_numel(&c->in[0]) / n;
-    float *x = c->in[0].data;
+    size_t esz = fg_dtype_size(c->in[0].dtype);
+    const float ninf = -INFINITY;
     if (neg_inf)
         for (int64_t i = 0; i < rows * n; i++)
-            if (i % 3 == 0 || i / n == 1) x[i] = -INFINITY;
-    double *want = op_case_output(c, FG_F32, ndim, shape);
+            if (i % 3 == 0 || i / n == 1) fg_convert_from_f32((char *)c->in[0].data + (size_t)i * esz, c->in[0].dtype, &ninf, 1);
+    float *x = widened(c, 0);
+    double *want = op_case_act_output(c, l, ndim, shape);
     for (int64_t r = 0; r < rows; r++) {
         double mx = -INFINITY, sum = 0;
         for (int64_t i = 0; i < n; i++) mx = fmax(mx, x[r * n + i]);
         for (int64_t i = 0; i < n; i++) sum += mx == -INFINITY ? 0.0 : exp(x[r * n + i] - mx);
         for (int64_t i = 0; i < n; i++) want[r * n + i] = sum > 0 ? exp(x[r * n + i] - mx) / sum : 0.0;
     }
+    free(x);
     /* expf and one normalising multiply: a few u relative on values <= 1. */
     c->atol = 1e-7;
     c->rtol = 1e-5;
@@ -333,7 +336,7 @@ void ops_cases_dense(op_case_list *l) {
 /* ---- error paths ---------------------------------------------------------------------- */
 
 /* Zeroed host tensors for one check, released at its end. */
-#define MAX_HELD 16
+#define MAX_HELD 32
 static fg_tensor held[MAX_HELD];
 static int n_held;
 
@@ -399,7 +402,12 @@ static void linear_errors(void) {
     fg_tensor xc = on_cuda(x), bc = on_cuda(b);
     EXPECT_INVALID(fg_linear(out, &xc, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is on cuda but the output is on cpu");
     EXPECT_INVALID(fg_linear(out, x, w, &bc, 1.0f, FG_ACT_NONE), "linear: bias is on cuda");
-    EXPECT_UNSUPPORTED(fg_linear(out, ht(FG_BF16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE), "F32");
+    EXPECT_INVALID(fg_linear(out, ht(FG_BF16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
+                   "linear: x is BF16 but out is F32 (the activations of one call share one dtype)");
+    EXPECT_INVALID(fg_linear(ht(FG_BF16, FG_SHAPE(4, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is F32 but out is BF16");
+    EXPECT_INVALID(fg_linear(ht(FG_F16, FG_SHAPE(4, 128)), ht(FG_F16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
+                   "linear: out is F16; activations must be F32 or BF16");
+    CHECK_OK(fg_linear(ht(FG_BF16, FG_SHAPE(4, 128)), ht(FG_BF16, FG_SHAPE(4, 64)), w, b, 1.0f, FG_ACT_NONE));
     fg_tensor *sq = ht(FG_F32, FG_SHAPE(64, 64)), *sqw = ht(FG_F32, FG_SHAPE(64, 64));
     EXPECT_INVALID(fg_linear(sq, sq, sqw, NULL, 1.0f, FG_ACT_NONE), "linear: out overlaps x in memory");
     /* Hostile headers: too many dims, a negative dim, missing storage. */
@@ -439,7 +447,8 @@ static void embedding_errors(void) {
     fg_tensor tc = on_cuda(table);
     EXPECT_INVALID(fg_embedding(out, ids64, &tc), "embedding: table is on cuda");
     ((int64_t *)ids64->data)[0] = 9;
-    EXPECT_UNSUPPORTED(fg_embedding(ht(FG_BF16, FG_SHAPE(2, 3, 4)), ids64, table), "F32");
+    CHECK_OK(fg_embedding(ht(FG_BF16, FG_SHAPE(2, 3, 4)), ids64, table));
+    EXPECT_INVALID(fg_embedding(ht(FG_F16, FG_SHAPE(2, 3, 4)), ids64, table), "embedding: out is F16; activations must be F32 or BF16");
     release();
 }
 
@@ -463,7 +472,12 @@ static void attention_errors(void) {
     fg_tensor mc = on_cuda(mask), kc = on_cuda(k);
     EXPECT_INVALID(fg_attention(out, q, k, v, &mc, 0.5f), "attention: mask is on cuda");
     EXPECT_INVALID(fg_attention(out, q, &kc, v, NULL, 0.5f), "attention: k is on cuda");
-    EXPECT_UNSUPPORTED(fg_attention(out, q, k, ht(FG_F16, FG_SHAPE(2, 3, 7, 6)), NULL, 0.5f), "F32");
+    EXPECT_INVALID(fg_attention(out, q, k, ht(FG_F16, FG_SHAPE(2, 3, 7, 6)), NULL, 0.5f), "attention: v is F16 but out is F32");
+    EXPECT_INVALID(fg_attention(out, q, ht(FG_BF16, FG_SHAPE(2, 3, 7, 8)), v, NULL, 0.5f), "attention: k is BF16 but out is F32");
+    fg_tensor *qb = ht(FG_BF16, FG_SHAPE(2, 3, 5, 8)), *kb = ht(FG_BF16, FG_SHAPE(2, 3, 7, 8)),
+              *vb = ht(FG_BF16, FG_SHAPE(2, 3, 7, 6)), *ob = ht(FG_BF16, FG_SHAPE(2, 3, 5, 6));
+    CHECK_OK(fg_attention(ob, qb, kb, vb, mask, 0.5f)); /* the mask stays F32 with BF16 activations */
+    EXPECT_INVALID(fg_attention(ob, q, kb, vb, NULL, 0.5f), "attention: q is F32 but out is BF16");
     fg_tensor *same = ht(FG_F32, FG_SHAPE(1, 1, 4, 4));
     EXPECT_INVALID(fg_attention(same, same, same, same, NULL, 0.5f), "attention: out overlaps q");
     release();
@@ -520,7 +534,12 @@ static void layer_norm_errors(void) {
     EXPECT_INVALID(fg_layer_norm(out, x, ht(FG_I64, FG_SHAPE(8)), NULL, 1e-6f, NULL, NULL), "weight has dtype I64");
     fg_tensor wc = on_cuda(w);
     EXPECT_INVALID(fg_layer_norm(out, x, &wc, NULL, 1e-6f, NULL, NULL), "layer_norm: weight is on cuda");
-    EXPECT_UNSUPPORTED(fg_layer_norm(out, x, NULL, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), sc), "F32");
+    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), sc),
+                   "layer_norm: shift is BF16 but out is F32 (the activations of one call share one dtype)");
+    fg_tensor *xb = ht(FG_BF16, FG_SHAPE(2, 3, 8)), *ob = ht(FG_BF16, FG_SHAPE(2, 3, 8));
+    EXPECT_INVALID(fg_layer_norm(ob, x, NULL, NULL, 1e-6f, NULL, NULL), "layer_norm: x is F32 but out is BF16");
+    EXPECT_INVALID(fg_layer_norm(ob, xb, NULL, NULL, 1e-6f, sh, sc), "layer_norm: shift is F32 but out is BF16");
+    CHECK_OK(fg_layer_norm(ob, xb, w, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), ht(FG_BF16, FG_SHAPE(2, 1, 8))));
     release();
 }
 

@@ -340,8 +340,6 @@ static void cases_upsample(op_case_list *l) {
     }
 }
 
-void ops_cases_conv(op_case_list *l); /* tests/ops/cases_conv.c */
-
 void ops_cases_layout(op_case_list *l) {
     cases_permute(l);
     cases_concat(l);
@@ -349,7 +347,6 @@ void ops_cases_layout(op_case_list *l) {
     cases_pad(l);
     cases_patch(l);
     cases_upsample(l);
-    ops_cases_conv(l);
 }
 
 /* ---- error paths ------------------------------------------------------------------------------ */

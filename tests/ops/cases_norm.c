@@ -43,19 +43,19 @@ static void add_layer_norm(op_case_list *l, ln_spec s) {
     int64_t d = s.shape[s.ndim - 1];
     op_case *c = op_case_new(l, run_layer_norm, "layer_norm ndim%d d%lld w=%d b=%d %s mod=%d x[%g,%g] eps%g", s.ndim,
                              (long long)d, s.weight, s.bias, fg_dtype_name(s.wdt), s.mod_ndim, s.lo, s.hi, s.eps);
-    op_case_input(c, l, FG_F32, s.ndim, s.shape, s.lo, s.hi);
+    op_case_act(c, l, s.ndim, s.shape, s.lo, s.hi);
     param_input(c, l, s.weight, s.wdt, d, -1.5, 1.5);
     param_input(c, l, s.bias, s.wdt, d, -1.0, 1.0);
     if (s.mod_ndim) {
         const int64_t *ms = s.mod_ndim == 2 ? (const int64_t[]){s.shape[0], d} : (const int64_t[]){s.shape[0], 1, d};
-        op_case_input(c, l, FG_F32, s.mod_ndim, ms, -1.0, 1.0);
-        op_case_input(c, l, FG_F32, s.mod_ndim, ms, -1.0, 1.0);
+        op_case_act(c, l, s.mod_ndim, ms, -1.0, 1.0);
+        op_case_act(c, l, s.mod_ndim, ms, -1.0, 1.0);
     } else {
         op_case_absent(c);
         op_case_absent(c);
     }
     c->fparam[0] = s.eps;
-    double *want = op_case_output(c, FG_F32, s.ndim, s.shape);
+    double *want = op_case_act_output(c, l, s.ndim, s.shape);
     int64_t rows = fg_tensor_numel(&c->in[0]) / d, per_batch = s.ndim == 3 ? s.shape[1] : 1;
     for (int64_t r = 0; r < rows; r++) {
         double mean, rstd;
@@ -102,10 +102,10 @@ static void add_rms_norm(op_case_list *l, int ndim, const int64_t *shape, bool w
     int64_t d = shape[ndim - 1];
     op_case *c = op_case_new(l, run_rms_norm, "rms_norm ndim%d d%lld w=%d %s eps%g", ndim, (long long)d, weight,
                              fg_dtype_name(wdt), eps);
-    op_case_input(c, l, FG_F32, ndim, shape, -3.0, 2.0);
+    op_case_act(c, l, ndim, shape, -3.0, 2.0);
     param_input(c, l, weight, wdt, d, -2.0, 2.0);
     c->fparam[0] = eps;
-    double *want = op_case_output(c, FG_F32, ndim, shape);
+    double *want = op_case_act_output(c, l, ndim, shape);
     int64_t rows = fg_tensor_numel(&c->in[0]) / d;
     for (int64_t r = 0; r < rows; r++) {
         double ss = 0;
@@ -139,13 +139,13 @@ static void add_group_norm(op_case_list *l, int ndim, const int64_t *shape, int 
     for (int i = 2; i < ndim; i++) spatial *= shape[i];
     op_case *c = op_case_new(l, run_group_norm, "group_norm ndim%d c%lld s%lld groups%d affine=%d %s silu=%d eps%g",
                              ndim, (long long)ch, (long long)spatial, groups, affine, fg_dtype_name(wdt), silu, eps);
-    op_case_input(c, l, FG_F32, ndim, shape, -2.0, 3.0);
+    op_case_act(c, l, ndim, shape, -2.0, 3.0);
     param_input(c, l, affine, wdt, ch, -1.5, 1.5);
     param_input(c, l, affine, wdt, ch, -1.0, 1.0);
     c->iparam[0] = groups;
     c->iparam[1] = silu;
     c->fparam[0] = eps;
-    double *want = op_case_output(c, FG_F32, ndim, shape);
+    double *want = op_case_act_output(c, l, ndim, shape);
     int64_t cpg = ch / groups, span = cpg * spatial;
     for (int64_t bg = 0; bg < shape[0] * groups; bg++) {
         double mean, rstd;

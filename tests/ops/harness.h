@@ -26,7 +26,8 @@ struct op_case {
     int out_ndim;
     int64_t out_shape[FG_MAX_DIMS];
     double *expected;                 /* numel(out) values */
-    double atol, rtol;                /* |got - want| <= atol + rtol * |want| */
+    double atol, rtol;                /* |got - want| <= atol + rtol * |want| for the f32 result */
+    bool bf16_act;                    /* act tensors in BF16: the output's rounding widens the bound */
     op_run_fn run;
     int64_t iparam[8];                /* op parameters for run() */
     double fparam[8];
@@ -36,6 +37,7 @@ typedef struct op_case_list {
     op_case *items;
     int count, cap;
     uint64_t rng_state;               /* for shapes and values; fixed seed = reproducible */
+    fg_dtype act_dtype;               /* dtype of the act tensors of the cases built now (F32, BF16) */
 } op_case_list;
 
 /* Appends a case; default tolerance atol 1e-5, rtol 1e-5. */
@@ -43,12 +45,19 @@ op_case *op_case_new(op_case_list *l, op_run_fn run, const char *fmt, ...) FG_PR
 /* Adds input i (in order) filled with uniform values in [lo, hi) then rounded to dt. Integer
  * dtypes get integers in [lo, hi). Returns the input's index. */
 int op_case_input(op_case *c, op_case_list *l, fg_dtype dt, int ndim, const int64_t *shape, double lo, double hi);
+/* An act input: op_case_input with the list's act dtype. */
+int op_case_act(op_case *c, op_case_list *l, int ndim, const int64_t *shape, double lo, double hi);
 /* Adds an absent optional input slot. */
 int op_case_absent(op_case *c);
 /* Declares the output and returns the zeroed expected array to fill. */
 double *op_case_output(op_case *c, fg_dtype dt, int ndim, const int64_t *shape);
+/* An act output: op_case_output with the list's act dtype (BF16 marks the case bf16_act). */
+double *op_case_act_output(op_case *c, const op_case_list *l, int ndim, const int64_t *shape);
 /* Value of input i at flat index idx, as the op will see it (after dtype rounding). */
 double op_in(const op_case *c, int i, int64_t idx);
+
+/* v rounded to dt as core/dtype.h specifies, written from the format definitions (reference). */
+double op_ref_to_dtype(double v, fg_dtype dt);
 
 /* A CPU view for error-path tests; a failure is recorded and an empty tensor returned. */
 fg_tensor op_view(fg_dtype dt, int ndim, const int64_t *shape, void *data);
@@ -62,14 +71,20 @@ void ops_cases_dense(op_case_list *l);       /* linear, embedding, attention, ro
 void ops_cases_norm(op_case_list *l);        /* layer_norm (+modulation), rms_norm, group_norm */
 void ops_cases_elementwise(op_case_list *l); /* unary, add, mul, add_gated, axpby, scale_shift, cast */
 void ops_cases_layout(op_case_list *l);      /* permute, concat, slice, pad2d, patchify, upsample, conv2d */
+void ops_cases_conv(op_case_list *l);        /* conv2d (also run by ops_cases_layout) */
+void ops_cases_new_ops(op_case_list *l);     /* fill_uniform, rms_norm_rope */
 /* Plain tests of error paths (bad shapes, dtypes, devices) per family, run with RUN_TEST. */
 void ops_checks_dense(void);
 void ops_checks_elementwise(void);
 void ops_checks_layout(void);
+void ops_checks_new_ops(void);               /* memory stats, graphs, mixed act dtypes */
 
 /* Runs every case on dev; returns the number of failing cases (each also reported through the
- * test framework as one named test). reference: compare with the double values (CPU) or with
- * the CPU backend's own output (any other device) under bf16-level tolerance. */
+ * test framework as one named test). On the CPU the result is compared with the double values
+ * under the case's bound, widened by 2^-8 relative for a BF16 output's rounding; on any other
+ * device with the CPU backend's own output under twice the case's bound (two f32 computations
+ * in different orders), plus one bf16 ulp (2^-7 relative) for BF16 outputs, whose f32 values
+ * may round to neighbouring bf16 numbers. */
 int op_cases_run(op_case_list *l, fg_device dev);
 void op_case_list_free(op_case_list *l);
 
