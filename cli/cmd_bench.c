@@ -296,15 +296,21 @@ static fg_error *open_checkpoint_dit(const char *path, fg_weights **out) {
     FG_TRY(fg_weights_open(path, &file));
     static const char *const anchors[] = {"img_in.weight", "x_embedder.weight"};
     fg_error *err = NULL;
-    for (int a = 0; a < 2; a++) {
+    bool found = false;
+    for (int a = 0; a < 2 && !found && !err; a++) {
         char prefix[256];
         err = fg_weights_find_prefix(file, anchors[a], "FLUX DiT", prefix, sizeof prefix);
-        if (!err) err = fg_weights_view(file, prefix, out);
-        if (!err || fg_error_code_of(err) != FG_ERR_NOT_FOUND) break;
-        fg_error_free(err);
+        if (err && fg_error_code_of(err) == FG_ERR_NOT_FOUND) {
+            fg_error_free(err);
+            err = NULL;
+        } else if (!err) {
+            found = true;
+            err = fg_weights_view(file, prefix, out);
+        }
+    }
+    if (!found && !err)
         err = fg_errorf(FG_ERR_NOT_FOUND, "%s holds no FLUX DiT (no tensor named [prefix]img_in.weight or "
                         "[prefix]x_embedder.weight)", path);
-    }
     fg_weights_close(file);
     return err;
 }

@@ -38,6 +38,7 @@ uint64_t fg_random_weights_seed(uint64_t seed, const char *name) {
  * cannot say (FG_ERR_UNSUPPORTED) is simply tried. */
 static fg_error *check_fits(const char *label, fg_device dev, uint64_t need) {
     size_t free_bytes = 0, total_bytes = 0;
+    fg_device_release_cached(dev); /* blocks the allocator keeps count as used to the driver */
     fg_error *err = fg_device_memory_info(dev, &free_bytes, &total_bytes);
     if (err && fg_error_code_of(err) == FG_ERR_UNSUPPORTED) {
         fg_error_free(err);

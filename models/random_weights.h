@@ -29,9 +29,10 @@ void fg_random_weights_range(const fg_layout_tensor *t, float *lo, float *hi);
 uint64_t fg_random_weights_seed(uint64_t seed, const char *name);
 
 /* A weights view labelled `label` ("random FLUX.1-dev") holding every tensor of layout on
- * dev as dtype (a float dtype; the layout's own dtypes are ignored). When the tensors cannot
- * fit, fails with FG_ERR_OUT_OF_MEMORY naming the GiB needed and the GiB free on dev (from
- * fg_device_memory_info) before allocating anything; a failure part-way frees what was made. */
+ * dev as dtype (F32, BF16 or F16; the layout's own dtypes are ignored). The allocator's cached
+ * blocks are returned to the driver first; when the tensors still cannot fit, fails with
+ * FG_ERR_OUT_OF_MEMORY naming the GiB needed and the GiB free on dev (fg_device_memory_info)
+ * before allocating anything. A failure part-way frees what was made. */
 fg_error *fg_random_weights(const fg_layout *layout, fg_device dev, fg_dtype dtype, uint64_t seed, const char *label,
                             fg_weights **out) FG_MUST_CHECK;
 
