@@ -23,8 +23,7 @@ fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) {
     fg_vae *m = calloc(1, sizeof *m);
     if (!m) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "VAE model");
     fg_error *err = fg_vae_infer_config(w, &m->config);
-    /* A clone, not a plain view: it also sees tensors added in memory (random weights). */
-    if (!err) err = fg_weights_clone(w, &m->weights);
+    if (!err) err = fg_weights_view(w, fg_weights_prefix(w), &m->weights);
     /* Tensors are looked up through the model's own view: the same names and file mapping. */
     if (!err) err = vae_load_encoder(m->weights, &m->config, &m->encoder);
     if (!err) err = vae_load_decoder(m->weights, &m->config, &m->decoder);

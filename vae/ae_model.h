@@ -22,8 +22,7 @@ typedef struct fg_vae fg_vae;
  * checkpoint). The config is inferred from the shapes; every tensor the config implies is
  * looked up with its shape (an error names a missing or wrongly-shaped one). Weights stay
  * zero-copy views in their stored dtype; the model keeps its own reference to the file, so w
- * may be closed afterwards, unless w holds tensors added in memory (fg_weights_add_owned):
- * those are borrowed, and w must outlive the model. Extra tensors are ignored (ComfyUI loads non-strictly), except
+ * may be closed afterwards. Extra tensors are ignored (ComfyUI loads non-strictly), except
  * quant_conv / post_quant_conv: an SD-style VAE is refused. */
 fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) FG_MUST_CHECK;
 void fg_vae_free(fg_vae *m);
