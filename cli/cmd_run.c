@@ -641,7 +641,7 @@ int cmd_run(int argc, char **argv) {
     char temp_dir[4096];
     snprintf(temp_dir, sizeof temp_dir, "%s/temp", o.output);
     fg_run_settings settings = {.models_dir = o.models, .output_dir = o.output, .temp_dir = temp_dir,
-                                .input_dir = o.input, .device = g_cli.device, .embed_metadata = !o.no_metadata,
+                                .input_dir = o.input, .device = g_cli.device, .act_dtype = g_cli.act_dtype, .embed_metadata = !o.no_metadata,
                                 .strict_lora = o.strict_lora, .image_format = o.jpeg ? 1 : 0, .jpeg_quality = o.quality, .cancel_flag = &g_cancel};
     struct sigaction sa = {0}, old_int;
     sa.sa_handler = on_sigint;

@@ -9,6 +9,7 @@
 typedef struct cli_globals {
     fg_device device;   /* resolved from --device / auto-detection */
     int device_forced;  /* --device was given */
+    fg_dtype act_dtype; /* --activations f32|bf16 (default: BF16 on cuda, F32 on cpu) */
     int threads;        /* 0 = default */
 } cli_globals;
 

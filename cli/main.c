@@ -30,7 +30,7 @@ static const command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: fluxgraph [--device cpu|cuda] [--threads N] [-v|-q] COMMAND [ARGS]\n\ncommands:\n");
+    fprintf(f, "usage: fluxgraph [--device cpu|cuda] [--activations f32|bf16] [--threads N] [-v|-q] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 }
@@ -45,11 +45,13 @@ int cli_report(fg_error *err) {
 int main(int argc, char **argv) {
     fg_log_init_from_env();
     int i = 1;
-    const char *device = NULL;
+    const char *device = NULL, *activations = NULL;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--device") == 0 && i + 1 < argc) device = argv[++i];
         else if (strncmp(a, "--device=", 9) == 0) device = a + 9;
+        else if (strcmp(a, "--activations") == 0 && i + 1 < argc) activations = argv[++i];
+        else if (strncmp(a, "--activations=", 14) == 0) activations = a + 14;
         else if (strcmp(a, "--threads") == 0 && i + 1 < argc) g_cli.threads = atoi(argv[++i]);
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) fg_log_set_level(FG_LOG_DEBUG);
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) fg_log_set_level(FG_LOG_ERROR);
@@ -81,6 +83,16 @@ int main(int argc, char **argv) {
     } else {
         /* CUDA only when a device really exists; otherwise the CPU backend. */
         g_cli.device = fg_device_available(FG_DEVICE_CUDA) ? FG_DEVICE_CUDA : FG_DEVICE_CPU;
+    }
+    /* The GPU computes in BF16; --activations bf16 on the CPU reproduces its numerics. */
+    g_cli.act_dtype = g_cli.device == FG_DEVICE_CPU ? FG_F32 : FG_BF16;
+    if (activations) {
+        if (strcmp(activations, "f32") == 0) g_cli.act_dtype = FG_F32;
+        else if (strcmp(activations, "bf16") == 0) g_cli.act_dtype = FG_BF16;
+        else {
+            fprintf(stderr, "fluxgraph: --activations must be f32 or bf16, not '%s'\n", activations);
+            return 2;
+        }
     }
     if (i >= argc) {
         usage(stderr);

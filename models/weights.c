@@ -1,4 +1,5 @@
 #include "models/weights.h"
+#include "models/weights_internal.h"
 
 #include "kernels/ops.h"
 
@@ -28,6 +29,8 @@ struct fg_weights {
     size_t name_count;
     owned_tensor *owned;
     size_t owned_count, owned_cap;
+    fg_tensor block; /* an upload's single allocation, viewed by the owned tensors */
+    int extra_refs;  /* fg_weights_ref */
 };
 
 static void files_release(weight_files *f) {
@@ -156,6 +159,7 @@ fg_error *fg_weights_new(const char *label, fg_weights **out) {
 }
 
 fg_device fg_weights_device(const fg_weights *w) {
+    if (w->block.data) return w->block.device;
     /* File tensors are host mappings; a view either has files or only added tensors. */
     if (w->name_count == 0 && w->owned_count > 0) return w->owned[0].t.device;
     return FG_DEVICE_CPU;
@@ -177,11 +181,16 @@ fg_error *fg_weights_view(const fg_weights *base, const char *prefix, fg_weights
 
 void fg_weights_close(fg_weights *w) {
     if (!w) return;
+    if (w->extra_refs > 0) {
+        w->extra_refs--;
+        return;
+    }
     for (size_t i = 0; i < w->owned_count; i++) {
         free(w->owned[i].name);
         fg_tensor_free(&w->owned[i].t); /* host or device storage */
     }
     free(w->owned);
+    fg_tensor_free(&w->block);
     free(w->names);
     free(w->prefix);
     files_release(w->files);
@@ -312,7 +321,16 @@ fg_error *fg_weights_scale(const fg_weights *w, const char *weight_name, float *
         if (fg_tensor_numel(&t) != 1 || !fg_dtype_is_float(t.dtype))
             return fg_errorf(FG_ERR_FORMAT, "%s: scale tensor '%s%s' must be one float, not %s of %lld values",
                              w->files->path, w->prefix, name, fg_dtype_name(t.dtype), (long long)fg_tensor_numel(&t));
-        fg_convert_to_f32(scale, t.data, t.dtype, 1);
+        if (t.device == FG_DEVICE_CPU) {
+            fg_convert_to_f32(scale, t.data, t.dtype, 1);
+        } else { /* an in-memory view built on a device */
+            fg_tensor host;
+            FG_TRY(fg_tensor_alloc_host(&host, t.dtype, FG_SHAPE(1)));
+            fg_error *err = fg_tensor_copy(&host, &t);
+            if (!err) fg_convert_to_f32(scale, host.data, t.dtype, 1);
+            fg_tensor_free_host(&host);
+            FG_TRY(err);
+        }
         if (!(*scale == *scale) || *scale == 0.0f)
             return fg_errorf(FG_ERR_FORMAT, "%s: scale tensor '%s%s' is %g", w->files->path, w->prefix, name,
                              (double)*scale);
@@ -394,4 +412,37 @@ fg_error *fg_weights_override(fg_weights *w, const char *name, fg_tensor *t) {
         break;
     }
     return add_owned_entry(w, name, taken);
+}
+
+fg_error *fg_weights_adopt_block(fg_weights *w, fg_tensor *block) {
+    fg_tensor taken = *block;
+    memset(block, 0, sizeof *block);
+    if (w->block.data) {
+        fg_tensor_free(&taken);
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: the view already owns a storage block", w->files->path);
+    }
+    w->block = taken;
+    return NULL;
+}
+
+fg_weights *fg_weights_ref(const fg_weights *w) {
+    fg_weights *mut = (fg_weights *)w; /* the count is bookkeeping, not the view's content */
+    mut->extra_refs++;
+    return mut;
+}
+
+fg_error *fg_weights_added_only(const fg_weights *w, fg_weights **out) {
+    fg_weights *v = NULL;
+    FG_TRY(fg_weights_new(w->files->path, &v));
+    for (size_t i = 0; i < w->owned_count; i++) {
+        fg_tensor alias = w->owned[i].t;
+        alias.owns_data = false;
+        fg_error *err = add_owned_entry(v, w->owned[i].name, alias);
+        if (err) {
+            fg_weights_close(v);
+            return err;
+        }
+    }
+    *out = v;
+    return NULL;
 }

@@ -9,6 +9,7 @@
 
 #include "kernels/ops.h"
 #include "models/weights.h"
+#include "models/weights_internal.h"
 #include "text_encoders/clip_model.h"
 #include "text_encoders/flux_text_encode.h"
 #include "text_encoders/t5_model.h"
@@ -110,12 +111,43 @@ static fg_error *make_key(const char *kind, const char *path, const char *option
 
 #define KEY_CAP (PATH_MAX + 64)
 
+/* ---- placement -------------------------------------------------------------------------- */
+
+static fg_model_placement placement_or_cpu(const fg_model_placement *where) {
+    return where ? *where : (fg_model_placement){FG_DEVICE_CPU, FG_F32};
+}
+
+/* make_key for a model placed somewhere: the option gains "|cuda|BF16". */
+static fg_error *make_placed_key(const char *kind, const char *path, const char *option, fg_model_placement p,
+                                 char *key, size_t cap) {
+    char placed[96];
+    snprintf(placed, sizeof placed, "%s|%s|%s", option ? option : "", fg_device_name(p.device),
+             fg_dtype_name(p.act_dtype));
+    return make_key(kind, path, placed, key, cap);
+}
+
+/* Weights are uploaded as BF16 to any device but the CPU, and on the CPU too with BF16
+ * activations: that run is the GPU's numerics on the host (BF16 weights in one block). */
+static bool uploads(fg_model_placement p) { return p.device != FG_DEVICE_CPU || p.act_dtype == FG_BF16; }
+
+/* *view replaced by its BF16 copy where p says (the host view closed); nothing to do for the
+ * CPU with F32 activations. On failure *view is closed and NULL. */
+static fg_error *place_view(fg_weights **view, fg_model_placement p, const char *what) {
+    if (!uploads(p)) return NULL;
+    fg_weights *up = NULL;
+    fg_error *err = fg_weights_upload_logged(*view, p.device, FG_BF16, what, &up);
+    fg_weights_close(*view);
+    *view = up;
+    return err;
+}
+
 /* ---- FLUX DiT --------------------------------------------------------------------------- */
 
 /* A DiT whose Linear weights were narrowed to fp8 at load owns those copies here; the model's
  * linears point at them instead of the file's tensors. */
 typedef struct flux_holder {
-    fg_flux_model *model;
+    fg_flux_model *model; /* on the placement's device */
+    fg_flux_model *host;  /* the file model LoRAs patch, when model is an uploaded copy */
     fg_tensor *narrowed;
     size_t n_narrowed;
 } flux_holder;
@@ -124,6 +156,7 @@ static void flux_holder_free(void *p) {
     flux_holder *h = p;
     if (!h) return;
     fg_flux_free(h->model);
+    fg_flux_free(h->host);
     for (size_t i = 0; i < h->n_narrowed; i++) fg_tensor_free(&h->narrowed[i]);
     free(h->narrowed);
     free(h);
@@ -132,7 +165,33 @@ static void flux_holder_free(void *p) {
 typedef struct flux_load_arg {
     const char *path;
     fg_dtype narrow_to; /* FG_F32 = keep the stored dtype */
+    fg_model_placement where;
 } flux_load_arg;
+
+static const fg_flux_model *holder_host(const flux_holder *h) { return h->host ? h->host : h->model; }
+
+/* The DiT where p says: host itself on the CPU with F32 activations, else a model over an
+ * uploaded copy of its weights (a diffusers DiT uploads only its converted names). host stays
+ * the caller's. */
+static fg_error *flux_place(fg_flux_model *host, fg_model_placement p, const char *what, fg_flux_model **placed) {
+    *placed = NULL;
+    if (!uploads(p)) {
+        FG_TRY(fg_flux_set_act_dtype(host, p.act_dtype));
+        *placed = host;
+        return NULL;
+    }
+    fg_weights *src = NULL, *up = NULL;
+    fg_error *err = host->diffusers ? fg_weights_added_only(host->weights, &src) : NULL;
+    if (!err) err = fg_weights_upload_logged(src ? src : host->weights, p.device, FG_BF16, what, &up);
+    fg_weights_close(src);
+    if (!err) err = fg_flux_load_weights(up, placed); /* owns up */
+    if (!err) err = fg_flux_set_act_dtype(*placed, p.act_dtype);
+    if (err) {
+        fg_flux_free(*placed);
+        *placed = NULL;
+    }
+    return err;
+}
 
 static size_t flux_linear_count(const fg_flux_model *m) {
     return 10 + (size_t)m->p.arch.depth * 10 + (size_t)m->p.arch.depth_single * 3;
@@ -197,7 +256,10 @@ static fg_error *flux_load(const void *argp, void **model, void (**free_model)(v
     const flux_load_arg *arg = argp;
     flux_holder *h = calloc(1, sizeof *h);
     if (!h) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "model holder");
-    fg_error *err = fg_flux_load(arg->path, &h->model);
+    fg_flux_model *host = NULL;
+    fg_error *err = fg_flux_load(arg->path, &host);
+    if (!err) err = flux_place(host, arg->where, "FLUX DiT", &h->model);
+    if (h->model != host) h->host = host; /* freed with the holder, also on failure */
     if (!err && arg->narrow_to != FG_F32) err = flux_narrow(h, arg->narrow_to);
     if (err) {
         flux_holder_free(h);
@@ -263,25 +325,29 @@ static fg_error *model_obj_wrap(fg_loaded *slot, fg_model_obj **out) {
     return NULL;
 }
 
-fg_error *fg_model_obj_load(const char *path, fg_weight_dtype dtype, fg_model_obj **out) {
+fg_error *fg_model_obj_load(const char *path, fg_weight_dtype dtype, const fg_model_placement *where,
+                            fg_model_obj **out) {
     FG_CHECK_ARG(path && out, "fg_model_obj_load: NULL argument");
     *out = NULL;
     static const char *const names[] = {"default", "fp8_e4m3fn", "fp8_e4m3fn", "fp8_e5m2"};
     FG_CHECK_ARG(dtype >= FG_WEIGHT_DEFAULT && dtype <= FG_WEIGHT_FP8_E5M2, "unknown weight_dtype %d", (int)dtype);
-    flux_load_arg arg = {.path = path, .narrow_to = FG_F32};
+    flux_load_arg arg = {.path = path, .narrow_to = FG_F32, .where = placement_or_cpu(where)};
     if (dtype == FG_WEIGHT_FP8_E4M3FN || dtype == FG_WEIGHT_FP8_E4M3FN_FAST) arg.narrow_to = FG_F8_E4M3;
     if (dtype == FG_WEIGHT_FP8_E5M2) arg.narrow_to = FG_F8_E5M2;
     char key[KEY_CAP];
-    FG_TRY(make_key("flux", path, names[dtype], key, sizeof key));
+    FG_TRY(make_placed_key("flux", path, names[dtype], arg.where, key, sizeof key));
     fg_loaded *slot;
     FG_TRY(fg_model_cache_get(key, flux_load, &arg, &slot));
-    return model_obj_wrap(slot, out);
+    FG_TRY(model_obj_wrap(slot, out));
+    (*out)->where = arg.where;
+    return NULL;
 }
 
 fg_error *fg_model_obj_clone(const fg_model_obj *src, fg_model_obj **out) {
     FG_CHECK_ARG(src && out, "fg_model_obj_clone: NULL argument");
     FG_TRY(model_obj_wrap(fg_loaded_ref(src->slot), out));
     (*out)->sampling = src->sampling;
+    (*out)->where = src->where;
     (*out)->base_slot = fg_loaded_ref(src->base_slot);
     fg_error *err = lora_uses_copy(src->loras, src->n_loras, NULL, &(*out)->loras, &(*out)->n_loras);
     if (err) {
@@ -300,17 +366,43 @@ static void t5_model_free(void *p) {
     fg_t5_free(p);
 }
 
-static fg_error *clip_l_load(const void *path, void **model, void (**free_model)(void *)) {
-    fg_clip_model *m;
-    FG_TRY(fg_clip_open(path, &m));
+typedef struct encoder_arg {
+    const char *path;
+    fg_model_placement where;
+} encoder_arg;
+
+#define CLIP_ANCHOR "text_model.embeddings.token_embedding.weight"
+#define T5_ANCHOR "encoder.final_layer_norm.weight"
+
+static fg_error *clip_l_load(const void *argp, void **model, void (**free_model)(void *)) {
+    const encoder_arg *a = argp;
+    fg_weights *view = NULL;
+    fg_clip_model *m = NULL;
+    FG_TRY(fg_weights_open_at_anchor(a->path, CLIP_ANCHOR, "CLIP text model", &view));
+    FG_TRY(place_view(&view, a->where, "CLIP-L"));
+    FG_TRY(fg_clip_load_owned(view, &m));
+    fg_error *err = fg_clip_set_act_dtype(m, a->where.act_dtype);
+    if (err) {
+        fg_clip_free(m);
+        return err;
+    }
     *model = m;
     *free_model = clip_model_free;
     return NULL;
 }
 
-static fg_error *t5_load(const void *path, void **model, void (**free_model)(void *)) {
-    fg_t5_model *m;
-    FG_TRY(fg_t5_open(path, &m));
+static fg_error *t5_load(const void *argp, void **model, void (**free_model)(void *)) {
+    const encoder_arg *a = argp;
+    fg_weights *view = NULL;
+    fg_t5_model *m = NULL;
+    FG_TRY(fg_weights_open_at_anchor(a->path, T5_ANCHOR, "T5 encoder", &view));
+    FG_TRY(place_view(&view, a->where, "T5-XXL"));
+    FG_TRY(fg_t5_load_owned(view, &m));
+    fg_error *err = fg_t5_set_act_dtype(m, a->where.act_dtype);
+    if (err) {
+        fg_t5_free(m);
+        return err;
+    }
     *model = m;
     *free_model = t5_model_free;
     return NULL;
@@ -350,21 +442,25 @@ fg_error *fg_text_encoder_detect(const char *path, fg_text_encoder_kind *out) {
     return NULL;
 }
 
-static fg_error *load_encoder(const char *kind, const char *path, fg_model_load_fn load, fg_loaded **slot) {
+static fg_error *load_encoder(const char *kind, const char *path, fg_model_placement where, fg_model_load_fn load,
+                              fg_loaded **slot) {
     char key[KEY_CAP];
-    FG_TRY(make_key(kind, path, NULL, key, sizeof key));
-    return fg_model_cache_get(key, load, path, slot);
+    FG_TRY(make_placed_key(kind, path, NULL, where, key, sizeof key));
+    const encoder_arg arg = {.path = path, .where = where};
+    return fg_model_cache_get(key, load, &arg, slot);
 }
 
-fg_error *fg_clip_obj_load(const char *clip_l_path, const char *t5_path, fg_clip_obj **out) {
+fg_error *fg_clip_obj_load(const char *clip_l_path, const char *t5_path, const fg_model_placement *where,
+                           fg_clip_obj **out) {
     FG_CHECK_ARG(out && (clip_l_path || t5_path), "fg_clip_obj_load: no text encoder given");
     *out = NULL;
     fg_clip_obj *c = calloc(1, sizeof *c);
     if (!c) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP object");
     fg_object_init(&c->base, FG_TYPE_CLIP, clip_obj_destroy);
+    c->where = placement_or_cpu(where);
     fg_error *err = fg_flux_tokenizers_acquire(&c->tokenizers_slot);
-    if (!err && clip_l_path) err = load_encoder("clip_l", clip_l_path, clip_l_load, &c->clip_l_slot);
-    if (!err && t5_path) err = load_encoder("t5", t5_path, t5_load, &c->t5_slot);
+    if (!err && clip_l_path) err = load_encoder("clip_l", clip_l_path, c->where, clip_l_load, &c->clip_l_slot);
+    if (!err && t5_path) err = load_encoder("t5", t5_path, c->where, t5_load, &c->t5_slot);
     if (!err && clip_l_path && !(c->clip_l_path = strdup(clip_l_path))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP");
     if (!err && t5_path && !(c->t5_path = strdup(t5_path))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP");
     if (err) {
@@ -398,17 +494,25 @@ static void vae_model_free(void *p) {
 }
 
 /* A stand-alone ae.safetensors keeps encoder./decoder. at the top; a checkpoint under "vae.". */
-static fg_error *vae_load(const void *path, void **model, void (**free_model)(void *)) {
+static fg_error *vae_load(const void *argp, void **model, void (**free_model)(void *)) {
+    const encoder_arg *a = argp;
     fg_weights *base, *view = NULL;
-    FG_TRY(fg_weights_open(path, &base));
+    FG_TRY(fg_weights_open(a->path, &base));
     fg_error *err = NULL;
     if (!fg_weights_has(base, "decoder.conv_in.weight") && fg_weights_has(base, "vae.decoder.conv_in.weight"))
         err = fg_weights_view(base, "vae.", &view);
-    fg_vae *m = NULL;
-    if (!err) err = fg_vae_load(view ? view : base, &m);
-    fg_weights_close(view);
+    else
+        err = fg_weights_view(base, "", &view);
     fg_weights_close(base);
-    if (err) return fg_error_wrapf(err, "loading VAE %s", (const char *)path);
+    if (!err) err = place_view(&view, a->where, "VAE");
+    fg_vae *m = NULL;
+    if (!err) err = fg_vae_load(view, &m); /* the model keeps its own reference */
+    fg_weights_close(view);
+    if (!err) err = fg_vae_set_act_dtype(m, a->where.act_dtype);
+    if (err) {
+        fg_vae_free(m);
+        return fg_error_wrapf(err, "loading VAE %s", a->path);
+    }
     *model = m;
     *free_model = vae_model_free;
     return NULL;
@@ -420,13 +524,14 @@ static void vae_obj_destroy(fg_object *obj) {
     free(v);
 }
 
-fg_error *fg_vae_obj_load(const char *path, fg_vae_obj **out) {
+fg_error *fg_vae_obj_load(const char *path, const fg_model_placement *where, fg_vae_obj **out) {
     FG_CHECK_ARG(path && out, "fg_vae_obj_load: NULL argument");
     *out = NULL;
+    const encoder_arg arg = {.path = path, .where = placement_or_cpu(where)};
     char key[KEY_CAP];
-    FG_TRY(make_key("vae", path, NULL, key, sizeof key));
+    FG_TRY(make_placed_key("vae", path, NULL, arg.where, key, sizeof key));
     fg_loaded *slot;
-    FG_TRY(fg_model_cache_get(key, vae_load, path, &slot));
+    FG_TRY(fg_model_cache_get(key, vae_load, &arg, &slot));
     fg_vae_obj *v = calloc(1, sizeof *v);
     if (!v) {
         fg_loaded_release(slot);
@@ -445,7 +550,8 @@ fg_error *fg_vae_obj_load(const char *path, fg_vae_obj **out) {
 #define CKPT_T5 "text_encoders.t5xxl.transformer.encoder.final_layer_norm.weight"
 #define CKPT_VAE "vae.decoder.conv_in.weight"
 
-fg_error *fg_checkpoint_load(const char *path, fg_model_obj **model, fg_clip_obj **clip, fg_vae_obj **vae) {
+fg_error *fg_checkpoint_load(const char *path, const fg_model_placement *where, fg_model_obj **model,
+                             fg_clip_obj **clip, fg_vae_obj **vae) {
     FG_CHECK_ARG(path && model && clip && vae, "fg_checkpoint_load: NULL argument");
     *model = NULL, *clip = NULL, *vae = NULL;
     fg_weights *w;
@@ -459,10 +565,10 @@ fg_error *fg_checkpoint_load(const char *path, fg_model_obj **model, fg_clip_obj
                          "%s: not a FLUX checkpoint (no model.diffusion_model.img_in.weight); FLUX "
                          "diffusion-model-only files belong in diffusion_models/ (Load Diffusion Model)",
                          path);
-    fg_error *err = fg_model_obj_load(path, FG_WEIGHT_DEFAULT, model);
+    fg_error *err = fg_model_obj_load(path, FG_WEIGHT_DEFAULT, where, model);
     if (!err && (has_clip_l || has_t5))
-        err = fg_clip_obj_load(has_clip_l ? path : NULL, has_t5 ? path : NULL, clip);
-    if (!err && has_vae) err = fg_vae_obj_load(path, vae);
+        err = fg_clip_obj_load(has_clip_l ? path : NULL, has_t5 ? path : NULL, where, clip);
+    if (!err && has_vae) err = fg_vae_obj_load(path, where, vae);
     if (err) {
         if (*model) fg_object_unref(&(*model)->base);
         if (*clip) fg_object_unref(&(*clip)->base);
@@ -552,11 +658,13 @@ typedef struct lora_flux_arg {
     bool consumed;
     const fg_lora_use *loras;
     size_t n;
+    fg_model_placement where;
 } lora_flux_arg;
 
 static fg_error *lora_flux_load(const void *argp, void **model, void (**free_model)(void *)) {
     lora_flux_arg *arg = (lora_flux_arg *)argp;
-    const fg_flux_model *base = ((flux_holder *)fg_loaded_model(arg->base))->model;
+    /* patched on the host from the file's views, then placed like the base */
+    const fg_flux_model *base = holder_host(fg_loaded_model(arg->base));
     fg_lora_models models = {.model = {base->weights, NULL, NULL}};
     lora_chain chain = {0};
     fg_weights *view = NULL;
@@ -565,7 +673,10 @@ static fg_error *lora_flux_load(const void *argp, void **model, void (**free_mod
                       : fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA model");
     /* Stored in the base dtype (ComfyUI's behaviour): a fully patched FLUX does not double. */
     if (!err) err = fg_lora_build_patched(base->weights, FG_LORA_MODEL_DIT, chain.all, chain.n_all, false, &view);
-    if (!err) err = fg_flux_load_weights(view, &h->h.model);
+    fg_flux_model *patched = NULL;
+    if (!err) err = fg_flux_load_weights(view, &patched);
+    if (!err) err = flux_place(patched, arg->where, "FLUX DiT with LoRA", &h->h.model);
+    if (patched != h->h.model) fg_flux_free(patched); /* uploaded: the host copy is done */
     lora_chain_free(&chain);
     if (err) {
         free(h);
@@ -626,12 +737,17 @@ static fg_error *lora_text_build(lora_text_holder *h, const lora_text_arg *arg) 
     FG_TRY(text_views_open(arg->clip, &h->views));
     lora_chain chain = {0};
     fg_error *err = lora_chain_match(arg->loras, arg->n, &h->views.models, false, &chain);
-    for (int k = FG_LORA_MODEL_CLIP_L; k < FG_LORA_MODEL_COUNT && !err; k++)
-        if (h->views.v[k])
-            err = fg_lora_build_patched(h->views.v[k], (fg_lora_model)k, chain.all, chain.n_all, false, &h->patched[k]);
+    const fg_model_placement where = arg->clip->where;
+    for (int k = FG_LORA_MODEL_CLIP_L; k < FG_LORA_MODEL_COUNT && !err; k++) {
+        if (!h->views.v[k]) continue;
+        err = fg_lora_build_patched(h->views.v[k], (fg_lora_model)k, chain.all, chain.n_all, false, &h->patched[k]);
+        if (!err) err = place_view(&h->patched[k], where, k == FG_LORA_MODEL_T5 ? "T5-XXL with LoRA" : "CLIP-L with LoRA");
+    }
     lora_chain_free(&chain);
     if (!err && h->patched[FG_LORA_MODEL_CLIP_L]) err = fg_clip_load(h->patched[FG_LORA_MODEL_CLIP_L], &h->clip_l);
+    if (!err && h->clip_l) err = fg_clip_set_act_dtype(h->clip_l, where.act_dtype);
     if (!err && h->patched[FG_LORA_MODEL_T5]) err = fg_t5_load(h->patched[FG_LORA_MODEL_T5], &h->t5);
+    if (!err && h->t5) err = fg_t5_set_act_dtype(h->t5, where.act_dtype);
     return err;
 }
 
@@ -656,7 +772,7 @@ static fg_error *lora_report(const fg_model_obj *model, const fg_clip_obj *clip,
     fg_error *err = clip ? text_views_open(clip, &tv) : NULL;
     if (!err && model) {
         const fg_loaded *base = model->base_slot ? model->base_slot : model->slot;
-        tv.models.model[FG_LORA_MODEL_DIT] = ((flux_holder *)fg_loaded_model(base))->model->weights;
+        tv.models.model[FG_LORA_MODEL_DIT] = holder_host(fg_loaded_model(base))->weights;
     }
     if (!err) err = fg_lora_open(path, &f);
     if (!err) err = fg_lora_match_models(f, &tv.models, 1, 1, &m);
@@ -675,7 +791,7 @@ static fg_error *lora_model_out(const fg_model_obj *model, const fg_lora_use *us
     fg_loaded *slot = NULL;
     FG_TRY(lora_uses_copy(model->loras, model->n_loras, use, &loras, &n));
     fg_error *err = lora_key("flux-lora", base->key, loras, n, &key);
-    lora_flux_arg arg = {.base = fg_loaded_ref(base), .loras = loras, .n = n};
+    lora_flux_arg arg = {.base = fg_loaded_ref(base), .loras = loras, .n = n, .where = model->where};
     if (!err) err = fg_model_cache_get(key, lora_flux_load, &arg, &slot);
     if (!arg.consumed) fg_loaded_release(arg.base);
     free(key);
@@ -685,6 +801,7 @@ static fg_error *lora_model_out(const fg_model_obj *model, const fg_lora_use *us
         return err;
     }
     (*out)->sampling = model->sampling;
+    (*out)->where = model->where;
     (*out)->base_slot = fg_loaded_ref(base);
     (*out)->loras = loras;
     (*out)->n_loras = n;
@@ -695,6 +812,7 @@ static fg_error *lora_clip_out(const fg_clip_obj *clip, const fg_lora_use *use, 
     fg_clip_obj *c = calloc(1, sizeof *c);
     if (!c) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP object");
     fg_object_init(&c->base, FG_TYPE_CLIP, clip_obj_destroy);
+    c->where = clip->where;
     c->tokenizers_slot = fg_loaded_ref(clip->tokenizers_slot);
     char *key = NULL, *bases = NULL;
     fg_error *err = lora_uses_copy(clip->loras, clip->n_loras, use, &c->loras, &c->n_loras);

@@ -26,6 +26,17 @@ typedef struct fg_vae fg_vae;
 typedef struct fg_clip_tokenizer fg_clip_tokenizer;
 typedef struct fg_t5_tokenizer fg_t5_tokenizer;
 
+/* ---- placement -------------------------------------------------------------------------- */
+
+/* Where loaders put a model: the run's device and the models' activation dtype. On a device
+ * other than the CPU the weights are uploaded once (as BF16, in one allocation per model) and
+ * the loaded model lives there; on the CPU they stay mapped from the file. NULL means the CPU
+ * with F32 activations. The placement is part of the cache key. */
+typedef struct fg_model_placement {
+    fg_device device;
+    fg_dtype act_dtype; /* F32 or BF16 */
+} fg_model_placement;
+
 /* ---- the cache -------------------------------------------------------------------------- */
 
 typedef struct fg_loaded fg_loaded; /* one cache slot: a loaded model with a reference count */
@@ -80,11 +91,13 @@ typedef struct fg_model_obj {
     fg_loaded *base_slot;
     fg_lora_use *loras;
     size_t n_loras;
+    fg_model_placement where; /* patched models go where the base is */
 } fg_model_obj;
 
 /* Loads (or finds in the cache) the FLUX DiT of `path`: a stand-alone file, an all-in-one
  * checkpoint (model.diffusion_model.) or a diffusers index. */
-fg_error *fg_model_obj_load(const char *path, fg_weight_dtype dtype, fg_model_obj **out) FG_MUST_CHECK;
+fg_error *fg_model_obj_load(const char *path, fg_weight_dtype dtype, const fg_model_placement *where,
+                            fg_model_obj **out) FG_MUST_CHECK;
 /* A new MODEL sharing m's loaded DiT and patches, with other sampling settings. */
 fg_error *fg_model_obj_clone(const fg_model_obj *m, fg_model_obj **out) FG_MUST_CHECK;
 /* ComfyUI's default sampling of a model: dev (guidance_in) -> FLUX 1.15, else discrete flow 1. */
@@ -101,6 +114,7 @@ typedef struct fg_clip_obj {
     char *clip_l_path, *t5_path;      /* the base files (LoRAs rebuild from them) */
     fg_lora_use *loras;               /* as in fg_model_obj; both slots then hold the patched pair */
     size_t n_loras;
+    fg_model_placement where;
 } fg_clip_obj;
 
 /* The built-in CLIP-L and T5 tokenizers as a cache slot (one more reference). Defined in
@@ -125,7 +139,8 @@ fg_error *fg_clip_obj_encode(const fg_clip_obj *c, const int32_t *clip_ids, cons
                              int64_t clip_chunks, int64_t clip_len, const int32_t *t5_ids, const float *t5_weights,
                              int64_t t5_len, fg_tensor *cond, fg_tensor *pooled) FG_MUST_CHECK;
 /* A CLIP object from stand-alone text-encoder files (either may be NULL). */
-fg_error *fg_clip_obj_load(const char *clip_l_path, const char *t5_path, fg_clip_obj **out) FG_MUST_CHECK;
+fg_error *fg_clip_obj_load(const char *clip_l_path, const char *t5_path, const fg_model_placement *where,
+                           fg_clip_obj **out) FG_MUST_CHECK;
 
 /* ---- VAE -------------------------------------------------------------------------------- */
 
@@ -135,7 +150,7 @@ typedef struct fg_vae_obj {
     const fg_vae *vae;
 } fg_vae_obj;
 
-fg_error *fg_vae_obj_load(const char *path, fg_vae_obj **out) FG_MUST_CHECK;
+fg_error *fg_vae_obj_load(const char *path, const fg_model_placement *where, fg_vae_obj **out) FG_MUST_CHECK;
 
 /* ---- LoRA ------------------------------------------------------------------------------- */
 
@@ -154,7 +169,7 @@ fg_error *fg_lora_apply_objects(const fg_model_obj *model, const fg_clip_obj *cl
  * under "vae.", CLIP-L under "text_encoders.clip_l.transformer.", T5 under
  * "text_encoders.t5xxl.transformer.". A missing DiT is an error; missing text encoders or VAE
  * leave *clip / *vae NULL (the node outputs None, like ComfyUI). */
-fg_error *fg_checkpoint_load(const char *path, fg_model_obj **model, fg_clip_obj **clip,
-                             fg_vae_obj **vae) FG_MUST_CHECK;
+fg_error *fg_checkpoint_load(const char *path, const fg_model_placement *where, fg_model_obj **model,
+                             fg_clip_obj **clip, fg_vae_obj **vae) FG_MUST_CHECK;
 
 #endif

@@ -16,7 +16,8 @@ typedef struct fg_run_settings {
     const char *output_dir;   /* SaveImage root; nothing is written outside it */
     const char *temp_dir;     /* PreviewImage */
     const char *input_dir;    /* LoadImage */
-    fg_device device;
+    fg_device device;         /* where loaders put the models (--device) */
+    fg_dtype act_dtype;       /* their activations: F32 or BF16 (--activations); 0 is F32 */
     bool embed_metadata;      /* write prompt/workflow into PNGs (--no-metadata turns it off) */
     int image_format;         /* 0 = PNG, 1 = JPEG */
     int jpeg_quality;

@@ -52,6 +52,19 @@ const size_t fg_nodes_loaders_count = sizeof fg_nodes_loaders / sizeof fg_nodes_
 #include "nodes/model_objects.h"
 #include "nodes/node_ctx.h"
 
+/* The run's device and activation dtype, where every loader puts its model. */
+static fg_model_placement placement(const fg_node_ctx *ctx) {
+    return (fg_model_placement){ctx->settings->device, ctx->settings->act_dtype};
+}
+
+/* Text encoders honour the loaders' optional device input: "cpu" keeps them on the host (F32),
+ * as ComfyUI's option does. */
+static fg_model_placement text_placement(const fg_node_ctx *ctx, const fg_value *device) {
+    if (device->type == FG_TYPE_STRING && device->u.s && strcmp(device->u.s, "cpu") == 0)
+        return (fg_model_placement){FG_DEVICE_CPU, FG_F32};
+    return placement(ctx);
+}
+
 static fg_error *resolve(fg_node_ctx *ctx, fg_combo_source source, const fg_value *name, char *path, size_t cap) {
     FG_CHECK_ARG(name->type == FG_TYPE_STRING && name->u.s, "expected a model name");
     return fg_node_resolve_model(ctx->settings, source, name->u.s, path, cap);
@@ -63,7 +76,8 @@ static fg_error *checkpoint_loader(fg_node_ctx *ctx, const fg_value *in, fg_valu
     fg_model_obj *model;
     fg_clip_obj *clip;
     fg_vae_obj *vae;
-    FG_TRY(fg_checkpoint_load(path, &model, &clip, &vae));
+    const fg_model_placement where = placement(ctx);
+    FG_TRY(fg_checkpoint_load(path, &where, &model, &clip, &vae));
     /* A checkpoint without text encoders or VAE gives None, as in ComfyUI: the node that
      * uses it reports "clip input is invalid: None". */
     out[0] = fg_value_object(&model->base);
@@ -88,7 +102,8 @@ static fg_error *unet_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out
     else
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "unknown weight_dtype '%s'", dt);
     fg_model_obj *model;
-    FG_TRY(fg_model_obj_load(path, wd, &model));
+    const fg_model_placement where = placement(ctx);
+    FG_TRY(fg_model_obj_load(path, wd, &where, &model));
     out[0] = fg_value_object(&model->base);
     return NULL;
 }
@@ -119,7 +134,8 @@ static fg_error *dual_clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value
                          "DualCLIPLoader type flux needs one CLIP-L and one T5-XXL file; %s and %s are both %s",
                          in[0].u.s, in[1].u.s, encoder_name(k1));
     fg_clip_obj *clip;
-    FG_TRY(fg_clip_obj_load(k1 == FG_TEXT_ENCODER_CLIP_L ? p1 : p2, k1 == FG_TEXT_ENCODER_T5 ? p1 : p2, &clip));
+    const fg_model_placement where = text_placement(ctx, &in[3]);
+    FG_TRY(fg_clip_obj_load(k1 == FG_TEXT_ENCODER_CLIP_L ? p1 : p2, k1 == FG_TEXT_ENCODER_T5 ? p1 : p2, &where, &clip));
     out[0] = fg_value_object(&clip->base);
     return NULL;
 }
@@ -142,7 +158,8 @@ static fg_error *clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "CLIPLoader type '%s' does not take %s (%s)", type,
                          encoder_name(kind), in[0].u.s);
     fg_clip_obj *clip;
-    FG_TRY(fg_clip_obj_load(want_clip ? path : NULL, want_t5 ? path : NULL, &clip));
+    const fg_model_placement where = text_placement(ctx, &in[2]);
+    FG_TRY(fg_clip_obj_load(want_clip ? path : NULL, want_t5 ? path : NULL, &where, &clip));
     out[0] = fg_value_object(&clip->base);
     return NULL;
 }
@@ -157,7 +174,8 @@ static fg_error *vae_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out)
     char path[4096];
     FG_TRY(resolve(ctx, FG_COMBO_VAE, &in[0], path, sizeof path));
     fg_vae_obj *vae;
-    FG_TRY(fg_vae_obj_load(path, &vae));
+    const fg_model_placement where = placement(ctx);
+    FG_TRY(fg_vae_obj_load(path, &where, &vae));
     out[0] = fg_value_object(&vae->base);
     return NULL;
 }

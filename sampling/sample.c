@@ -129,6 +129,16 @@ static fg_error *run_pipeline(const fg_sample_request *req, fg_tensor *x, fg_ten
     return NULL;
 }
 
+/* The longest text of the request's conditioning (each entry runs as its own forward). */
+static int64_t longest_text(const fg_sample_request *req) {
+    int64_t n = 0;
+    for (int i = 0; i < req->n_positive; i++)
+        if (req->positive[i].cond && req->positive[i].cond->shape[1] > n) n = req->positive[i].cond->shape[1];
+    for (int i = 0; req->negative && i < req->n_negative; i++)
+        if (req->negative[i].cond && req->negative[i].cond->shape[1] > n) n = req->negative[i].cond->shape[1];
+    return n;
+}
+
 fg_error *fg_sample_latent(const fg_sample_request *req, fg_tensor *samples, fg_tensor *denoised) {
     FG_CHECK_ARG(req && samples, "sample: missing argument");
     FG_CHECK_ARG(req->model || req->cond_model, "sample: no model");
@@ -139,7 +149,11 @@ fg_error *fg_sample_latent(const fg_sample_request *req, fg_tensor *samples, fg_
     fg_tensor x, den = {0};
     bool zero;
     FG_TRY(working_latent(req, &x, &zero));
-    fg_error *err = fg_tensor_alloc_host(&den, FG_F32, x.ndim, x.shape);
+    /* On a device, a run that cannot fit fails here rather than steps later. */
+    fg_error *err = req->model && req->n_sigmas > 1
+                        ? fg_flux_check_device_memory(req->model, x.shape[0], x.shape[2], x.shape[3], longest_text(req))
+                        : NULL;
+    if (!err) err = fg_tensor_alloc_host(&den, FG_F32, x.ndim, x.shape);
     if (!err && req->n_sigmas == 0) memcpy(den.data, x.data, fg_tensor_nbytes(&x));
     else if (!err) err = run_pipeline(req, &x, &den, zero);
     if (err) {

@@ -286,7 +286,19 @@ static void test_batch_index_noise(void) {
 
 /* ---- comparers for the shell test ---------------------------------------------------- */
 
-static int compare_png(const char *png, const char *sampler) {
+/* What an image may differ from golden/sampler's by: the F32 path (CPU default) stays within
+ * one level almost everywhere; the BF16 path (--activations bf16: BF16 weights and activations,
+ * the GPU's numerics) was measured on the tiny workflows at 88-93% of the bytes within 1, at
+ * most 5 levels off, mean 0.54-0.66 levels: its limits are about twice that (room for the GPU's
+ * summation order; a broken model gives a different image, tens of levels off). */
+typedef struct png_limits {
+    double min_within1, max_mean;
+    int max_diff;
+} png_limits;
+
+static const png_limits f32_limits = {0.99, 1.0, 3}, bf16_limits = {0.75, 1.2, 10};
+
+static int compare_png(const char *png, const char *sampler, const png_limits *lim) {
     fg_decoded_image img = {0};
     fg_safetensors *st = NULL;
     fg_tensor want;
@@ -302,15 +314,17 @@ static int compare_png(const char *png, const char *sampler) {
                 img.rgb.height, (long long)fg_tensor_numel(&want));
     else {
         const uint8_t *a = img.rgb.data, *b = want.data;
-        int64_t n = fg_tensor_numel(&want), within1 = 0;
+        int64_t n = fg_tensor_numel(&want), within1 = 0, sum = 0;
         int worst = 0;
         for (int64_t i = 0; i < n; i++) {
             int d = abs((int)a[i] - (int)b[i]);
             within1 += d <= 1;
+            sum += d;
             if (d > worst) worst = d;
         }
-        rc = (within1 * 100 >= n * 99 && worst <= 3) ? 0 : 1;
-        printf("%s vs %s: %.2f%% within 1, max diff %d\n", png, name, 100.0 * within1 / n, worst);
+        const double frac = (double)within1 / (double)n, mean = (double)sum / (double)n;
+        rc = (frac >= lim->min_within1 && mean <= lim->max_mean && worst <= lim->max_diff) ? 0 : 1;
+        printf("%s vs %s: %.2f%% within 1, mean diff %.3f, max diff %d\n", png, name, 100.0 * frac, mean, worst);
     }
     fg_error_free(err);
     fg_decoded_image_free(&img);
@@ -334,7 +348,8 @@ static int same_pixels(const char *a_path, const char *b_path) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 4 && strcmp(argv[1], "--compare-png") == 0) return compare_png(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "--compare-png") == 0) return compare_png(argv[2], argv[3], &f32_limits);
+    if (argc == 4 && strcmp(argv[1], "--compare-png-bf16") == 0) return compare_png(argv[2], argv[3], &bf16_limits);
     if (argc == 4 && strcmp(argv[1], "--same-pixels") == 0) return same_pixels(argv[2], argv[3]);
     RUN_TEST(test_golden_euler);
     RUN_TEST(test_golden_euler_ancestral);

@@ -5,7 +5,10 @@
 # shipped workflows validate and convert, and `make demo` (tools/demo.sh) makes an image.
 # $1 = build dir.
 build=${1:-build}
-FG=$build/fluxgraph
+# The golden comparisons are the CPU's F32 path: pinned, since `run` defaults to cuda on a GPU.
+FG="$build/fluxgraph --device cpu"
+gpu=0
+$build/fluxgraph --device cuda version >/dev/null 2>&1 && gpu=1
 CMP=$build/tests/test_e2e
 . tests/shell_lib.sh
 M="--models tests/fixtures/models"
@@ -38,6 +41,31 @@ $FG run $W/tiny_txt2img.api.json $M --output $tmp/cfg --set 31.cfg=2.5 >/dev/nul
 ! $CMP --same-pixels $tmp/cfg/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "cfg 2.5 changes the image" $?
 $FG run $W/tiny_txt2img.api.json $M --output $tmp/adv --set 31.denoise=0.5 >/dev/null 2>&1; check "denoise 0.5 exit 0" $?
 
+# BF16 weights and activations (the GPU's numerics) close to the golden: on the CPU always,
+# and on CUDA too when this machine has a GPU (the GPU e2e test); uploads are logged.
+bf16_runs() {
+    local dev=$1 s f
+    for s in euler euler_ancestral dpmpp_2m; do
+        f=$W/tiny_txt2img.api.json
+        [ $s = euler ] || f=$W/tiny_txt2img_$s.api.json
+        FLUXGRAPH_LOG=info $FG --device $dev --activations bf16 run $f $M --output $tmp/bf16_${dev}_$s >/dev/null \
+            2>$tmp/bf16_err
+        check "bf16 $dev run $s exit 0" $?
+        $CMP --compare-png-bf16 $tmp/bf16_${dev}_$s/tiny_00001_.png $s; check "bf16 $dev $s image close to golden/sampler" $?
+    done
+    grep -q "FLUX DiT: .* GB to $dev as BF16 in .* GB/s" $tmp/bf16_err; check "bf16 $dev run logs the DiT upload" $?
+    grep -q "T5-XXL: .* GB to $dev as BF16" $tmp/bf16_err && grep -q "VAE: .* GB to $dev as BF16" $tmp/bf16_err
+    check "bf16 $dev run logs the text encoder and VAE uploads" $?
+}
+bf16_runs cpu
+[ $gpu = 1 ] && bf16_runs cuda
+! $CMP --same-pixels $tmp/bf16_cpu_euler/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "bf16 differs from f32" $?
+! $CMP --compare-png-bf16 $tmp/seed/tiny_00001_.png euler >/dev/null; check "bf16 limits reject another image" $?
+$FG --activations f32 run $W/tiny_txt2img.api.json $M --output $tmp/f32 >/dev/null 2>&1
+$CMP --same-pixels $tmp/f32/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "--activations f32 is the CPU default" $?
+$FG --activations f16 run $W/tiny_txt2img.api.json $M >/dev/null 2>$tmp/aerr; [ $? = 2 ]; check "--activations f16: usage error" $?
+grep -q 'must be f32 or bf16' $tmp/aerr; check "--activations error message" $?
+
 # Ctrl-C during a long sampling run: stops after the current step, exit 3, no image
 $FG run $W/tiny_txt2img.api.json $M --output $tmp/cancel --set 31.steps=10000 >/dev/null 2>$tmp/cerr &
 pid=$!
@@ -64,5 +92,8 @@ check "workflows/tiny_txt2img is the fixture" $?
 TMPDIR=$tmp bash tools/demo.sh $build >$tmp/demo 2>&1; check "demo exit 0" $?
 img=$(sed -n 's/^image: //p' $tmp/demo)
 [ -n "$img" ] && [ -f "$img" ]; check "demo prints a real image" $?
-[ -n "$img" ] && $CMP --compare-png "$img" euler >/dev/null; check "demo image is the tiny txt2img generation" $?
+# the demo runs with the default device: BF16 on a GPU
+cmp_demo=--compare-png
+[ $gpu = 1 ] && cmp_demo=--compare-png-bf16
+[ -n "$img" ] && $CMP $cmp_demo "$img" euler >/dev/null; check "demo image is the tiny txt2img generation" $?
 finish

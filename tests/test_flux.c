@@ -309,6 +309,9 @@ int main(int argc, char **argv) {
         RUN_TEST(test_layout_fp8_diffusers_scaled);
         RUN_TEST(test_load_errors_bfl);
         RUN_TEST(test_load_errors_diffusers);
+        RUN_TEST(test_bf16_golden);
+        RUN_TEST(test_activation_estimate);
+        RUN_TEST(test_memory_check);
     }
     flux_common_cleanup();
     return test_summary();

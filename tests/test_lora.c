@@ -405,11 +405,11 @@ static void test_patched_models_are_cached(void) {
     const char *lora = test_fixture("lora/kohya_r8.safetensors");
     char lora_path[4096];
     snprintf(lora_path, sizeof lora_path, "%s", lora);
-    if (!CHECK_OK(fg_model_obj_load(test_fixture("models/diffusion_models/tiny-flux.safetensors"), FG_WEIGHT_DEFAULT, &base)))
+    if (!CHECK_OK(fg_model_obj_load(test_fixture("models/diffusion_models/tiny-flux.safetensors"), FG_WEIGHT_DEFAULT, NULL, &base)))
         return;
     char clip_l[4096];
     snprintf(clip_l, sizeof clip_l, "%s", test_fixture("models/text_encoders/tiny-clip-l.safetensors"));
-    if (!CHECK_OK(fg_clip_obj_load(clip_l, test_fixture("models/text_encoders/tiny-t5xxl.safetensors"), &clip))) goto done;
+    if (!CHECK_OK(fg_clip_obj_load(clip_l, test_fixture("models/text_encoders/tiny-t5xxl.safetensors"), NULL, &clip))) goto done;
     size_t before = fg_model_cache_size();
     if (!CHECK_OK(fg_lora_apply_objects(base, clip, lora_path, 0.8, 0.6, false, &a, &ca))) goto done;
     if (!CHECK_OK(fg_lora_apply_objects(base, clip, lora_path, 0.8, 0.6, false, &b, &cb))) goto done;

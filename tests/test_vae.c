@@ -335,6 +335,50 @@ static void test_half_precision_copies(void) {
     fg_tensor_free(&z), fg_tensor_free(&want);
 }
 
+/* The GPU's path on the CPU: weights uploaded as BF16 (one block, fg_weights_upload), BF16
+ * activations inside, F32 at the API. See BF16_ACT_TOL for the measured errors. */
+static fg_error *load_uploaded_bf16(fg_vae **m) {
+    fg_weights *file = NULL, *up = NULL;
+    FG_TRY(fg_weights_open(tiny_path, &file));
+    fg_error *err = fg_weights_upload(file, FG_DEVICE_CPU, FG_BF16, &up, NULL);
+    fg_weights_close(file);
+    if (!err) err = fg_vae_load(up, m);
+    fg_weights_close(up); /* the model keeps its own reference */
+    if (!err) err = fg_vae_set_act_dtype(*m, FG_BF16);
+    return err;
+}
+
+/* Measured: decoded max |diff| 0.063 (outputs in [-1, 1]; BF16 weights alone give 0.028, see
+ * test_half_precision_copies), moments 0.031. BF16's step is 2^-8 relative, carried through
+ * ~40 layers with every activation rounded. About twice the measured values leaves room for
+ * the GPU's summation order, while a wrong op moves the output by its own size (~1). */
+#define BF16_ACT_TOL_DECODE 0.12
+#define BF16_ACT_TOL_ENCODE 0.06
+
+static void test_bf16_uploaded_golden(void) {
+    fg_vae *m = NULL;
+    if (!CHECK_OK(load_uploaded_bf16(&m))) return;
+    fg_tensor z = golden_tensor("z"), want = golden_tensor("decoded");
+    fg_tensor u8 = golden_tensor("pixels_u8"), want_mo = golden_tensor("moments");
+    fg_tensor d = decode(m, &z), x = host(FG_F32, FG_SHAPE(1, 3, 64, 64));
+    double ed = vae_max_abs(d.data, want.data, fg_tensor_numel(&want));
+    CHECK_OK(fg_vae_u8_to_pixels(&x, &u8));
+    fg_tensor mo = encode_moments(m, &x);
+    double ee = vae_max_abs(mo.data, want_mo.data, fg_tensor_numel(&want_mo));
+    printf("  bf16 decoded: max abs %.3g (limit %.2g); moments %.3g (limit %.2g)\n", ed, BF16_ACT_TOL_DECODE, ee,
+           BF16_ACT_TOL_ENCODE);
+    CHECK(ed <= BF16_ACT_TOL_DECODE && ee <= BF16_ACT_TOL_ENCODE, "%g %g", ed, ee);
+    CHECK(ed > 0 && ee > 0, "BF16 activations round: an exact match means F32 ran");
+    /* tiles blend in the caller's F32: one tile covering everything equals the plain decode */
+    fg_tensor t = host(FG_F32, d.ndim, d.shape);
+    if (CHECK_OK(fg_vae_decode_tiled(m, &z, 512, 64, &t)))
+        CHECK(vae_max_abs(t.data, d.data, fg_tensor_numel(&d)) == 0.0);
+    fg_tensor_free(&z), fg_tensor_free(&want), fg_tensor_free(&u8), fg_tensor_free(&want_mo);
+    fg_tensor_free(&d), fg_tensor_free(&x), fg_tensor_free(&mo), fg_tensor_free(&t);
+    CHECK_ERR(fg_vae_set_act_dtype(m, FG_F16), "F32 or BF16");
+    fg_vae_free(m);
+}
+
 static void expect_load_error(const ae_copy_opts *o, const char *prefix, const char *needle) {
     const char *path = tmp_file("broken.safetensors");
     if (!CHECK_OK(ae_write_copy(tiny_path, path, o))) return;
@@ -491,6 +535,7 @@ int main(int argc, char **argv) {
         RUN_TEST(test_tiled_single_tile_equals_decode);
         RUN_TEST(test_tiled_encode_matches_comfyui_math);
         RUN_TEST(test_tiled_batch_and_overlap_rule);
+        RUN_TEST(test_bf16_uploaded_golden);
     }
     fg_safetensors_close(golden);
     return test_summary();

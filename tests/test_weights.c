@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "core/safetensors.h"
+#include "kernels/ops.h"
 #include "models/weights.h"
+#include "models/weights_internal.h"
 #include "tests/testing.h"
 
 static float data_a[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
@@ -151,6 +153,150 @@ static void test_bad_scale(void) {
     if (!CHECK_OK(fg_weights_open(path, &w))) return;
     float s;
     CHECK_ERR(fg_weights_scale(w, "l.weight", &s), "must be one float");
+    fg_weights *up = NULL;
+    CHECK_ERR(fg_weights_upload(w, FG_DEVICE_CPU, FG_BF16, &up, NULL), "must be one float");
+    CHECK(!up, "no view on failure");
+    fg_weights_close(w);
+}
+
+/* The converted names of a diffusers DiT without the file's originals (what gets uploaded). */
+static void test_added_only(void) {
+    const char *path = tmp_path(0, "added.safetensors");
+    write_checkpoint(path);
+    fg_weights *w = NULL, *added = NULL;
+    if (!CHECK_OK(fg_weights_open(path, &w))) return;
+    fg_tensor t;
+    CHECK_OK(fg_tensor_alloc_host(&t, FG_F32, FG_SHAPE(3)));
+    ((float *)t.data)[2] = 5.0f;
+    CHECK_OK(fg_weights_add_owned(w, "fused.weight", &t));
+    if (CHECK_OK(fg_weights_added_only(w, &added))) {
+        CHECK(fg_weights_count(added) == 1 && fg_weights_has(added, "fused.weight"));
+        CHECK(!fg_weights_has(added, "model.diffusion_model.img_in.weight"));
+        fg_tensor got;
+        if (CHECK_OK(fg_weights_get(added, "fused.weight", &got))) CHECK(((float *)got.data)[2] == 5.0f);
+        fg_weights_close(added);
+    }
+    fg_weights_close(w); /* after the borrowing view */
+}
+
+/* A checkpoint with every case the upload handles: F32 values that BF16 rounds, a BF16 tensor
+ * (copied as is), an fp8 weight with each spelling of the scale, an integer tensor, an odd
+ * size (the next offset must still be aligned). */
+static void write_upload_checkpoint(const char *path, float *f32, uint16_t *bf16, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        f32[i] = 1.0f + (float)i / 3.0f + 1e-3f * (float)(i % 7);
+        bf16[i] = fg_f32_to_bf16(-0.37f * (float)i);
+    }
+    static int64_t ids[3] = {7, -1, 1LL << 40};
+    static float scale_a[1] = {0.25f}, scale_b[1] = {3.0f};
+    fg_tensor t[7] = {
+        host_view(FG_F32, FG_SHAPE(n), f32),          host_view(FG_BF16, FG_SHAPE(n), bf16),
+        host_view(FG_F8_E4M3, FG_SHAPE(2, 2), data_fp8), host_view(FG_F32, FG_SHAPE(1), scale_a),
+        host_view(FG_F8_E4M3, FG_SHAPE(4), data_fp8),    host_view(FG_F32, FG_SHAPE(1), scale_b),
+        host_view(FG_I64, FG_SHAPE(3), ids),
+    };
+    const char *names[7] = {"dit.a.weight", "dit.b.bias", "dit.q.weight", "dit.q.weight_scale", "dit.r.weight",
+                            "dit.r.scale_weight", "dit.ids"};
+    write_file(path, names, t, 7);
+}
+
+static void check_uploaded(const fg_weights *up, const char *name, fg_dtype dt, const float *want, int64_t n) {
+    fg_tensor t, first;
+    if (!CHECK_OK(fg_weights_get(up, name, &t)) || !CHECK_OK(fg_weights_get(up, "a.weight", &first))) return;
+    CHECK(t.dtype == dt && t.device == FG_DEVICE_CPU && fg_tensor_numel(&t) == n, "%s: %s", name,
+          fg_dtype_name(t.dtype));
+    /* the block starts at a.weight; host blocks are 64-byte aligned, device ones 256 */
+    CHECK(((uintptr_t)t.data - (uintptr_t)first.data) % 256 == 0, "%s is not at a 256-byte offset", name);
+    for (int64_t i = 0; i < n && fg_tensor_numel(&t) == n; i++) {
+        float got;
+        fg_convert_to_f32(&got, (char *)t.data + i * (int64_t)fg_dtype_size(dt), dt, 1);
+        float exact = fg_bf16_to_f32(fg_f32_to_bf16(want[i]));
+        if (got != exact) {
+            CHECK(false, "%s[%lld] = %g, want bf16(%g) = %g", name, (long long)i, (double)got, (double)want[i],
+                  (double)exact);
+            return;
+        }
+    }
+}
+
+static void test_upload_bf16(void) {
+    enum { N = 1001 };
+    static float f32[N];
+    static uint16_t bf16[N];
+    const char *path = tmp_path(0, "upload.safetensors");
+    write_upload_checkpoint(path, f32, bf16, N);
+    fg_weights *file = NULL, *src = NULL, *up = NULL;
+    if (!CHECK_OK(fg_weights_open(path, &file))) return;
+    CHECK_OK(fg_weights_view(file, "dit.", &src));
+    fg_weights_close(file);
+    if (!src) return;
+    fg_upload_stats stats = {0};
+    if (!CHECK_OK(fg_weights_upload(src, FG_DEVICE_CPU, FG_BF16, &up, &stats))) {
+        fg_weights_close(src);
+        return;
+    }
+    fg_weights_close(src); /* the upload owns its copy */
+    CHECK(fg_weights_device(up) == FG_DEVICE_CPU);
+    CHECK(fg_weights_count(up) == 5, "scale tensors dropped: %zu names", fg_weights_count(up));
+    CHECK(!fg_weights_has(up, "q.weight_scale") && !fg_weights_has(up, "r.scale_weight"));
+    float bf[N], q[4], r[4];
+    for (int i = 0; i < N; i++) bf[i] = fg_bf16_to_f32(bf16[i]);
+    for (int i = 0; i < 4; i++) q[i] = 0.25f * (float)(i + 1), r[i] = 3.0f * (float)(i + 1);
+    check_uploaded(up, "a.weight", FG_BF16, f32, N);
+    check_uploaded(up, "b.bias", FG_BF16, bf, N);
+    check_uploaded(up, "q.weight", FG_BF16, q, 4);
+    check_uploaded(up, "r.weight", FG_BF16, r, 4);
+    float scale = 0;
+    CHECK_OK(fg_weights_scale(up, "q.weight", &scale));
+    CHECK(scale == 1.0f, "the scale is folded: %g", (double)scale);
+    fg_tensor ids;
+    if (CHECK_OK(fg_weights_get(up, "ids", &ids)))
+        CHECK(ids.dtype == FG_I64 && ((int64_t *)ids.data)[2] == (1LL << 40) && ((int64_t *)ids.data)[1] == -1);
+    size_t want_read = N * 4 + N * 2 + 4 + 4 + 3 * 8;
+    CHECK(stats.bytes_read == want_read, "read %zu, want %zu", stats.bytes_read, want_read);
+    CHECK(stats.bytes_device >= N * 2 * 2 + 8 + 24 && stats.bytes_device <= N * 2 * 2 + 8 + 24 + 4 * 256,
+          "%zu device bytes", stats.bytes_device);
+    CHECK(stats.seconds >= 0 && stats.seconds < 60);
+    fg_weights_close(up);
+}
+
+/* F32 upload keeps values exactly; a clone of an upload sees its tensors on its device. */
+static void test_upload_f32_and_clone(void) {
+    enum { N = 33 };
+    static float f32[N];
+    static uint16_t bf16[N];
+    const char *path = tmp_path(0, "upload32.safetensors");
+    write_upload_checkpoint(path, f32, bf16, N);
+    fg_weights *src = NULL, *up = NULL, *clone = NULL;
+    if (!CHECK_OK(fg_weights_open(path, &src))) return;
+    CHECK(fg_weights_device(src) == FG_DEVICE_CPU);
+    if (CHECK_OK(fg_weights_upload(src, FG_DEVICE_CPU, FG_F32, &up, NULL))) {
+        fg_tensor t;
+        if (CHECK_OK(fg_weights_get(up, "dit.a.weight", &t)))
+            CHECK(t.dtype == FG_F32 && memcmp(t.data, f32, sizeof f32) == 0);
+        if (CHECK_OK(fg_weights_get(up, "dit.q.weight", &t))) CHECK(t.dtype == FG_F32 && ((float *)t.data)[3] == 1.0f);
+        CHECK_OK(fg_weights_clone(up, &clone));
+        if (clone) CHECK(fg_weights_count(clone) == 5 && fg_weights_device(clone) == FG_DEVICE_CPU);
+        fg_weights_close(clone);
+    }
+    CHECK_ERR(fg_weights_upload(src, FG_DEVICE_CPU, FG_I32, &up, NULL), "not a float dtype");
+    fg_weights_close(up);
+    fg_weights_close(src);
+}
+
+/* In-memory views (random models) report the device of their tensors. */
+static void test_new_view_device(void) {
+    fg_weights *w = NULL;
+    if (!CHECK_OK(fg_weights_new("random test", &w))) return;
+    CHECK(fg_weights_count(w) == 0 && strcmp(fg_weights_path(w), "random test") == 0);
+    CHECK(fg_weights_device(w) == FG_DEVICE_CPU);
+    fg_tensor t;
+    CHECK_OK(fg_tensor_alloc(&t, FG_DEVICE_CPU, FG_BF16, FG_SHAPE(4)));
+    CHECK_OK(fg_weights_add_owned(w, "x.weight", &t));
+    fg_weights *up = NULL;
+    if (CHECK_OK(fg_weights_upload(w, FG_DEVICE_CPU, FG_BF16, &up, NULL))) CHECK(fg_weights_has(up, "x.weight"));
+    fg_weights_close(up);
+    CHECK_ERR(fg_weights_get(w, "y", &t), "random test");
     fg_weights_close(w);
 }
 
@@ -160,5 +306,9 @@ int main(void) {
     RUN_TEST(test_sharded_index);
     RUN_TEST(test_hostile_indexes);
     RUN_TEST(test_bad_scale);
+    RUN_TEST(test_upload_bf16);
+    RUN_TEST(test_upload_f32_and_clone);
+    RUN_TEST(test_new_view_device);
+    RUN_TEST(test_added_only);
     return test_summary();
 }

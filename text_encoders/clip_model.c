@@ -3,6 +3,8 @@
  * is a few [B, L, max(D, I)] buffers on top of the (mapped, never widened) weights. */
 #include "text_encoders/clip_model.h"
 
+#include "models/weights_internal.h"
+
 #include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,8 @@ typedef struct clip_layer {
 struct fg_clip_model {
     fg_clip_config cfg;
     fg_weights *file; /* owned when opened by path */
+    fg_device device;   /* of the weights: where the activations live */
+    fg_dtype act_dtype; /* F32 or BF16 */
     fg_tensor token_emb, pos_emb, final_w, final_b;
     bool has_proj;
     clip_linear proj;
@@ -130,6 +134,8 @@ fg_error *fg_clip_load(const fg_weights *w, fg_clip_model **out) {
     *out = NULL;
     fg_clip_model *m = calloc(1, sizeof *m);
     if (!m) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP model");
+    m->device = fg_weights_device(w);
+    m->act_dtype = m->device == FG_DEVICE_CPU ? FG_F32 : FG_BF16;
     fg_error *err = load_all(w, m);
     if (err) {
         fg_clip_free(m);
@@ -139,18 +145,22 @@ fg_error *fg_clip_load(const fg_weights *w, fg_clip_model **out) {
     return NULL;
 }
 
+fg_error *fg_clip_load_owned(fg_weights *w, fg_clip_model **out) {
+    fg_error *err = fg_clip_load(w, out);
+    if (err) {
+        fg_weights_close(w);
+        return err;
+    }
+    (*out)->file = w;
+    return NULL;
+}
+
 fg_error *fg_clip_open(const char *path, fg_clip_model **out) {
     FG_CHECK_ARG(path && out, "fg_clip_open: NULL argument");
     *out = NULL;
     fg_weights *view = NULL;
     FG_TRY(fg_weights_open_at_anchor(path, "text_model.embeddings.token_embedding.weight", "CLIP text model", &view));
-    fg_error *err = fg_clip_load(view, out);
-    if (err) {
-        fg_weights_close(view);
-        return err;
-    }
-    (*out)->file = view;
-    return NULL;
+    return fg_clip_load_owned(view, out);
 }
 
 void fg_clip_free(fg_clip_model *m) {
@@ -196,20 +206,23 @@ static fg_error *causal_mask(fg_device dev, int64_t len, fg_tensor *mask) {
     return err;
 }
 
-static fg_error *work_alloc(const fg_clip_config *c, fg_device dev, int64_t batch, int64_t len, clip_work *ws) {
+static fg_error *work_alloc(const fg_clip_model *m, int64_t batch, int64_t len, clip_work *ws) {
+    const fg_clip_config *c = &m->cfg;
     const int64_t d = c->hidden, h = c->heads, hd = FG_CLIP_HEAD_DIM;
+    const fg_device dev = m->device;
+    const fg_dtype act = m->act_dtype;
     ws->batch = batch;
     ws->len = len;
-    FG_TRY(fg_tensor_alloc(&ws->h, dev, FG_F32, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->q, dev, FG_F32, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->k, dev, FG_F32, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->v, dev, FG_F32, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->qh, dev, FG_F32, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->kh, dev, FG_F32, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->vh, dev, FG_F32, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->att, dev, FG_F32, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->merged, dev, FG_F32, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->mlp, dev, FG_F32, FG_SHAPE(batch, len, c->intermediate)));
+    FG_TRY(fg_tensor_alloc(&ws->h, dev, act, FG_SHAPE(batch, len, d)));
+    FG_TRY(fg_tensor_alloc(&ws->q, dev, act, FG_SHAPE(batch, len, d)));
+    FG_TRY(fg_tensor_alloc(&ws->k, dev, act, FG_SHAPE(batch, len, d)));
+    FG_TRY(fg_tensor_alloc(&ws->v, dev, act, FG_SHAPE(batch, len, d)));
+    FG_TRY(fg_tensor_alloc(&ws->qh, dev, act, FG_SHAPE(batch, h, len, hd)));
+    FG_TRY(fg_tensor_alloc(&ws->kh, dev, act, FG_SHAPE(batch, h, len, hd)));
+    FG_TRY(fg_tensor_alloc(&ws->vh, dev, act, FG_SHAPE(batch, h, len, hd)));
+    FG_TRY(fg_tensor_alloc(&ws->att, dev, act, FG_SHAPE(batch, h, len, hd)));
+    FG_TRY(fg_tensor_alloc(&ws->merged, dev, act, FG_SHAPE(batch, len, d)));
+    FG_TRY(fg_tensor_alloc(&ws->mlp, dev, act, FG_SHAPE(batch, len, c->intermediate)));
     return causal_mask(dev, len, &ws->mask);
 }
 
@@ -260,16 +273,16 @@ static fg_error *upload_i32(fg_device dev, const int32_t *data, int ndim, const 
 }
 
 /* x = token_embedding[ids] + position_embedding[0..L-1]. */
-static fg_error *embed(const fg_clip_model *m, fg_device dev, const int32_t *ids, int64_t batch, int64_t len,
-                       fg_tensor *x) {
+static fg_error *embed(const fg_clip_model *m, const int32_t *ids, int64_t batch, int64_t len, fg_tensor *x) {
+    const fg_device dev = m->device;
     fg_tensor ids_dev = {0}, pos_ids = {0}, pos = {0};
     int32_t *positions = malloc((size_t)len * sizeof *positions);
     if (!positions) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP positions");
     for (int64_t i = 0; i < len; i++) positions[i] = (int32_t)i;
     fg_error *err = upload_i32(dev, ids, FG_SHAPE(batch, len), &ids_dev);
     if (!err) err = upload_i32(dev, positions, FG_SHAPE(len), &pos_ids);
-    if (!err) err = fg_tensor_alloc(&pos, dev, FG_F32, FG_SHAPE(len, m->cfg.hidden));
-    if (!err) err = fg_tensor_alloc(x, dev, FG_F32, FG_SHAPE(batch, len, m->cfg.hidden));
+    if (!err) err = fg_tensor_alloc(&pos, dev, m->act_dtype, FG_SHAPE(len, m->cfg.hidden));
+    if (!err) err = fg_tensor_alloc(x, dev, m->act_dtype, FG_SHAPE(batch, len, m->cfg.hidden));
     if (!err) err = fg_error_wrapf(fg_embedding(x, &ids_dev, &m->token_emb), "token ids");
     if (!err) err = fg_embedding(&pos, &pos_ids, &m->pos_emb);
     if (!err) err = fg_add(x, x, &pos);
@@ -280,15 +293,16 @@ static fg_error *embed(const fg_clip_model *m, fg_device dev, const int32_t *ids
     return err;
 }
 
-/* A view of rows [first, first + rows) of a contiguous f32 [.., D] buffer, as [rows, D]. */
+/* A view of rows [first, first + rows) of a contiguous [.., D] buffer, as [rows, D]. */
 static fg_error *rows_view(const fg_tensor *t, int64_t first, int64_t rows, int64_t d, fg_tensor *out) {
-    return fg_tensor_view(out, FG_F32, t->device, FG_SHAPE(rows, d), (float *)t->data + first * d);
+    return fg_tensor_view(out, t->dtype, t->device, FG_SHAPE(rows, d),
+                          (char *)t->data + (size_t)(first * d) * fg_dtype_size(t->dtype));
 }
 
 static fg_error *pool(const fg_clip_model *m, const int32_t *ids, int64_t batch, int64_t len, const fg_tensor *last,
                       fg_tensor *pooled) {
     const int64_t d = m->cfg.hidden;
-    FG_TRY(fg_tensor_alloc(pooled, last->device, FG_F32, FG_SHAPE(batch, d)));
+    FG_TRY(fg_tensor_alloc(pooled, last->device, last->dtype, FG_SHAPE(batch, d)));
     for (int64_t b = 0; b < batch; b++) {
         fg_tensor seq, row;
         FG_TRY(rows_view(last, b * len, len, d, &seq));
@@ -301,11 +315,11 @@ static fg_error *pool(const fg_clip_model *m, const int32_t *ids, int64_t batch,
 static fg_error *final_outputs(const fg_clip_model *m, const int32_t *ids, const fg_tensor *x, unsigned want,
                                fg_clip_outputs *out) {
     const int64_t batch = x->shape[0], len = x->shape[1];
-    FG_TRY(fg_tensor_alloc(&out->last_hidden, x->device, FG_F32, x->ndim, x->shape));
+    FG_TRY(fg_tensor_alloc(&out->last_hidden, x->device, x->dtype, x->ndim, x->shape));
     FG_TRY(fg_layer_norm(&out->last_hidden, x, &m->final_w, &m->final_b, CLIP_LN_EPS, NULL, NULL));
     if (want & (FG_CLIP_POOLED | FG_CLIP_PROJECTED)) FG_TRY(pool(m, ids, batch, len, &out->last_hidden, &out->pooled));
     if (want & FG_CLIP_PROJECTED) {
-        FG_TRY(fg_tensor_alloc(&out->pooled_projected, x->device, FG_F32, FG_SHAPE(batch, m->proj_dim)));
+        FG_TRY(fg_tensor_alloc(&out->pooled_projected, x->device, x->dtype, FG_SHAPE(batch, m->proj_dim)));
         FG_TRY(linear(&out->pooled_projected, &out->pooled, &m->proj, FG_ACT_NONE));
     }
     if (!(want & FG_CLIP_POOLED)) fg_tensor_free(&out->pooled);
@@ -313,15 +327,15 @@ static fg_error *final_outputs(const fg_clip_model *m, const int32_t *ids, const
     return NULL;
 }
 
-static fg_error *forward(const fg_clip_model *m, fg_device dev, const int32_t *ids, int64_t batch, int64_t len,
-                         unsigned want, fg_clip_outputs *out) {
+static fg_error *forward(const fg_clip_model *m, const int32_t *ids, int64_t batch, int64_t len, unsigned want,
+                         fg_clip_outputs *out) {
     clip_work ws = {0};
     fg_tensor x = {0};
-    fg_error *err = embed(m, dev, ids, batch, len, &x);
-    if (!err) err = work_alloc(&m->cfg, dev, batch, len, &ws);
+    fg_error *err = embed(m, ids, batch, len, &x);
+    if (!err) err = work_alloc(m, batch, len, &ws);
     for (int64_t i = 0; !err && i < m->cfg.layers; i++) {
         if (i == m->cfg.layers - 1 && (want & FG_CLIP_PENULTIMATE)) {
-            err = fg_tensor_alloc(&out->penultimate, dev, FG_F32, x.ndim, x.shape);
+            err = fg_tensor_alloc(&out->penultimate, x.device, x.dtype, x.ndim, x.shape);
             if (!err) err = fg_tensor_copy(&out->penultimate, &x);
             if (err) break;
         }
@@ -330,6 +344,17 @@ static fg_error *forward(const fg_clip_model *m, fg_device dev, const int32_t *i
     work_free(&ws);
     if (!err && (want & ~(unsigned)FG_CLIP_PENULTIMATE)) err = final_outputs(m, ids, &x, want, out);
     fg_tensor_free(&x);
+    return err;
+}
+
+/* Replaces *t (an activation on the model's device) by its F32 copy on dev. */
+static fg_error *f32_output(fg_device dev, fg_tensor *t) {
+    if (t->dtype == FG_F32 && t->device == dev) return NULL;
+    fg_tensor f32 = {0};
+    FG_TRY(fg_tensor_alloc(&f32, dev, FG_F32, t->ndim, t->shape));
+    fg_error *err = fg_tensor_convert(&f32, t);
+    fg_tensor_free(err ? &f32 : t);
+    if (!err) *t = f32;
     return err;
 }
 
@@ -344,9 +369,20 @@ fg_error *fg_clip_encode(const fg_clip_model *m, fg_device dev, const int32_t *i
     if ((want & FG_CLIP_PROJECTED) && !m->has_proj)
         return fg_errorf(FG_ERR_NOT_FOUND, "CLIP: projected pooled output requested but the model has no "
                          "text_projection.weight");
-    fg_error *err = forward(m, dev, ids, batch, len, want, out);
+    fg_error *err = forward(m, ids, batch, len, want, out);
+    fg_tensor *all[] = {&out->last_hidden, &out->penultimate, &out->pooled, &out->pooled_projected};
+    for (size_t i = 0; !err && i < sizeof all / sizeof all[0]; i++)
+        if (all[i]->data) err = f32_output(dev, all[i]);
     if (err) fg_clip_outputs_free(out);
     return err;
+}
+
+fg_error *fg_clip_set_act_dtype(fg_clip_model *m, fg_dtype act_dtype) {
+    FG_CHECK_ARG(m, "fg_clip_set_act_dtype: NULL model");
+    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "CLIP: activations must be F32 or BF16, not %s",
+                 fg_dtype_name(act_dtype));
+    m->act_dtype = act_dtype;
+    return NULL;
 }
 
 void fg_clip_outputs_free(fg_clip_outputs *o) {

@@ -31,6 +31,9 @@ fg_error *fg_clip_load(const fg_weights *w, fg_clip_model **out) FG_MUST_CHECK;
 /* Opens a file, finds where the CLIP tensors live (no prefix, or e.g.
  * "text_encoders.clip_l.transformer.": the one prefix in front of
  * "text_model.embeddings.token_embedding.weight") and loads; the model owns the file. */
+/* fg_clip_load on a view the model then owns (closed with it, or here on failure): an
+ * uploaded copy of the weights. */
+fg_error *fg_clip_load_owned(fg_weights *w, fg_clip_model **out) FG_MUST_CHECK;
 fg_error *fg_clip_open(const char *path, fg_clip_model **out) FG_MUST_CHECK;
 void fg_clip_free(fg_clip_model *m);
 
@@ -51,8 +54,12 @@ typedef struct fg_clip_outputs {
     fg_tensor last_hidden, penultimate, pooled, pooled_projected; /* unrequested: empty */
 } fg_clip_outputs;
 
-/* Runs the encoder on ids [batch, len] (host memory; 1 <= len <= the position count) on dev
- * and allocates the requested outputs there. The pooled row of a sequence is that of its first
+/* Activations are act_dtype tensors on the device of the weights: F32 on the CPU, BF16 on
+ * CUDA unless set here (BF16 on the CPU gives the GPU's numerics). */
+fg_error *fg_clip_set_act_dtype(fg_clip_model *m, fg_dtype act_dtype) FG_MUST_CHECK;
+
+/* Runs the encoder on ids [batch, len] (host memory; 1 <= len <= the position count) on the
+ * weights' device and allocates the requested outputs as F32 tensors on dev. The pooled row of a sequence is that of its first
  * eos (49407); with no eos it is the last position (ComfyUI counts tokens up to the first eos,
  * all of them when there is none, and takes count - 1). */
 fg_error *fg_clip_encode(const fg_clip_model *m, fg_device dev, const int32_t *ids, int64_t batch, int64_t len,

@@ -4,6 +4,8 @@
  * blocks. */
 #include "text_encoders/t5_model.h"
 
+#include "models/weights_internal.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +38,8 @@ struct fg_t5_model {
     float embed_scale;
     fg_tensor rel_bias, final_ln;
     t5_block *blocks;
+    fg_device device;   /* of the weights: where the activations live */
+    fg_dtype act_dtype; /* F32 or BF16; the position bias stays F32 (a mask) */
 };
 
 /* ---- relative position buckets ---------------------------------------------------------- */
@@ -150,6 +154,9 @@ static bool fp8_not_finite(uint8_t v, fg_dtype dt) {
 static fg_error *sanitize_fp8_embedding(fg_t5_model *m) {
     fg_dtype dt = m->embed.dtype;
     if (dt != FG_F8_E4M3 && dt != FG_F8_E5M2) return NULL;
+    /* Uploads convert fp8 to BF16 first, so only in-memory fp8 tables built on a device land
+     * here; those are generated, not read from a file with NaN entries. */
+    if (m->embed.device != FG_DEVICE_CPU) return NULL;
     const uint8_t *src = m->embed.data;
     size_t n = (size_t)fg_tensor_numel(&m->embed), first = n;
     for (size_t i = 0; i < n && first == n; i++)
@@ -182,6 +189,8 @@ fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) {
     *out = NULL;
     fg_t5_model *m = calloc(1, sizeof *m);
     if (!m) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "T5 model");
+    m->device = fg_weights_device(w);
+    m->act_dtype = m->device == FG_DEVICE_CPU ? FG_F32 : FG_BF16;
     fg_error *err = load_all(w, m);
     if (err) {
         fg_t5_free(m);
@@ -191,18 +200,22 @@ fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) {
     return NULL;
 }
 
+fg_error *fg_t5_load_owned(fg_weights *w, fg_t5_model **out) {
+    fg_error *err = fg_t5_load(w, out);
+    if (err) {
+        fg_weights_close(w);
+        return err;
+    }
+    (*out)->file = w;
+    return NULL;
+}
+
 fg_error *fg_t5_open(const char *path, fg_t5_model **out) {
     FG_CHECK_ARG(path && out, "fg_t5_open: NULL argument");
     *out = NULL;
     fg_weights *view = NULL;
     FG_TRY(fg_weights_open_at_anchor(path, "encoder.final_layer_norm.weight", "T5 encoder", &view));
-    fg_error *err = fg_t5_load(view, out);
-    if (err) {
-        fg_weights_close(view);
-        return err;
-    }
-    (*out)->file = view;
-    return NULL;
+    return fg_t5_load_owned(view, out);
 }
 
 void fg_t5_free(fg_t5_model *m) {
@@ -230,17 +243,17 @@ static void work_free(t5_work *ws) {
 static fg_error *work_alloc(const fg_t5_model *m, fg_device dev, int64_t batch, int64_t len, t5_work *ws) {
     const fg_t5_config *c = &m->cfg;
     const int64_t inner = m->inner;
-    FG_TRY(fg_tensor_alloc(&ws->h, dev, FG_F32, FG_SHAPE(batch, len, c->d_model)));
-    FG_TRY(fg_tensor_alloc(&ws->q, dev, FG_F32, FG_SHAPE(batch, len, inner)));
-    FG_TRY(fg_tensor_alloc(&ws->k, dev, FG_F32, FG_SHAPE(batch, len, inner)));
-    FG_TRY(fg_tensor_alloc(&ws->v, dev, FG_F32, FG_SHAPE(batch, len, inner)));
-    FG_TRY(fg_tensor_alloc(&ws->qh, dev, FG_F32, FG_SHAPE(batch, c->heads, len, c->d_kv)));
-    FG_TRY(fg_tensor_alloc(&ws->kh, dev, FG_F32, FG_SHAPE(batch, c->heads, len, c->d_kv)));
-    FG_TRY(fg_tensor_alloc(&ws->vh, dev, FG_F32, FG_SHAPE(batch, c->heads, len, c->d_kv)));
-    FG_TRY(fg_tensor_alloc(&ws->att, dev, FG_F32, FG_SHAPE(batch, c->heads, len, c->d_kv)));
-    FG_TRY(fg_tensor_alloc(&ws->merged, dev, FG_F32, FG_SHAPE(batch, len, inner)));
-    FG_TRY(fg_tensor_alloc(&ws->ff0, dev, FG_F32, FG_SHAPE(batch, len, c->d_ff)));
-    return fg_tensor_alloc(&ws->ff1, dev, FG_F32, FG_SHAPE(batch, len, c->d_ff));
+    FG_TRY(fg_tensor_alloc(&ws->h, dev, m->act_dtype, FG_SHAPE(batch, len, c->d_model)));
+    FG_TRY(fg_tensor_alloc(&ws->q, dev, m->act_dtype, FG_SHAPE(batch, len, inner)));
+    FG_TRY(fg_tensor_alloc(&ws->k, dev, m->act_dtype, FG_SHAPE(batch, len, inner)));
+    FG_TRY(fg_tensor_alloc(&ws->v, dev, m->act_dtype, FG_SHAPE(batch, len, inner)));
+    FG_TRY(fg_tensor_alloc(&ws->qh, dev, m->act_dtype, FG_SHAPE(batch, c->heads, len, c->d_kv)));
+    FG_TRY(fg_tensor_alloc(&ws->kh, dev, m->act_dtype, FG_SHAPE(batch, c->heads, len, c->d_kv)));
+    FG_TRY(fg_tensor_alloc(&ws->vh, dev, m->act_dtype, FG_SHAPE(batch, c->heads, len, c->d_kv)));
+    FG_TRY(fg_tensor_alloc(&ws->att, dev, m->act_dtype, FG_SHAPE(batch, c->heads, len, c->d_kv)));
+    FG_TRY(fg_tensor_alloc(&ws->merged, dev, m->act_dtype, FG_SHAPE(batch, len, inner)));
+    FG_TRY(fg_tensor_alloc(&ws->ff0, dev, m->act_dtype, FG_SHAPE(batch, len, c->d_ff)));
+    return fg_tensor_alloc(&ws->ff1, dev, m->act_dtype, FG_SHAPE(batch, len, c->d_ff));
 }
 
 static fg_error *upload(fg_device dev, fg_dtype dt, const void *data, int ndim, const int64_t *shape, fg_tensor *out) {
@@ -333,17 +346,18 @@ static fg_error *embed(const fg_t5_model *m, fg_device dev, const int32_t *ids, 
                        fg_tensor *x) {
     fg_tensor ids_dev = {0};
     fg_error *err = upload(dev, FG_I32, ids, FG_SHAPE(batch, len), &ids_dev);
-    if (!err) err = fg_tensor_alloc(x, dev, FG_F32, FG_SHAPE(batch, len, m->cfg.d_model));
+    if (!err) err = fg_tensor_alloc(x, dev, m->act_dtype, FG_SHAPE(batch, len, m->cfg.d_model));
     if (!err) err = fg_error_wrapf(fg_embedding(x, &ids_dev, &m->embed), "token ids");
     if (!err && m->embed_scale != 1.0f) err = fg_scale_shift(x, x, m->embed_scale, 0.0f);
     fg_tensor_free(&ids_dev);
     return err;
 }
 
-static fg_error *forward(const fg_t5_model *m, fg_device dev, const int32_t *ids, int64_t batch, int64_t len,
+static fg_error *forward(const fg_t5_model *m, fg_device out_dev, const int32_t *ids, int64_t batch, int64_t len,
                          const float *key_mask, fg_tensor *out) {
+    const fg_device dev = m->device;
     t5_work ws = {0};
-    fg_tensor x = {0};
+    fg_tensor x = {0}, y = {0};
     fg_error *err = embed(m, dev, ids, batch, len, &x);
     if (!err) err = position_bias(m, dev, len, &ws.bias);
     if (!err && key_mask) err = add_key_mask(dev, key_mask, batch, len, &ws.bias);
@@ -351,10 +365,25 @@ static fg_error *forward(const fg_t5_model *m, fg_device dev, const int32_t *ids
     for (int64_t i = 0; !err && i < m->cfg.layers; i++)
         err = fg_error_wrapf(block_forward(&m->blocks[i], m->cfg.heads, &ws, &x), "T5 block %lld", (long long)i);
     work_free(&ws);
-    if (!err) err = fg_tensor_alloc(out, dev, FG_F32, x.ndim, x.shape);
-    if (!err) err = fg_rms_norm(out, &x, &m->final_ln, T5_RMS_EPS);
+    if (!err) err = fg_tensor_alloc(&y, dev, m->act_dtype, x.ndim, x.shape);
+    if (!err) err = fg_rms_norm(&y, &x, &m->final_ln, T5_RMS_EPS);
     fg_tensor_free(&x);
+    if (!err && y.dtype == FG_F32 && dev == out_dev) { /* already the output */
+        *out = y;
+        return NULL;
+    }
+    if (!err) err = fg_tensor_alloc(out, out_dev, FG_F32, y.ndim, y.shape);
+    if (!err) err = fg_tensor_convert(out, &y);
+    fg_tensor_free(&y);
     return err;
+}
+
+fg_error *fg_t5_set_act_dtype(fg_t5_model *m, fg_dtype act_dtype) {
+    FG_CHECK_ARG(m, "fg_t5_set_act_dtype: NULL model");
+    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "T5: activations must be F32 or BF16, not %s",
+                 fg_dtype_name(act_dtype));
+    m->act_dtype = act_dtype;
+    return NULL;
 }
 
 fg_error *fg_t5_encode(const fg_t5_model *m, fg_device dev, const int32_t *ids, int64_t batch, int64_t len,

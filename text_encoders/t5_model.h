@@ -31,13 +31,19 @@ typedef struct fg_t5_model fg_t5_model;
 fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) FG_MUST_CHECK;
 /* Opens a file, finds the prefix in front of "encoder.final_layer_norm.weight" (none, or e.g.
  * "text_encoders.t5xxl.transformer.") and loads; the model owns the file. */
+/* fg_t5_load on a view the model then owns (closed with it, or here on failure): an
+ * uploaded copy of the weights. */
+fg_error *fg_t5_load_owned(fg_weights *w, fg_t5_model **out) FG_MUST_CHECK;
 fg_error *fg_t5_open(const char *path, fg_t5_model **out) FG_MUST_CHECK;
 void fg_t5_free(fg_t5_model *m);
 
 /* The inferred configuration (dtype = that of block 0's q weight). */
 const fg_t5_config *fg_t5_model_config(const fg_t5_model *m);
 
-/* Encodes ids [batch, len] (host memory) on dev into *out, allocated there as f32
+/* Activations are act_dtype tensors on the device of the weights: F32 on the CPU, BF16 on
+ * CUDA unless set here (BF16 on the CPU gives the GPU's numerics). */
+fg_error *fg_t5_set_act_dtype(fg_t5_model *m, fg_dtype act_dtype) FG_MUST_CHECK;
+/* Encodes ids [batch, len] (host memory) on the weights' device into *out, allocated on dev as f32
  * [batch, len, d_model] (after the final norm). key_mask: NULL for none (ComfyUI's FLUX path),
  * or host [batch, len] where keys whose value is not exactly 1 are masked with -FLT_MAX, as
  * ComfyUI turns an attention_mask into an additive bias. */

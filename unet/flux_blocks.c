@@ -29,9 +29,11 @@ static void free_all(fg_tensor *t, int n) {
 }
 
 /* q, k, v [B, heads, L, D] of one stream: qkv [B, L, 3H] -> [3, B, heads, L, D]; q and k
- * RMS-normalised with their learnable scales. v is a view into *buf (freed by the caller). */
+ * RMS-normalised with their learnable scales and rotated by the RoPE rows of this stream's
+ * tokens (one fused op). v is a view into *buf (freed by the caller). */
 static fg_error *split_heads(const fg_flux_model *m, const fg_tensor *qkv, const fg_tensor *q_norm,
-                             const fg_tensor *k_norm, fg_tensor *buf, fg_tensor *q, fg_tensor *k, fg_tensor *v) {
+                             const fg_tensor *k_norm, const fg_tensor *cos, const fg_tensor *sin, fg_tensor *buf,
+                             fg_tensor *q, fg_tensor *k, fg_tensor *v) {
     const int64_t b = qkv->shape[0], len = qkv->shape[1], nh = m->p.arch.num_heads, d = m->p.head_dim;
     fg_tensor grouped, slab;
     fg_error *err = NULL;
@@ -41,9 +43,9 @@ static fg_error *split_heads(const fg_flux_model *m, const fg_tensor *qkv, const
     FLUX_TRY(flux_alloc(m, q, FG_SHAPE(b, nh, len, d)));
     FLUX_TRY(flux_alloc(m, k, FG_SHAPE(b, nh, len, d)));
     FLUX_TRY(flux_slab(buf, 0, &slab));
-    FLUX_TRY(fg_rms_norm(q, &slab, q_norm, FG_FLUX_EPS));
+    FLUX_TRY(fg_rms_norm_rope(q, &slab, q_norm, FG_FLUX_EPS, cos, sin));
     FLUX_TRY(flux_slab(buf, 1, &slab));
-    FLUX_TRY(fg_rms_norm(k, &slab, k_norm, FG_FLUX_EPS));
+    FLUX_TRY(fg_rms_norm_rope(k, &slab, k_norm, FG_FLUX_EPS, cos, sin));
     FLUX_TRY(flux_slab(buf, 2, v));
 done:
     if (err) {
@@ -54,26 +56,18 @@ done:
     return err;
 }
 
-/* out [B, L, H] = attention(rope(q), rope(k), v) with heads re-joined head-major. */
+/* out [B, L, H] = attention(q, k, v) (q, k already rotated) with heads re-joined head-major. */
 static fg_error *attend(const fg_flux_model *m, const fg_tensor *q, const fg_tensor *k, const fg_tensor *v,
-                        const fg_tensor *cos, const fg_tensor *sin, fg_tensor *out) {
+                        fg_tensor *out) {
     const int64_t b = q->shape[0], nh = q->shape[1], len = q->shape[2], d = q->shape[3];
-    fg_tensor qr = {0}, kr = {0}, o = {0}, joined;
+    fg_tensor o = {0}, joined;
     fg_error *err = NULL;
-    FLUX_TRY(flux_alloc(m, &qr, 4, q->shape));
-    FLUX_TRY(fg_rope(&qr, q, cos, sin));
-    FLUX_TRY(flux_alloc(m, &kr, 4, k->shape));
-    FLUX_TRY(fg_rope(&kr, k, cos, sin));
     FLUX_TRY(flux_alloc(m, &o, 4, q->shape));
-    FLUX_TRY(fg_attention(&o, &qr, &kr, v, NULL, (float)(1.0 / sqrt((double)d))));
-    fg_tensor_free(&qr);
-    fg_tensor_free(&kr);
+    FLUX_TRY(fg_attention(&o, q, k, v, NULL, (float)(1.0 / sqrt((double)d))));
     FLUX_TRY(flux_alloc(m, out, FG_SHAPE(b, len, nh * d)));
     FLUX_TRY(fg_tensor_reshape(&joined, out, FG_SHAPE(b, len, nh, d)));
     FLUX_TRY(fg_permute(&joined, &o, (const int[]){0, 2, 1, 3}));
 done:
-    fg_tensor_free(&qr);
-    fg_tensor_free(&kr);
     fg_tensor_free(&o);
     if (err) fg_tensor_free(out);
     return err;
@@ -99,14 +93,15 @@ done:
 
 /* Pre-attention of one stream: modulate(LN(x)) -> qkv -> normalised heads. */
 static fg_error *stream_heads(const fg_flux_model *m, const fg_flux_stream *s, const fg_tensor *x,
-                              const fg_tensor *mods, fg_tensor *buf, fg_tensor *q, fg_tensor *k, fg_tensor *v) {
+                              const fg_tensor *mods, const fg_tensor *cos, const fg_tensor *sin, fg_tensor *buf,
+                              fg_tensor *q, fg_tensor *k, fg_tensor *v) {
     fg_tensor a = {0}, qkv = {0};
     fg_error *err = NULL;
     FLUX_TRY(flux_alloc(m, &a, 3, x->shape));
     FLUX_TRY(fg_layer_norm(&a, x, NULL, NULL, FG_FLUX_EPS, &mods[0], &mods[1]));
     FLUX_TRY(flux_linear(m, &s->qkv, &a, FG_ACT_NONE, &qkv));
     fg_tensor_free(&a);
-    FLUX_TRY(split_heads(m, &qkv, &s->q_norm, &s->k_norm, buf, q, k, v));
+    FLUX_TRY(split_heads(m, &qkv, &s->q_norm, &s->k_norm, cos, sin, buf, q, k, v));
 done:
     fg_tensor_free(&a);
     fg_tensor_free(&qkv);
@@ -117,13 +112,18 @@ done:
 static fg_error *joint_attention(const fg_flux_model *m, const fg_flux_double_block *blk, const fg_tensor *img,
                                  const fg_tensor *txt, const fg_tensor *img_mod, const fg_tensor *txt_mod,
                                  const fg_tensor *cos, const fg_tensor *sin, fg_tensor *out) {
-    const int64_t b = img->shape[0], len = img->shape[1] + txt->shape[1];
+    const int64_t b = img->shape[0], lt = txt->shape[1], len = img->shape[1] + lt;
     const int64_t nh = m->p.arch.num_heads, d = m->p.head_dim;
     fg_tensor ibuf = {0}, iq = {0}, ik = {0}, iv = {0}, tbuf = {0}, tq = {0}, tk = {0}, tv = {0};
-    fg_tensor joint[3] = {{0}};
+    fg_tensor joint[3] = {{0}}, tcos, tsin, icos, isin;
     fg_error *err = NULL;
-    FLUX_TRY(stream_heads(m, &blk->img, img, img_mod, &ibuf, &iq, &ik, &iv));
-    FLUX_TRY(stream_heads(m, &blk->txt, txt, txt_mod, &tbuf, &tq, &tk, &tv));
+    /* The joint sequence is text first: the text's RoPE rows, then the image's. */
+    FLUX_TRY(flux_table_rows(cos, 0, lt, &tcos));
+    FLUX_TRY(flux_table_rows(sin, 0, lt, &tsin));
+    FLUX_TRY(flux_table_rows(cos, lt, len - lt, &icos));
+    FLUX_TRY(flux_table_rows(sin, lt, len - lt, &isin));
+    FLUX_TRY(stream_heads(m, &blk->img, img, img_mod, &icos, &isin, &ibuf, &iq, &ik, &iv));
+    FLUX_TRY(stream_heads(m, &blk->txt, txt, txt_mod, &tcos, &tsin, &tbuf, &tq, &tk, &tv));
     const fg_tensor *parts[3][2] = {{&tq, &iq}, {&tk, &ik}, {&tv, &iv}};
     for (int i = 0; i < 3; i++) {
         FLUX_TRY(flux_alloc(m, &joint[i], FG_SHAPE(b, nh, len, d)));
@@ -131,7 +131,7 @@ static fg_error *joint_attention(const fg_flux_model *m, const fg_flux_double_bl
     }
     fg_tensor *dead[] = {&ibuf, &iq, &ik, &tbuf, &tq, &tk};
     for (int i = 0; i < 6; i++) fg_tensor_free(dead[i]);
-    FLUX_TRY(attend(m, &joint[0], &joint[1], &joint[2], cos, sin, out));
+    FLUX_TRY(attend(m, &joint[0], &joint[1], &joint[2], out));
 done:
     fg_tensor_free(&ibuf), fg_tensor_free(&iq), fg_tensor_free(&ik);
     fg_tensor_free(&tbuf), fg_tensor_free(&tq), fg_tensor_free(&tk);
@@ -194,9 +194,9 @@ static fg_error *single_branches(const fg_flux_model *m, const fg_flux_single_bl
     FLUX_TRY(fg_slice(mlp, &both, 2, 3 * h));
     fg_tensor_free(&both);
     FLUX_TRY(fg_unary(mlp, mlp, FG_ACT_GELU_TANH));
-    FLUX_TRY(split_heads(m, &qkv, &blk->q_norm, &blk->k_norm, &buf, &q, &k, &v));
+    FLUX_TRY(split_heads(m, &qkv, &blk->q_norm, &blk->k_norm, cos, sin, &buf, &q, &k, &v));
     fg_tensor_free(&qkv);
-    FLUX_TRY(attend(m, &q, &k, &v, cos, sin, att));
+    FLUX_TRY(attend(m, &q, &k, &v, att));
 done:
     fg_tensor_free(&a), fg_tensor_free(&both), fg_tensor_free(&qkv);
     fg_tensor_free(&buf), fg_tensor_free(&q), fg_tensor_free(&k);

@@ -44,8 +44,7 @@ static fg_error *embed_scalars(const fg_flux_model *m, const fg_tensor *values, 
     FLUX_TRY(read_scalars(values, &host));
     FLUX_TRY(fg_tensor_alloc_host(&table, FG_F32, FG_SHAPE(b, dim)));
     for (int64_t i = 0; i < b; i++) timestep_embedding(((float *)host.data)[i], dim, (float *)table.data + i * dim);
-    FLUX_TRY(flux_alloc(m, &dev, FG_SHAPE(b, dim)));
-    FLUX_TRY(fg_tensor_copy(&dev, &table));
+    FLUX_TRY(flux_to(m, &table, m->act_dtype, &dev));
     FLUX_TRY(flux_linear(m, in_layer, &dev, FG_ACT_SILU, &hidden));
     FLUX_TRY(flux_linear(m, out_layer, &hidden, FG_ACT_NONE, emb));
 done:
@@ -133,10 +132,8 @@ fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64
             ((float *)hs.data)[r * pairs + k] = (float)sin(angles[k]);
         }
     }
-    FLUX_TRY(flux_alloc(m, cos_t, FG_SHAPE(1, len, pairs)));
-    FLUX_TRY(flux_alloc(m, sin_t, FG_SHAPE(1, len, pairs)));
-    FLUX_TRY(fg_tensor_copy(cos_t, &hc));
-    FLUX_TRY(fg_tensor_copy(sin_t, &hs));
+    FLUX_TRY(flux_to(m, &hc, FG_F32, cos_t)); /* RoPE tables stay F32 */
+    FLUX_TRY(flux_to(m, &hs, FG_F32, sin_t));
 done:
     free(omega);
     free(angles);

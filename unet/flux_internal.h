@@ -1,5 +1,5 @@
 /* Shared by the FLUX forward's files (flux_model.c, flux_embed.c, flux_blocks.c); not a
- * public interface. Every helper allocates its outputs as F32 activations on the model's
+ * public interface. Every helper allocates its outputs as activations (m->act_dtype) on the model's
  * device; the caller frees them with fg_tensor_free. */
 #ifndef FG_UNET_FLUX_INTERNAL_H
 #define FG_UNET_FLUX_INTERNAL_H
@@ -13,15 +13,20 @@
         if ((err = (expr))) goto done;                                                     \
     } while (0)
 
-/* F32 activation on m's device. */
+/* Activation (m->act_dtype) on m's device. */
 fg_error *flux_alloc(const fg_flux_model *m, fg_tensor *t, int ndim, const int64_t *shape) FG_MUST_CHECK;
 /* out = act(l(x)), allocated with x's leading dims and l's output width. */
 fg_error *flux_linear(const fg_flux_model *m, const fg_flux_linear *l, const fg_tensor *x, fg_activation act,
                       fg_tensor *out) FG_MUST_CHECK;
 /* A borrowed view of t[index] (t contiguous, at least 2 dims): drops the leading dim. */
 fg_error *flux_slab(const fg_tensor *t, int64_t index, fg_tensor *view) FG_MUST_CHECK;
-/* An owned copy of src on m's device (trace capture). */
+/* An owned F32 copy of src on m's device (trace capture; also casts host F32 to the device). */
 fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *dst) FG_MUST_CHECK;
+
+/* An owned copy of src (any device, any float dtype) on m's device as dtype dt. */
+fg_error *flux_to(const fg_flux_model *m, const fg_tensor *src, fg_dtype dt, fg_tensor *dst) FG_MUST_CHECK;
+/* Rows [start, start + len) of a RoPE table [1, L, P]: a borrowed view. */
+fg_error *flux_table_rows(const fg_tensor *table, int64_t start, int64_t len, fg_tensor *view) FG_MUST_CHECK;
 
 /* ---- flux_embed.c ---- */
 

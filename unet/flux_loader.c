@@ -109,7 +109,8 @@ fg_error *fg_flux_load_weights(fg_weights *w, fg_flux_model **out) {
         return fg_errorf(FG_ERR_OUT_OF_MEMORY, "flux model");
     }
     m->weights = w;
-    m->device = FG_DEVICE_CPU;
+    m->device = fg_weights_device(w);
+    m->act_dtype = m->device == FG_DEVICE_CPU ? FG_F32 : FG_BF16;
     m->diffusers = fg_flux_is_diffusers(w);
     fg_error *err = load_all(m);
     if (err) {

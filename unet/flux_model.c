@@ -2,12 +2,13 @@
  * embeddings, the double and single blocks, the final layer, unpatchify and crop. */
 #include <string.h>
 
+#include "models/weights_internal.h"
 #include "unet/flux_internal.h"
 
 /* ---- helpers shared by the forward's files ---------------------------------------------------- */
 
 fg_error *flux_alloc(const fg_flux_model *m, fg_tensor *t, int ndim, const int64_t *shape) {
-    return fg_tensor_alloc(t, m->device, FG_F32, ndim, shape);
+    return fg_tensor_alloc(t, m->device, m->act_dtype, ndim, shape);
 }
 
 fg_error *flux_linear(const fg_flux_model *m, const fg_flux_linear *l, const fg_tensor *x, fg_activation act,
@@ -29,11 +30,49 @@ fg_error *flux_slab(const fg_tensor *t, int64_t index, fg_tensor *view) {
                           (char *)t->data + (size_t)index * slab_bytes);
 }
 
-fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *dst) {
-    FG_TRY(fg_tensor_alloc(dst, m->device, src->dtype, src->ndim, src->shape));
-    fg_error *err = fg_tensor_copy(dst, src);
+fg_error *flux_to(const fg_flux_model *m, const fg_tensor *src, fg_dtype dt, fg_tensor *dst) {
+    FG_TRY(fg_tensor_alloc(dst, m->device, dt, src->ndim, src->shape));
+    fg_error *err = fg_tensor_convert(dst, src);
     if (err) fg_tensor_free(dst);
     return err;
+}
+
+fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *dst) {
+    return flux_to(m, src, FG_F32, dst);
+}
+
+fg_error *flux_table_rows(const fg_tensor *table, int64_t start, int64_t len, fg_tensor *view) {
+    FG_CHECK_ARG(table->ndim == 3 && table->shape[0] == 1 && start >= 0 && start + len <= table->shape[1],
+                 "flux_table_rows: rows %lld + %lld of a table of %lld", (long long)start, (long long)len,
+                 (long long)table->shape[1]);
+    const size_t row = (size_t)table->shape[2] * fg_dtype_size(table->dtype);
+    return fg_tensor_view(view, table->dtype, table->device, FG_SHAPE(1, len, table->shape[2]),
+                          (char *)table->data + (size_t)start * row);
+}
+
+fg_error *fg_flux_set_act_dtype(fg_flux_model *m, fg_dtype act_dtype) {
+    FG_CHECK_ARG(m, "fg_flux_set_act_dtype: NULL model");
+    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "flux: activations must be F32 or BF16, not %s",
+                 fg_dtype_name(act_dtype));
+    m->act_dtype = act_dtype;
+    return NULL;
+}
+
+size_t fg_flux_activation_bytes(const fg_flux_params *p, int64_t batch, int64_t img_tokens, int64_t txt_tokens,
+                                fg_dtype act_dtype) {
+    const double h = (double)p->arch.hidden, mh = (double)p->arch.mlp_hidden, len = (double)(img_tokens + txt_tokens);
+    const double act = (double)fg_dtype_size(act_dtype);
+    /* Per token of a single block at its peak (single_branches, after linear1): the sequence x,
+     * linear1's output [3H + M] and its qkv [3H] and mlp [M] slices; later stages (heads 3H +
+     * q + k beside qkv and mlp: 8H + M) stay below that for M >= H. */
+    const double single_peak = h + 2.0 * (3.0 * h + mh);
+    /* The double blocks' peak: img + txt, the two streams' heads (5H) and the joint q, k, v. */
+    const double double_peak = h + 8.0 * h;
+    const double per_token = (single_peak > double_peak ? single_peak : double_peak) * act;
+    const double rope = 2.0 * len * (double)(p->head_dim / 2) * 4.0; /* F32 cos and sin */
+    /* Modulation chunks, vec and the final layer's modulations: [B, k, H] vectors. */
+    const double vectors = (double)batch * (6.0 + 6.0 + 3.0 + 2.0 + 4.0) * 2.0 * h * act;
+    return (size_t)((double)batch * len * per_token + rope + vectors);
 }
 
 void fg_flux_trace_free(fg_flux_trace *t) {
@@ -41,6 +80,34 @@ void fg_flux_trace_free(fg_flux_trace *t) {
     fg_tensor *all[] = {&t->img_tokens,  &t->img_ids,     &t->txt_ids,     &t->vec,
                         &t->double0_img, &t->double0_txt, &t->doubles_img, &t->doubles_txt};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
+}
+
+/* ---- memory ------------------------------------------------------------------------------------ */
+
+#define FLUX_VAE_FACTOR 8 /* latent pixel -> image pixels, for messages */
+
+fg_error *fg_flux_check_activation_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                          int64_t txt_tokens, size_t free_bytes) {
+    FG_CHECK_ARG(m && batch > 0 && latent_h > 0 && latent_w > 0 && txt_tokens >= 0,
+                 "flux memory check: bad sizes");
+    const int64_t img_tokens = ((latent_h + 1) / 2) * ((latent_w + 1) / 2);
+    const size_t need = fg_flux_activation_bytes(&m->p, batch, img_tokens, txt_tokens, m->act_dtype);
+    if (need <= free_bytes) return NULL;
+    const double gib = (double)(1u << 30);
+    return fg_errorf(FG_ERR_OUT_OF_MEMORY, "FLUX %lldx%lld batch %lld needs %.1f GiB for activations, %.1f GiB free on %s",
+                     (long long)(latent_w * FLUX_VAE_FACTOR), (long long)(latent_h * FLUX_VAE_FACTOR), (long long)batch,
+                     (double)need / gib, (double)free_bytes / gib, fg_device_name(m->device));
+}
+
+fg_error *fg_flux_check_device_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                      int64_t txt_tokens) {
+    FG_CHECK_ARG(m, "flux memory check: no model");
+    if (m->device == FG_DEVICE_CPU) return NULL; /* the host pages; the OS decides */
+    size_t free_bytes = 0, total = 0;
+    fg_memory_stats stats = {0};
+    FG_TRY(fg_device_memory_info(m->device, &free_bytes, &total));
+    FG_TRY(fg_device_memory_stats(m->device, &stats));
+    return fg_flux_check_activation_memory(m, batch, latent_h, latent_w, txt_tokens, free_bytes + stats.cached);
 }
 
 /* ---- input checks ------------------------------------------------------------------------------ */
@@ -157,21 +224,38 @@ static fg_error *run_blocks(const fg_flux_model *m, fg_tensor *img, fg_tensor *t
     FLUX_TRY(flux_alloc(m, &x, FG_SHAPE(b, lt + li, a->hidden)));
     FLUX_TRY(fg_concat(&x, (const fg_tensor *const[]){txt, img}, 2, 1)); /* text first */
     fg_tensor_free(txt);
+    fg_tensor_free(img); /* not live through the single blocks (fg_flux_activation_bytes) */
     for (int64_t n = 0; n < a->depth_single; n++)
         FLUX_TRY(flux_single_block(m, &m->single_blocks[n], &x, silu_vec, cos, sin));
+    FLUX_TRY(flux_alloc(m, img, FG_SHAPE(b, li, a->hidden)));
     FLUX_TRY(fg_slice(img, &x, 1, lt)); /* drop the text rows */
 done:
     fg_tensor_free(&x);
     return err;
 }
 
-static fg_error *forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
-    const int64_t b = in->x->shape[0], lt = in->context->shape[1];
-    const int64_t h2 = (in->x->shape[2] + 1) / 2, w2 = (in->x->shape[3] + 1) / 2;
+/* t itself when it already is an activation, else a converted copy in *tmp. */
+static fg_error *as_act(const fg_flux_model *m, const fg_tensor *t, fg_tensor *tmp, const fg_tensor **act) {
+    *act = t;
+    if (t->dtype == m->act_dtype) return NULL;
+    FG_TRY(flux_to(m, t, m->act_dtype, tmp));
+    *act = tmp;
+    return NULL;
+}
+
+static fg_error *forward(const fg_flux_model *m, const fg_flux_inputs *f32_in, fg_tensor *out, fg_flux_trace *trace) {
+    const int64_t b = f32_in->x->shape[0], lt = f32_in->context->shape[1];
+    const int64_t h2 = (f32_in->x->shape[2] + 1) / 2, w2 = (f32_in->x->shape[3] + 1) / 2;
     const bool tracing = trace && trace->enabled;
     fg_tensor tokens = {0}, img = {0}, txt = {0}, vec = {0}, silu_vec = {0}, cos = {0}, sin = {0};
+    fg_tensor x_act = {0}, ctx_act = {0}, y_act = {0}, out_act = {0};
+    fg_flux_inputs act_in = *f32_in, *in = &act_in;
     fg_error *err = NULL;
+    FLUX_TRY(as_act(m, f32_in->x, &x_act, &act_in.x));
+    FLUX_TRY(as_act(m, f32_in->context, &ctx_act, &act_in.context));
+    FLUX_TRY(as_act(m, f32_in->y, &y_act, &act_in.y));
     FLUX_TRY(patchify(m, in->x, &tokens));
+    fg_tensor_free(&x_act);
     if (tracing) {
         FLUX_TRY(flux_clone(m, &tokens, &trace->img_tokens));
         FLUX_TRY(flux_ids(m, b, lt, h2, w2, &trace->img_ids, &trace->txt_ids));
@@ -184,12 +268,19 @@ static fg_error *forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_te
     FLUX_TRY(fg_unary(&silu_vec, &vec, FG_ACT_SILU));
     fg_tensor_free(&vec);
     FLUX_TRY(flux_linear(m, &m->txt_in, in->context, FG_ACT_NONE, &txt));
+    fg_tensor_free(&ctx_act);
     FLUX_TRY(flux_rope_tables(m, lt, h2, w2, &cos, &sin));
     FLUX_TRY(run_blocks(m, &img, &txt, &silu_vec, &cos, &sin, trace));
     FLUX_TRY(final_layer(m, &img, &silu_vec, &tokens));
-    FLUX_TRY(unpatchify(m, &tokens, h2, w2, out));
+    if (out->dtype == m->act_dtype) {
+        FLUX_TRY(unpatchify(m, &tokens, h2, w2, out));
+    } else {
+        FLUX_TRY(flux_alloc(m, &out_act, 4, out->shape));
+        FLUX_TRY(unpatchify(m, &tokens, h2, w2, &out_act));
+        FLUX_TRY(fg_cast(out, &out_act));
+    }
 done:;
-    fg_tensor *all[] = {&tokens, &img, &txt, &vec, &silu_vec, &cos, &sin};
+    fg_tensor *all[] = {&tokens, &img, &txt, &vec, &silu_vec, &cos, &sin, &x_act, &ctx_act, &y_act, &out_act};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
     return err;
 }

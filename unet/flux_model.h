@@ -1,8 +1,9 @@
 /* The FLUX.1 DiT (flux1-dev / flux1-schnell and tiny models of the same layout): the
  * denoiser's forward pass as ComfyUI runs it (models.md 1.4-1.12), written on the op interface
  * of kernels/ops.h. Weights stay in their stored dtype (BF16/F16/F32/F8 with a per-tensor
- * scale); activations are F32 tensors on the model's device, freed as soon as they are dead.
- * Load a model with flux_loader.h. */
+ * scale); activations are act_dtype tensors on the device holding the weights, freed as soon as
+ * they are dead. Inputs and output stay F32 at this interface (cast at entry and exit); the RoPE
+ * tables stay F32. Load a model with flux_loader.h. */
 #ifndef FG_UNET_FLUX_MODEL_H
 #define FG_UNET_FLUX_MODEL_H
 
@@ -37,7 +38,8 @@ typedef struct fg_flux_single_block {
 
 typedef struct fg_flux_model {
     fg_flux_params p;
-    fg_device device; /* where activations live (the weights are views into the mapped files) */
+    fg_device device;   /* where activations live: the device of the weights (fg_weights_device) */
+    fg_dtype act_dtype; /* F32 or BF16: F32 on the CPU, BF16 on CUDA unless set otherwise */
     fg_flux_linear img_in, txt_in, time_in, time_out, guidance_in, guidance_out, vector_in, vector_out;
     fg_flux_linear final_mod, final_linear;
     fg_flux_double_block *double_blocks; /* p.arch.depth */
@@ -59,7 +61,7 @@ typedef struct fg_flux_inputs {
 } fg_flux_inputs;
 
 /* Debug capture of intermediates (probe and tests): when `enabled`, the forward fills these
- * with owned F32 tensors on the model's device; free with fg_flux_trace_free. */
+ * with owned F32 tensors (cast from the activations) on the model's device; free with fg_flux_trace_free. */
 typedef struct fg_flux_trace {
     bool enabled;
     fg_tensor img_tokens;  /* [B, Li, C*4] patchified input (after padding) */
@@ -73,6 +75,25 @@ typedef struct fg_flux_trace {
 } fg_flux_trace;
 
 void fg_flux_trace_free(fg_flux_trace *t);
+
+/* Sets the activation dtype (F32 or BF16); BF16 on the CPU gives the GPU's numerics. */
+fg_error *fg_flux_set_act_dtype(fg_flux_model *m, fg_dtype act_dtype) FG_MUST_CHECK;
+
+/* An upper bound of the bytes of activations live at once in one forward (the single blocks'
+ * peak: the sequence, linear1's output and its two slices, the RoPE tables), for a memory check
+ * before sampling. Backend scratch (GEMM workspaces) is not included. */
+size_t fg_flux_activation_bytes(const fg_flux_params *p, int64_t batch, int64_t img_tokens, int64_t txt_tokens,
+                                fg_dtype act_dtype);
+
+/* The memory check before sampling: an error (FG_ERR_OUT_OF_MEMORY) naming the image size,
+ * batch, the bytes one forward's activations need and free_bytes, when they do not fit ("FLUX
+ * 1024x1024 batch 1 needs 2.1 GiB for activations, 1.2 GiB free on cuda"). */
+fg_error *fg_flux_check_activation_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                          int64_t txt_tokens, size_t free_bytes) FG_MUST_CHECK;
+/* The same against what the model's device has free now (the driver's free bytes plus the
+ * backend's cached blocks); nothing to check on the CPU. */
+fg_error *fg_flux_check_device_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                      int64_t txt_tokens) FG_MUST_CHECK;
 
 /* out: caller-allocated F32 [B, C, h, w] on the model's device: the predicted velocity. */
 fg_error *fg_flux_forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out,

@@ -58,6 +58,8 @@ typedef struct vae_coder {
 
 struct fg_vae {
     fg_ae_config config;
+    fg_device device;   /* of the weights: where the activations live */
+    fg_dtype act_dtype; /* F32 or BF16 */
     fg_weights *weights; /* the model's own reference to the mapped file(s) */
     vae_coder encoder, decoder;
 };
@@ -102,5 +104,9 @@ fg_error *vae_check_encode(const fg_vae *m, const fg_tensor *x, const fg_tensor 
 /* The coders' forward passes (ae_encoder.c, ae_decoder.c); out is caller-allocated. */
 fg_error *vae_encoder_forward(const fg_vae *m, const fg_tensor *x, fg_tensor *moments) FG_MUST_CHECK;
 fg_error *vae_decoder_forward(const fg_vae *m, const fg_tensor *z, fg_tensor *out) FG_MUST_CHECK;
+/* The same on inputs/outputs of any activation dtype and device: converted to the model's act
+ * dtype on its device at entry, back to out's at exit (a no-op when they already match). */
+fg_error *vae_encode_act(const fg_vae *m, const fg_tensor *x, fg_tensor *moments) FG_MUST_CHECK;
+fg_error *vae_decode_act(const fg_vae *m, const fg_tensor *z, fg_tensor *out) FG_MUST_CHECK;
 
 #endif

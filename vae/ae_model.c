@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "models/weights_internal.h"
 #include "vae/ae_internal.h"
 
 /* SD 1.x/XL VAEs have quant_conv / post_quant_conv, which FLUX's lacks and this model would
@@ -22,8 +23,11 @@ fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) {
     FG_TRY_CTX(refuse_quant_conv(w), "loading the VAE");
     fg_vae *m = calloc(1, sizeof *m);
     if (!m) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "VAE model");
+    m->device = fg_weights_device(w);
+    m->act_dtype = m->device == FG_DEVICE_CPU ? FG_F32 : FG_BF16;
     fg_error *err = fg_vae_infer_config(w, &m->config);
-    if (!err) err = fg_weights_view(w, fg_weights_prefix(w), &m->weights);
+    /* The model's own reference: it sees the tensors an upload added, not only file ones. */
+    if (!err) m->weights = fg_weights_ref(w);
     /* Tensors are looked up through the model's own view: the same names and file mapping. */
     if (!err) err = vae_load_encoder(m->weights, &m->config, &m->encoder);
     if (!err) err = vae_load_decoder(m->weights, &m->config, &m->decoder);
@@ -88,16 +92,49 @@ fg_error *vae_check_encode(const fg_vae *m, const fg_tensor *x, const fg_tensor 
                         x->shape[2] / f, x->shape[3] / f);
 }
 
+fg_error *fg_vae_set_act_dtype(fg_vae *m, fg_dtype act_dtype) {
+    FG_CHECK_ARG(m, "fg_vae_set_act_dtype: NULL model");
+    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "VAE: activations must be F32 or BF16, not %s",
+                 fg_dtype_name(act_dtype));
+    m->act_dtype = act_dtype;
+    return NULL;
+}
+
+typedef fg_error *(*vae_coder_fn)(const fg_vae *m, const fg_tensor *in, fg_tensor *out);
+
+static fg_error *run_act(const fg_vae *m, const fg_tensor *in, fg_tensor *out, vae_coder_fn fn) {
+    if (in->dtype == m->act_dtype && in->device == m->device && out->dtype == m->act_dtype &&
+        out->device == m->device)
+        return fn(m, in, out);
+    fg_tensor a_in = {0}, a_out = {0};
+    fg_error *err = fg_tensor_alloc(&a_in, m->device, m->act_dtype, in->ndim, in->shape);
+    if (!err) err = fg_tensor_convert(&a_in, in);
+    if (!err) err = fg_tensor_alloc(&a_out, m->device, m->act_dtype, out->ndim, out->shape);
+    if (!err) err = fn(m, &a_in, &a_out);
+    fg_tensor_free(&a_in);
+    if (!err) err = fg_tensor_convert(out, &a_out);
+    fg_tensor_free(&a_out);
+    return err;
+}
+
+fg_error *vae_encode_act(const fg_vae *m, const fg_tensor *x, fg_tensor *moments) {
+    return run_act(m, x, moments, vae_encoder_forward);
+}
+
+fg_error *vae_decode_act(const fg_vae *m, const fg_tensor *z, fg_tensor *out) {
+    return run_act(m, z, out, vae_decoder_forward);
+}
+
 fg_error *fg_vae_decode(const fg_vae *m, const fg_tensor *z, fg_tensor *out) {
     FG_CHECK_ARG(m && z && out, "fg_vae_decode: NULL argument");
     FG_TRY_CTX(vae_check_decode(m, z, out), "VAE decode");
-    return fg_error_wrapf(vae_decoder_forward(m, z, out), "VAE decode");
+    return fg_error_wrapf(vae_decode_act(m, z, out), "VAE decode");
 }
 
 fg_error *fg_vae_encode(const fg_vae *m, const fg_tensor *x, fg_tensor *moments) {
     FG_CHECK_ARG(m && x && moments, "fg_vae_encode: NULL argument");
     FG_TRY_CTX(vae_check_encode(m, x, moments, 2 * m->config.z_channels), "VAE encode");
-    return fg_error_wrapf(vae_encoder_forward(m, x, moments), "VAE encode");
+    return fg_error_wrapf(vae_encode_act(m, x, moments), "VAE encode");
 }
 
 fg_error *fg_vae_encode_mean(const fg_vae *m, const fg_tensor *x, fg_tensor *mean) {
@@ -107,7 +144,7 @@ fg_error *fg_vae_encode_mean(const fg_vae *m, const fg_tensor *x, fg_tensor *mea
     fg_tensor moments = {0};
     FG_TRY(fg_tensor_alloc(&moments, x->device, x->dtype,
                            FG_SHAPE(x->shape[0], 2 * c->z_channels, mean->shape[2], mean->shape[3])));
-    fg_error *err = vae_encoder_forward(m, x, &moments);
+    fg_error *err = vae_encode_act(m, x, &moments);
     if (!err) err = fg_slice(mean, &moments, 1, 0);
     fg_tensor_free(&moments);
     return fg_error_wrapf(err, "VAE encode");

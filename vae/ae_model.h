@@ -6,7 +6,9 @@
  * NCHW in [-1, 1] on both sides; decode returns the decoder output before any clamp.
  *
  * Outputs are caller-allocated (like the ops): their shape is checked and the computation runs
- * on their device. Activations are F32 on the CPU backend. */
+ * on their device; inputs and outputs are F32 or BF16 on any device. Activations are act_dtype
+ * tensors on the device of the weights (F32 on the CPU, BF16 on CUDA unless set), converted
+ * at entry and exit; tiled passes blend the tiles in the caller's dtype. */
 #ifndef FG_VAE_AE_MODEL_H
 #define FG_VAE_AE_MODEL_H
 
@@ -26,6 +28,8 @@ typedef struct fg_vae fg_vae;
  * quant_conv / post_quant_conv: an SD-style VAE is refused. */
 fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) FG_MUST_CHECK;
 void fg_vae_free(fg_vae *m);
+/* F32 or BF16 (BF16 on the CPU gives the GPU's numerics). */
+fg_error *fg_vae_set_act_dtype(fg_vae *m, fg_dtype act_dtype) FG_MUST_CHECK;
 const fg_ae_config *fg_vae_config(const fg_vae *m);
 /* 2^(levels-1): 8 for FLUX. */
 int64_t fg_vae_factor(const fg_vae *m);

@@ -39,7 +39,7 @@ static fg_error *run_tile(const tiled_plan *p, const fg_tensor *in, fg_tensor *o
     int64_t f = fg_vae_factor(p->m), h = in->shape[2], w = in->shape[3];
     if (!p->encode) {
         FG_TRY(fg_tensor_alloc(out, in->device, in->dtype, FG_SHAPE(1, p->out_ch, h * f, w * f)));
-        fg_error *err = vae_decoder_forward(p->m, in, out);
+        fg_error *err = vae_decode_act(p->m, in, out);
         if (err) fg_tensor_free(out);
         return err;
     }
@@ -48,7 +48,7 @@ static fg_error *run_tile(const tiled_plan *p, const fg_tensor *in, fg_tensor *o
                          (long long)w, (long long)h, (long long)f);
     fg_tensor moments = {0};
     FG_TRY(fg_tensor_alloc(&moments, in->device, in->dtype, FG_SHAPE(1, 2 * p->out_ch, h / f, w / f)));
-    fg_error *err = vae_encoder_forward(p->m, in, &moments);
+    fg_error *err = vae_encode_act(p->m, in, &moments);
     if (!err) err = fg_tensor_alloc(out, in->device, in->dtype, FG_SHAPE(1, p->out_ch, h / f, w / f));
     if (!err) err = fg_slice(out, &moments, 1, 0);
     fg_tensor_free(&moments);

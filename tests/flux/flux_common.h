@@ -46,5 +46,9 @@ void test_layout_fp8_scaled(void);
 void test_layout_fp8_diffusers_scaled(void);
 void test_load_errors_bfl(void);
 void test_load_errors_diffusers(void);
+/* The GPU's path on the CPU (tests/flux/flux_device.c). */
+void test_bf16_golden(void);
+void test_activation_estimate(void);
+void test_memory_check(void);
 
 #endif
