@@ -55,6 +55,7 @@ typedef struct bench_report {
     const char *dit_source;
     uint64_t dit_params, vae_params;
     fg_dtype dit_dtype; /* of the loaded weights (BF16 when random or uploaded) */
+    fg_dtype act_dtype; /* the DiT's activations: the model's default on the device */
     double dit_gib, dit_load_s;
     bool uploaded;
     fg_upload_stats upload;
@@ -351,6 +352,7 @@ static fg_error *load_dit(const bench_opts *o, const preset_configs *pc, bench_r
     FG_TRY(fg_layout_flux(&(*m)->p.arch, &layout));
     r->dit_params = fg_layout_params(&layout);
     r->dit_dtype = (*m)->img_in.w.dtype;
+    r->act_dtype = (*m)->act_dtype;
     r->dit_gib = (double)fg_random_weights_bytes(&layout, r->dit_dtype) / GIB;
     fg_layout_free(&layout);
     fg_flux_params_describe(&(*m)->p, r->dit_desc, sizeof r->dit_desc);
@@ -363,6 +365,9 @@ static fg_error *time_dit(const bench_opts *o, const fg_flux_model *m, size_resu
     const int64_t b = o->batch, lat = s->size / 8;
     const fg_flux_config *a = &m->p.arch;
     fg_tensor x = {0}, ts = {0}, ctx = {0}, y = {0}, g = {0}, out = {0};
+    /* A size whose activations cannot fit fails here with the GiB needed and free. */
+    FG_TRY_CTX(fg_flux_check_device_memory(m, b, lat, lat, o->text_tokens), "DiT at %lldx%lld", (long long)s->size,
+               (long long)s->size);
     fg_error *err = random_tensor(&x, dev, FG_F32, FG_SHAPE(b, m->p.latent_channels, lat, lat), -1.0f, 1.0f, 21);
     if (!err) err = random_tensor(&ts, dev, FG_F32, FG_SHAPE(b), 0.5f, 1.0f, 22);
     if (!err) err = random_tensor(&ctx, dev, FG_F32, FG_SHAPE(b, o->text_tokens, a->context_in_dim), -1.0f, 1.0f, 23);
@@ -449,8 +454,9 @@ static const char *params_str(uint64_t n, char *buf, size_t cap) {
 
 static void print_header(const bench_opts *o, const bench_report *r) {
     char p[32];
-    printf("DiT: %s (%s parameters, %.2f GiB %s) loaded in %.2f s\n  %s\n", r->dit_source,
-           params_str(r->dit_params, p, sizeof p), r->dit_gib, fg_dtype_name(r->dit_dtype), r->dit_load_s, r->dit_desc);
+    printf("DiT: %s (%s parameters, %.2f GiB %s, %s activations) loaded in %.2f s\n  %s\n", r->dit_source,
+           params_str(r->dit_params, p, sizeof p), r->dit_gib, fg_dtype_name(r->dit_dtype), fg_dtype_name(r->act_dtype),
+           r->dit_load_s, r->dit_desc);
     if (r->uploaded)
         printf("  uploaded %.2f GB in %.2f s: %.2f GB/s\n", (double)r->upload.bytes_read / 1e9, r->upload.seconds,
                r->upload.seconds > 0 ? (double)r->upload.bytes_read / 1e9 / r->upload.seconds : 0.0);
@@ -490,9 +496,10 @@ static json_t *report_json(const bench_opts *o, const bench_report *r) {
                                              r->upload.seconds, "gb_per_s",
                                              r->upload.seconds > 0 ? (double)r->upload.bytes_read / 1e9 / r->upload.seconds : 0.0)
                                  : json_null();
-    json_t *dit = json_pack("{s:s, s:s, s:I, s:f, s:s, s:f, s:o}", "source", r->dit_source, "config", r->dit_desc,
-                            "params", (json_int_t)r->dit_params, "weights_gib", r->dit_gib, "weights_dtype",
-                            fg_dtype_name(r->dit_dtype), "load_seconds", r->dit_load_s, "upload", upload);
+    json_t *dit = json_pack("{s:s, s:s, s:I, s:f, s:s, s:s, s:f, s:o}", "source", r->dit_source, "config",
+                            r->dit_desc, "params", (json_int_t)r->dit_params, "weights_gib", r->dit_gib,
+                            "weights_dtype", fg_dtype_name(r->dit_dtype), "act_dtype", fg_dtype_name(r->act_dtype),
+                            "load_seconds", r->dit_load_s, "upload", upload);
     json_t *gemm = json_pack("{s:I, s:s, s:f, s:f}", "n", (json_int_t)r->gemm_n, "dtype", fg_dtype_name(r->gemm_dtype),
                              "ms", r->gemm_ms, "tflops", r->peak_tflops);
     json_t *vae = o->vae ? json_pack("{s:s, s:I, s:s}", "source", preset_for(o->preset).vae_label, "params",

@@ -58,9 +58,9 @@ awk_true "$n > 0 && $gemm_ms > 0 && $peak > 0" && near "$peak" "2 * $n * $n * $n
 
 [ "$(jget "$json" dit params)" = "$(manifest_params tiny-flux.safetensors)" ] &&
     [ "$(jget "$json" dit source)" = "random tiny FLUX" ] && [ "$(jget "$json" dit weights_dtype)" = BF16 ] &&
-    [ "$(jget "$json" dit upload)" = null ] && awk_true "$(jget "$json" dit load_seconds) >= 0" &&
+    [ "$(jget "$json" dit upload)" = null ] && [ "$(jget "$json" dit act_dtype)" = F32 ] && awk_true "$(jget "$json" dit load_seconds) >= 0" &&
     near "$(jget "$json" dit weights_gib)" "2 * $(jget "$json" dit params) / 1073741824"
-check "DiT: parameters as mkmodel's tiny-flux, BF16 size, no upload" $?
+check "DiT: parameters as mkmodel's tiny-flux, BF16 size, F32 activations on the CPU, no upload" $?
 grep -q 'hidden 256, 2 heads x 128, 2 double + 2 single blocks' <<<"$(jget "$json" dit config)"
 check "DiT: config description" $?
 [ "$(jget "$json" t5 params)" = "$(manifest_params tiny-t5xxl.safetensors)" ] &&
