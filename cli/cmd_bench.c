@@ -5,6 +5,7 @@
  * machine-readable record for BENCHMARKS.md. Random models are built directly in device memory
  * (models/random_weights.h), so a GPU run needs no model files. */
 #include <jansson.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,15 +478,16 @@ static void print_row(const size_result *s) {
     fflush(stdout);
 }
 
-/* A number, or null for the "not measured" marker (< 0). */
-static json_t *measured(double v) { return v >= 0 ? json_real(v) : json_null(); }
+/* A number, or null for the "not measured" marker (< 0) and for what a zero time would make
+ * infinite (JSON has no infinity). */
+static json_t *measured(double v) { return v >= 0 && isfinite(v) ? json_real(v) : json_null(); }
 
 static json_t *size_json(const size_result *s) {
-    return json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:o}", "width", (json_int_t)s->size,
+    return json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:o}", "width", (json_int_t)s->size,
                      "height", (json_int_t)s->size, "image_tokens", (json_int_t)s->image_tokens, "ms_per_step",
                      s->ms_per_step, "tflop_per_step", s->flops.total / 1e12, "linear_tflop", s->flops.linear / 1e12,
-                     "attention_tflop", s->flops.attention / 1e12, "tflops", s->tflops, "percent_of_peak",
-                     s->percent_of_peak, "peak_memory_gib", measured(s->peak_gib), "vae_decode_ms",
+                     "attention_tflop", s->flops.attention / 1e12, "tflops", measured(s->tflops), "percent_of_peak",
+                     measured(s->percent_of_peak), "peak_memory_gib", measured(s->peak_gib), "vae_decode_ms",
                      measured(s->vae_ms), "vae_peak_memory_gib", measured(s->vae_peak_gib));
 }
 
