@@ -320,21 +320,27 @@ def main(argv):
             torch.set_default_dtype(default)
     params = sum(p.numel() for p in model.parameters())
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    status = 0
     for mode in a.modes:
-        fn = torch.compile(model) if mode == "compile" else model
+        # Static shapes: one specialised graph per size, as a deployment would compile them.
+        fn = torch.compile(model, dynamic=False) if mode == "compile" else model
         for size in a.sizes:
             tokens = (size // 16) ** 2
             lin, att = flux_flops(c, a.batch, tokens, a.text_tokens)
-            with torch.inference_mode():
-                ms, warm_s, peak = time_size(torch, fn, c, a, size, dev)
+            try:
+                with torch.inference_mode():
+                    ms, warm_s, peak = time_size(torch, fn, c, a, size, dev)
+            except Exception as e:  # report and go on: a failed compile must not hide eager numbers
+                print(f"flux_torch.py: {mode} at {size}x{size} failed: {type(e).__name__}: {e}", file=sys.stderr)
+                status = 1
+                continue
             rec = {"impl": "pytorch", "mode": mode, "size": size, "image_tokens": tokens, "text_tokens": a.text_tokens,
                    "batch": a.batch, "preset": a.preset, "params": params, "ms_per_step": round(ms, 4),
                    "tflop_per_step": round((lin + att) / 1e12, 6), "tflops": round((lin + att) / (ms * 1e-3) / 1e12, 4),
                    "warmup_seconds": round(warm_s, 3), "peak_memory_gib": None if peak is None else round(peak, 3),
                    "device": name, "torch": torch.__version__}
             print(json.dumps(rec), flush=True)
-    return 0
-
+    return status
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
