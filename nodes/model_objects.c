@@ -396,9 +396,14 @@ static fg_error *t5_load(const void *argp, void **model, void (**free_model)(voi
     fg_weights *view = NULL;
     fg_t5_model *m = NULL;
     FG_TRY(fg_weights_open_at_anchor(a->path, T5_ANCHOR, "T5 encoder", &view));
+    fg_error *err = fg_t5_sanitize_view(view);
+    if (err) {
+        fg_weights_close(view);
+        return err;
+    }
     FG_TRY(place_view(&view, a->where, "T5-XXL"));
     FG_TRY(fg_t5_load_owned(view, &m));
-    fg_error *err = fg_t5_set_act_dtype(m, a->where.act_dtype);
+    err = fg_t5_set_act_dtype(m, a->where.act_dtype);
     if (err) {
         fg_t5_free(m);
         return err;
@@ -741,6 +746,7 @@ static fg_error *lora_text_build(lora_text_holder *h, const lora_text_arg *arg) 
     for (int k = FG_LORA_MODEL_CLIP_L; k < FG_LORA_MODEL_COUNT && !err; k++) {
         if (!h->views.v[k]) continue;
         err = fg_lora_build_patched(h->views.v[k], (fg_lora_model)k, chain.all, chain.n_all, false, &h->patched[k]);
+        if (!err && k == FG_LORA_MODEL_T5) err = fg_t5_sanitize_view(h->patched[k]);
         if (!err) err = place_view(&h->patched[k], where, k == FG_LORA_MODEL_T5 ? "T5-XXL with LoRA" : "CLIP-L with LoRA");
     }
     lora_chain_free(&chain);

@@ -494,6 +494,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_t5_fp8_agrees_with_f16);
     RUN_TEST(test_t5_fp8_scaled_equals_dequantised);
     RUN_TEST(test_t5_fp8_nan_embedding_reads_as_zero);
+    RUN_TEST(test_t5_fp8_nan_embedding_upload);
     RUN_TEST(test_clip_fp8_scaled_equals_dequantised);
     return test_summary();
 }

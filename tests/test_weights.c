@@ -279,7 +279,9 @@ static void test_upload_f32_and_clone(void) {
         if (clone) CHECK(fg_weights_count(clone) == 5 && fg_weights_device(clone) == FG_DEVICE_CPU);
         fg_weights_close(clone);
     }
-    CHECK_ERR(fg_weights_upload(src, FG_DEVICE_CPU, FG_I32, &up, NULL), "not a float dtype");
+    fg_weights *bad = NULL;
+    CHECK_ERR(fg_weights_upload(src, FG_DEVICE_CPU, FG_I32, &bad, NULL), "not a float dtype");
+    CHECK(!bad);
     fg_weights_close(up);
     fg_weights_close(src);
 }

@@ -151,28 +151,45 @@ static bool fp8_not_finite(uint8_t v, fg_dtype dt) {
  * bytes of the table once gives the same lookups (NaN -> 0) without a per-call pass. e5m2
  * infinities become the largest finite e5m2 value (nan_to_num would give FLT_MAX; no e5m2
  * T5 files are known). */
-static fg_error *sanitize_fp8_embedding(fg_t5_model *m) {
-    fg_dtype dt = m->embed.dtype;
-    if (dt != FG_F8_E4M3 && dt != FG_F8_E5M2) return NULL;
-    /* Uploads convert fp8 to BF16 first, so only in-memory fp8 tables built on a device land
-     * here; those are generated, not read from a file with NaN entries. */
-    if (m->embed.device != FG_DEVICE_CPU) return NULL;
-    const uint8_t *src = m->embed.data;
-    size_t n = (size_t)fg_tensor_numel(&m->embed), first = n;
+/* *out = a finite copy of the fp8 table t when it holds non-finite bytes (else left empty). */
+static fg_error *finite_fp8_copy(const fg_tensor *t, fg_tensor *out) {
+    const fg_dtype dt = t->dtype;
+    *out = (fg_tensor){0};
+    if ((dt != FG_F8_E4M3 && dt != FG_F8_E5M2) || t->device != FG_DEVICE_CPU) return NULL;
+    const uint8_t *src = t->data;
+    size_t n = (size_t)fg_tensor_numel(t), first = n;
     for (size_t i = 0; i < n && first == n; i++)
         if (fp8_not_finite(src[i], dt)) first = i;
     if (first == n) return NULL;
-    FG_TRY(fg_tensor_alloc_host(&m->embed_finite, dt, m->embed.ndim, m->embed.shape));
-    uint8_t *dst = m->embed_finite.data;
+    FG_TRY(fg_tensor_alloc_host(out, dt, t->ndim, t->shape));
+    uint8_t *dst = out->data;
     memcpy(dst, src, n);
     for (size_t i = first; i < n; i++) {
         if (!fp8_not_finite(dst[i], dt)) continue;
         bool is_nan = dt == FG_F8_E4M3 || (dst[i] & 0x03) != 0;
         dst[i] = is_nan ? 0x00 : (uint8_t)((dst[i] & 0x80) | 0x7B);
     }
+    return NULL;
+}
+
+/* Uploads convert fp8 to BF16 first (fg_t5_sanitize_view cleans the table before), so only
+ * host tables are looked at. */
+static fg_error *sanitize_fp8_embedding(fg_t5_model *m) {
+    FG_TRY(finite_fp8_copy(&m->embed, &m->embed_finite));
+    if (!m->embed_finite.data) return NULL;
     m->embed = m->embed_finite;
     m->embed.owns_data = false;
     return NULL;
+}
+
+fg_error *fg_t5_sanitize_view(fg_weights *w) {
+    FG_CHECK_ARG(w, "fg_t5_sanitize_view: NULL view");
+    const char *name = fg_weights_has(w, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
+    if (!fg_weights_has(w, name)) return NULL; /* fg_t5_load names what is missing */
+    fg_tensor t, finite;
+    FG_TRY(fg_weights_get(w, name, &t));
+    FG_TRY(finite_fp8_copy(&t, &finite));
+    return finite.data ? fg_weights_override(w, name, &finite) : NULL;
 }
 
 static fg_error *load_all(const fg_weights *w, fg_t5_model *m) {

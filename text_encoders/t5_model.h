@@ -29,6 +29,10 @@ typedef struct fg_t5_model fg_t5_model;
 /* Builds the model over a weights view whose names start at "encoder." / "shared." (make a
  * prefixed view for all-in-one checkpoints). Borrows tensor views: `w` must outlive it. */
 fg_error *fg_t5_load(const fg_weights *w, fg_t5_model **out) FG_MUST_CHECK;
+/* Before an upload: an fp8 token embedding with NaN (or e5m2 infinity) bytes is replaced in w
+ * by the finite copy fg_t5_load would read (ComfyUI's nan_to_num on fp8 T5 embeddings), so the
+ * BF16 copy holds none. A no-op for other tables. */
+fg_error *fg_t5_sanitize_view(fg_weights *w) FG_MUST_CHECK;
 /* Opens a file, finds the prefix in front of "encoder.final_layer_norm.weight" (none, or e.g.
  * "text_encoders.t5xxl.transformer.") and loads; the model owns the file. */
 /* fg_t5_load on a view the model then owns (closed with it, or here on failure): an

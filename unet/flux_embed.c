@@ -111,8 +111,8 @@ static void rope_angles(const fg_flux_params *p, const float pos[3], const doubl
         for (int k = 0; k < p->axes_dim[a] / 2; k++, m++) angles[m] = (double)pos[a] * omega[m];
 }
 
-fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos_t,
-                           fg_tensor *sin_t) {
+static fg_error *build_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos_t,
+                                  fg_tensor *sin_t) {
     const fg_flux_params *p = &m->p;
     const int64_t pairs = p->head_dim / 2, len = lt + h2 * w2;
     fg_tensor hc = {0}, hs = {0};
@@ -144,6 +144,39 @@ done:
         fg_tensor_free(sin_t);
     }
     return err;
+}
+
+struct fg_flux_rope_cache {
+    int64_t lt, h2, w2;
+    fg_tensor cos, sin;
+};
+
+void flux_rope_cache_free(fg_flux_model *m) {
+    if (!m->rope_cache) return;
+    fg_tensor_free(&m->rope_cache->cos);
+    fg_tensor_free(&m->rope_cache->sin);
+    free(m->rope_cache);
+    m->rope_cache = NULL;
+}
+
+fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos_t,
+                           fg_tensor *sin_t) {
+    struct fg_flux_rope_cache *c = m->rope_cache;
+    if (!c || c->lt != lt || c->h2 != h2 || c->w2 != w2) {
+        fg_tensor cos = {0}, sin = {0};
+        FG_TRY(build_rope_tables(m, lt, h2, w2, &cos, &sin));
+        if (!c) c = calloc(1, sizeof *c);
+        if (!c) {
+            fg_tensor_free(&cos), fg_tensor_free(&sin);
+            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "rope table cache");
+        }
+        fg_tensor_free(&c->cos), fg_tensor_free(&c->sin);
+        *c = (struct fg_flux_rope_cache){lt, h2, w2, cos, sin};
+        ((fg_flux_model *)m)->rope_cache = c; /* a cache, not the model's meaning */
+    }
+    *cos_t = c->cos, *sin_t = c->sin; /* borrowed: fg_tensor_free only clears them */
+    cos_t->owns_data = sin_t->owns_data = false;
+    return NULL;
 }
 
 fg_error *flux_ids(const fg_flux_model *m, int64_t b, int64_t lt, int64_t h2, int64_t w2, fg_tensor *img_ids,

@@ -32,9 +32,12 @@ fg_error *flux_table_rows(const fg_tensor *table, int64_t start, int64_t len, fg
 
 /* vec [B, H] = time_in(temb(timestep)) + guidance_in(temb(guidance)) + vector_in(y). */
 fg_error *flux_vec(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *vec) FG_MUST_CHECK;
-/* RoPE cos/sin tables [1, Lt + h2*w2, head_dim/2] for text ids 0 then image ids (0, i, j). */
+/* RoPE cos/sin tables [1, Lt + h2*w2, head_dim/2] for text ids 0 then image ids (0, i, j):
+ * borrowed views of the model's cache, rebuilt (on the host, then copied) when the shape
+ * changes. flux_rope_cache_free drops them (fg_flux_free). */
 fg_error *flux_rope_tables(const fg_flux_model *m, int64_t lt, int64_t h2, int64_t w2, fg_tensor *cos,
                            fg_tensor *sin) FG_MUST_CHECK;
+void flux_rope_cache_free(fg_flux_model *m);
 /* Host F32 ids for the trace: img_ids [B, h2*w2, 3] = (0, i, j), txt_ids [B, lt, 3] = 0. */
 fg_error *flux_ids(const fg_flux_model *m, int64_t b, int64_t lt, int64_t h2, int64_t w2, fg_tensor *img_ids,
                    fg_tensor *txt_ids) FG_MUST_CHECK;

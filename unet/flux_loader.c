@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "unet/flux_internal.h"
 
 #define CHECKPOINT_PREFIX "model.diffusion_model."
 
@@ -151,6 +152,7 @@ fg_error *fg_flux_load(const char *path, fg_flux_model **out) {
 
 void fg_flux_free(fg_flux_model *m) {
     if (!m) return;
+    flux_rope_cache_free(m);
     free(m->double_blocks);
     free(m->single_blocks);
     fg_weights_close(m->weights);

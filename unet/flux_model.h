@@ -45,6 +45,9 @@ typedef struct fg_flux_model {
     fg_flux_double_block *double_blocks; /* p.arch.depth */
     fg_flux_single_block *single_blocks; /* p.arch.depth_single */
     fg_weights *weights;                 /* owned: keeps the mappings and converted tensors alive */
+    /* The RoPE tables of the last sequence shape, kept on the device so the steps of one
+     * sampling run copy nothing to it after the first (flux_embed.c; one forward at a time). */
+    struct fg_flux_rope_cache *rope_cache;
     bool diffusers;                      /* loaded from diffusers names (converted at load) */
 } fg_flux_model;
 

@@ -16,6 +16,9 @@
 
 /* Floats per converted buffer: 16 MiB. */
 #define BF16_CHUNK_FLOATS ((int64_t)1 << 22)
+/* linear widens its whole weight once per chunk of rows, so it takes chunks of up to 128 MiB
+ * of x and out together: a FLUX MLP over 4096 tokens then needs 2 chunks, not 12. */
+#define BF16_LINEAR_CHUNK_FLOATS ((int64_t)1 << 25)
 #define CONVERT_MIN_CHUNK 32768
 
 /* ---- conversion and views ------------------------------------------------------------- */
@@ -84,6 +87,7 @@ typedef struct row_plan {
     const fg_tensor *in[ROW_MAX_INPUTS]; /* NULL: absent */
     int64_t in_cols[ROW_MAX_INPUTS];
     int64_t rows, group;
+    int64_t budget; /* floats of all buffers of one chunk together; 0: BF16_CHUNK_FLOATS each */
 } row_plan;
 
 /* Computes rows [r0, r0 + n) in f32: out is [n, out_cols], in[k] [n, in_cols[k]] or NULL. */
@@ -94,6 +98,12 @@ static int64_t row_step(const row_plan *p) {
     for (int k = 0; k < ROW_MAX_INPUTS; k++)
         if (p->in[k] && p->in_cols[k] > widest) widest = p->in_cols[k];
     int64_t step = BF16_CHUNK_FLOATS / (widest > 0 ? widest : 1);
+    if (p->budget > 0) {
+        int64_t all = p->out_cols;
+        for (int k = 0; k < ROW_MAX_INPUTS; k++)
+            if (p->in[k]) all += p->in_cols[k];
+        step = p->budget / (all > 0 ? all : 1);
+    }
     if (step < 1) step = 1;
     if (step > p->rows) step = p->rows;
     if (p->group > 0 && step > p->group) step = p->group;
@@ -153,7 +163,7 @@ fg_error *fg_cpu_bf16_linear(fg_tensor *out, const fg_tensor *x, const fg_tensor
     if (out->dtype == FG_F32) return fg_cpu_linear(out, x, w, bias, w_scale, act);
     /* Rows come from out: with K = 0, x has no rows to count. */
     row_plan p = {.op = "linear", .out = out, .out_cols = last_dim(out), .in = {x}, .in_cols = {last_dim(x)},
-                  .rows = rows_of(out)};
+                  .rows = rows_of(out), .budget = BF16_LINEAR_CHUNK_FLOATS};
     linear_ctx c = {w, bias, w_scale, act};
     return run_rows(&p, linear_rows, &c);
 }

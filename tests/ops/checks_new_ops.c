@@ -93,7 +93,8 @@ static void check_bf16_rows_across_chunks(void) {
     CHECK_OK(fg_layer_norm(ref, xf, NULL, NULL, 1e-6f, shf, scf));
     expect_rounded("layer_norm modulated", out, ref, 0);
     release();
-    /* linear: 2100 rows of K = 2048, two chunks */
+    /* linear: 2100 rows of K = 2048 with an activation (its chunks are 128 MiB, too large to
+     * cross here; the row splitting itself is the rms_norm one above) */
     x = ht(FG_BF16, FG_SHAPE(2100, 2048));
     w = ht(FG_BF16, FG_SHAPE(24, 2048));
     out = ht(FG_BF16, FG_SHAPE(2100, 24));

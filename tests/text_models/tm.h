@@ -63,6 +63,7 @@ void test_flux_encode_rejects_bad_input(void);
 void test_t5_fp8_agrees_with_f16(void);
 void test_t5_fp8_scaled_equals_dequantised(void);
 void test_t5_fp8_nan_embedding_reads_as_zero(void);
+void test_t5_fp8_nan_embedding_upload(void);
 void test_clip_fp8_scaled_equals_dequantised(void);
 
 #endif
