@@ -33,6 +33,8 @@ typedef struct bench_opts {
     int64_t steps, warmup, batch, text_tokens;
     bool t5, vae;
     const char *json;
+    fg_dtype act_dtype; /* activations of every model and of the peak GEMM */
+    bool act_set;       /* --activations given to bench */
 } bench_opts;
 
 typedef struct preset_configs {
@@ -76,7 +78,7 @@ static void bench_usage(FILE *f) {
     fprintf(f,
             "usage: fluxgraph bench [--device cpu|cuda] [--preset dev|schnell|tiny] [--random-weights | --model FILE]\n"
             "                       [--sizes 512,1024,1536,2048] [--steps N] [--warmup N] [--batch N]\n"
-            "                       [--text-tokens 512] [--no-t5] [--no-vae] [--json FILE]\n"
+            "                       [--text-tokens 512] [--no-t5] [--no-vae] [--activations f32|bf16] [--json FILE]\n"
             "Times a BF16 GEMM (the measured peak), T5-XXL encode, and per square image size the DiT step\n"
             "(ms, TFLOP/s, %% of peak, peak device memory) and the VAE decode, with random weights built in\n"
             "device memory (or the DiT of a checkpoint). Sizes are pixels, multiples of 8 from 16 to 8192.\n");
@@ -184,6 +186,12 @@ static int parse_option(int argc, char **argv, int *i, bench_opts *o) {
     } else if (is_option(a, "--sizes")) {
         if (!(v = option_value(argc, argv, i, "--sizes"))) return usage_error("%s needs a list", a);
         return parse_sizes(v, o);
+    } else if (is_option(a, "--activations")) {
+        if (!(v = option_value(argc, argv, i, "--activations"))) return usage_error("%s needs a value", a);
+        if (strcmp(v, "f32") == 0) o->act_dtype = FG_F32;
+        else if (strcmp(v, "bf16") == 0) o->act_dtype = FG_BF16;
+        else return usage_error("--activations must be f32 or bf16, not '%s'", v);
+        o->act_set = true;
     } else if (is_option(a, "--json")) {
         if (!(o->json = option_value(argc, argv, i, "--json"))) return usage_error("%s needs a file", a);
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -226,14 +234,14 @@ static double peak_gib(fg_device dev) {
     return (double)s.peak / GIB;
 }
 
-/* The measured peak: an n x n x n GEMM through fg_linear in the act dtype of the device
- * (BF16 on CUDA; F32 on the CPU, where BF16 runs through the f32 kernels) with BF16 weights. */
+/* The measured peak: an n x n x n GEMM through fg_linear in the activation dtype (BF16 on CUDA,
+ * F32 on the CPU unless --activations says otherwise) with BF16 weights. */
 static fg_error *measure_peak(const bench_opts *o, bench_report *r) {
     const bool cuda = o->device == FG_DEVICE_CUDA;
     const int64_t n = cuda ? 8192 : 512;
     const int warm = cuda ? 3 : 1, reps = cuda ? 20 : 5;
     r->gemm_n = n;
-    r->gemm_dtype = cuda ? FG_BF16 : FG_F32;
+    r->gemm_dtype = o->act_dtype; /* what the models compute in: BF16 on CUDA, F32 on the CPU by default */
     fg_tensor x = {0}, w = {0}, out = {0};
     fg_error *err = random_tensor(&x, o->device, r->gemm_dtype, FG_SHAPE(n, n), -1.0f, 1.0f, 11);
     if (!err) err = random_tensor(&w, o->device, WEIGHT_DTYPE, FG_SHAPE(n, n), -0.01f, 0.01f, 12);
@@ -270,6 +278,7 @@ static fg_error *time_t5(const bench_opts *o, const preset_configs *pc, bench_re
     if (!err) err = fg_random_weights(&layout, o->device, WEIGHT_DTYPE, 2, pc->t5_label, &w);
     fg_layout_free(&layout);
     if (!err) err = fg_t5_load(w, &t5);
+    if (!err) err = fg_t5_set_act_dtype(t5, o->act_dtype);
     const int64_t n = o->batch * o->text_tokens;
     if (!err && !(ids = malloc((size_t)n * sizeof *ids))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "T5 ids");
     for (int64_t i = 0; !err && i < n; i++) ids[i] = 2 + (int32_t)(fg_fill_hash(7, (uint64_t)i) % (uint64_t)(pc->t5.vocab - 2));
@@ -342,8 +351,14 @@ static fg_error *load_dit(const bench_opts *o, const preset_configs *pc, bench_r
     }
     FG_TRY(fg_flux_load_weights(w, m)); /* takes w */
     r->dit_load_s = fg_time_now() - t0;
+    fg_error *err = fg_flux_set_act_dtype(*m, o->act_dtype);
+    if (err) {
+        fg_flux_free(*m);
+        *m = NULL;
+        return err;
+    }
     if ((*m)->device != o->device) {
-        fg_error *err = fg_errorf(FG_ERR_UNSUPPORTED, "the FLUX loader placed the model on %s, not %s",
+        err = fg_errorf(FG_ERR_UNSUPPORTED, "the FLUX loader placed the model on %s, not %s",
                                   fg_device_name((*m)->device), fg_device_name(o->device));
         fg_flux_free(*m);
         *m = NULL;
@@ -421,6 +436,7 @@ static fg_error *run_sizes(const bench_opts *o, const preset_configs *pc, bench_
         if (!err) err = fg_random_weights(&layout, o->device, WEIGHT_DTYPE, 3, pc->vae_label, &vae_w);
         fg_layout_free(&layout);
         if (!err) err = fg_vae_load(vae_w, &vae);
+        if (!err) err = fg_vae_set_act_dtype(vae, o->act_dtype);
     }
     if (!err) print_header(o, r);
     for (int i = 0; i < o->nsizes && !err; i++) {
@@ -567,6 +583,10 @@ int cmd_bench(int argc, char **argv) {
         int rc = parse_option(argc, argv, &i, &o);
         if (rc) return rc < 0 ? 0 : rc;
     }
+    /* The global --activations applies when bench runs on the global device; otherwise the
+     * models' default for the device. */
+    if (!o.act_set)
+        o.act_dtype = o.device == g_cli.device ? g_cli.act_dtype : o.device == FG_DEVICE_CPU ? FG_F32 : FG_BF16;
     if (!fg_device_available(o.device)) {
         fprintf(stderr, "fluxgraph: error: bench: device %s is not available (%s)\n", fg_device_name(o.device),
                 fg_device_description(o.device));

@@ -106,6 +106,14 @@ model=tests/fixtures/models/diffusion_models/tiny-flux.safetensors
     [ "$(jget "$tmp/file.json" dit params)" = "$(manifest_params tiny-flux.safetensors)" ]
 check "--model: the checkpoint's DiT is timed" $?
 
+"$fg" bench --device cpu --preset tiny --sizes 32 --steps 1 --warmup 0 --no-t5 --no-vae --activations bf16 \
+    --json "$tmp/bf16.json" >"$tmp/out" 2>&1
+[ $? = 0 ] && [ "$(jget "$tmp/bf16.json" dit act_dtype)" = BF16 ] && [ "$(jget "$tmp/bf16.json" peak_gemm dtype)" = BF16 ]
+check "--activations bf16: BF16 DiT activations and GEMM on the CPU" $?
+"$fg" --device cpu --activations bf16 bench --preset tiny --sizes 32 --steps 1 --warmup 0 --no-t5 --no-vae \
+    --json "$tmp/global.json" >"$tmp/out" 2>&1
+[ $? = 0 ] && [ "$(jget "$tmp/global.json" dit act_dtype)" = BF16 ]; check "global --activations bf16 applies to bench" $?
+
 "$fg" bench --help >"$tmp/out" 2>&1
 [ $? = 0 ] && grep -q 'usage: fluxgraph bench' "$tmp/out"; check "--help: usage, exit 0" $?
 
@@ -133,6 +141,7 @@ expect "batch too large" 2 "--batch must be an integer from 1 to 64" --batch 65
 expect "text tokens 0" 2 "--text-tokens must be an integer from 1" --text-tokens 0
 expect "unknown preset" 2 "--preset must be dev, schnell or tiny, not 'huge'" --preset huge
 expect "unknown device" 2 "--device must be cpu or cuda, not 'tpu'" --device tpu
+expect "unknown activations" 2 "--activations must be f32 or bf16, not 'f16'" --activations f16
 expect "unknown option" 2 "unknown argument '--frobnicate'" --frobnicate
 expect "option without value" 2 "--json needs a file" --json
 expect "missing model file" 1 "$tmp/none.safetensors" --model "$tmp/none.safetensors" --json "$tmp/bad.json"
