@@ -8,7 +8,7 @@
 # Usage: bench/gpu_bench.sh [BUILD_DIR]          (from the repository root; `make bench-gpu`)
 # Environment (defaults): DEVICE (cuda), PRESET (dev), SIZES (512,1024,1536,2048), STEPS (10),
 #   WARMUP (3), BATCH (1), TEXT_TOKENS (512), MODES (eager,compile), PYTHON (python3),
-#   OUT (bench-results: fluxgraph.json, fluxgraph.txt, torch.jsonl, torch.err, table.md).
+#   OUT (BUILD_DIR/bench-results: fluxgraph.json, fluxgraph.txt, torch.jsonl, torch.err, table.md).
 # A quick dry run on the CPU: DEVICE=cpu PRESET=tiny SIZES=64,128 STEPS=2 WARMUP=1 bench/gpu_bench.sh
 set -u
 build=${1:-build}
@@ -22,7 +22,7 @@ batch=${BATCH:-1}
 text_tokens=${TEXT_TOKENS:-512}
 modes=${MODES:-eager,compile}
 python=${PYTHON:-python3}
-out=${OUT:-bench-results}
+out=${OUT:-$build/bench-results}
 
 die() { echo "gpu_bench: $*" >&2; exit 1; }
 [ -x "$fg" ] || die "$fg is not built (run make first)"
