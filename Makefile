@@ -61,7 +61,7 @@ TEST_UTIL_OBJS := $(BUILD)/obj/tests/testing.o
 test_extra_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(patsubst test_%,%,$(1))/*.c))
 
 .SECONDARY:
-.PHONY: all features test test-gpu asan clean demo bench
+.PHONY: all features test test-gpu asan clean demo bench bench-gpu
 all: $(BUILD)/fluxgraph $(TEST_BINS) features
 
 features: $(CONFIG)
@@ -122,6 +122,11 @@ $(BUILD)/bench_%: $(BUILD)/obj/bench/bench_%.o $(LIB_OBJS)
 BENCH_DEVICE ?= cpu
 bench: $(BENCH_BINS)
 	$(BUILD)/bench_ops --device $(BENCH_DEVICE)
+
+# The issue-7 GPU benchmark: `fluxgraph bench --device cuda` against the PyTorch reference
+# (bench/flux_torch.py) on the same GPU, as a markdown table (variables: see bench/gpu_bench.sh).
+bench-gpu: $(BUILD)/fluxgraph
+	@bash bench/gpu_bench.sh $(BUILD)
 
 demo: all
 	@bash tools/demo.sh $(BUILD)

@@ -23,6 +23,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_nodes(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 /* Prints a workflow loading error; returns 1 for unreadable files, 2 for invalid ones. */
 int cli_workflow_error(const char *cmd, fg_error *err);
 

@@ -18,6 +18,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"bench", cmd_bench, "[--device D] [--preset dev|schnell|tiny] [--sizes 512,1024] ...: time the DiT, T5, VAE"},
     {"convert", cmd_convert, "FILE: the API-format prompt of a workflow (API/UI JSON or PNG)"},
     {"info", cmd_info, "FILE.safetensors: tensors, dtypes, parameters, detected model kind"},
     {"mkmodel", cmd_mkmodel, "--preset NAME DIR | --list: random-weight models in the real layouts"},
