@@ -345,7 +345,7 @@ fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) {
     fg_tensor taken = *t;
     memset(t, 0, sizeof *t);
     if (fg_weights_has(w, name)) {
-        fg_tensor_free_host(&taken);
+        fg_tensor_free(&taken); /* host or device storage */
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: tensor '%s' already exists", w->files->path, name);
     }
     return add_owned_entry(w, name, taken);
@@ -356,7 +356,7 @@ static fg_error *add_owned_entry(fg_weights *w, const char *name, fg_tensor take
         size_t cap = w->owned_cap ? w->owned_cap * 2 : 16;
         owned_tensor *grown = realloc(w->owned, cap * sizeof *grown);
         if (!grown) {
-            fg_tensor_free_host(&taken);
+            fg_tensor_free(&taken); /* host or device storage */
             return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", name);
         }
         w->owned = grown;
@@ -364,7 +364,7 @@ static fg_error *add_owned_entry(fg_weights *w, const char *name, fg_tensor take
     }
     char *copy = strdup(name);
     if (!copy) {
-        fg_tensor_free_host(&taken);
+        fg_tensor_free(&taken); /* host or device storage */
         return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", name);
     }
     w->owned[w->owned_count++] = (owned_tensor){copy, taken};
@@ -401,7 +401,7 @@ fg_error *fg_weights_override(fg_weights *w, const char *name, fg_tensor *t) {
     }
     const fg_safetensors *shard;
     if (!find_file_entry(w, name, &shard)) {
-        fg_tensor_free_host(&taken);
+        fg_tensor_free(&taken); /* host or device storage */
         return fg_errorf(FG_ERR_NOT_FOUND, "%s: no tensor '%s%s' to override", w->files->path, w->prefix, name);
     }
     /* Drop the file name from the listing first, so the name stays listed once. */

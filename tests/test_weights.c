@@ -302,6 +302,26 @@ static void test_new_view_device(void) {
     fg_weights_close(w);
 }
 
+/* A tensor refused by fg_weights_add_owned / fg_weights_override is freed through its backend
+ * (a device tensor's storage must not go to free()): the device's live bytes return to where
+ * they were. */
+static void test_refused_tensor_freed_on_its_device(void) {
+    fg_weights *w = NULL;
+    if (!CHECK_OK(fg_weights_new("refusals", &w))) return;
+    fg_memory_stats before, after;
+    fg_tensor a, dup, stray;
+    if (CHECK_OK(fg_tensor_alloc(&a, FG_DEVICE_CPU, FG_F32, FG_SHAPE(64))) && CHECK_OK(fg_weights_add_owned(w, "a", &a))) {
+        CHECK_OK(fg_device_memory_stats(FG_DEVICE_CPU, &before));
+        if (CHECK_OK(fg_tensor_alloc(&dup, FG_DEVICE_CPU, FG_F32, FG_SHAPE(1 << 16))))
+            CHECK_ERR(fg_weights_add_owned(w, "a", &dup), "already exists");
+        if (CHECK_OK(fg_tensor_alloc(&stray, FG_DEVICE_CPU, FG_F32, FG_SHAPE(1 << 16))))
+            CHECK_ERR(fg_weights_override(w, "missing", &stray), "no tensor");
+        CHECK_OK(fg_device_memory_stats(FG_DEVICE_CPU, &after));
+        CHECK(after.in_use == before.in_use, "%zu bytes live before, %zu after", before.in_use, after.in_use);
+    }
+    fg_weights_close(w);
+}
+
 int main(void) {
     RUN_TEST(test_prefixed_views);
     RUN_TEST(test_owned_tensors);
@@ -312,5 +332,6 @@ int main(void) {
     RUN_TEST(test_upload_f32_and_clone);
     RUN_TEST(test_new_view_device);
     RUN_TEST(test_added_only);
+    RUN_TEST(test_refused_tensor_freed_on_its_device);
     return test_summary();
 }
