@@ -13,9 +13,10 @@ make -j2 BUILD=build-gpu CUDA_ARCHS="$arch" all >/dev/null
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib"
+# Only what tools/gpu_run.sh runs: every binary carries the whole library and its CUDA code.
 cp build-gpu/fluxgraph "$stage/bin/"
-for t in build-gpu/tests/test_*; do [ -x "$t" ] && cp "$t" "$stage/bin/"; done
-strip --strip-debug "$stage"/bin/* 2>/dev/null || true
+for t in test_ops test_flux test_vae test_text_models test_e2e; do cp "build-gpu/tests/$t" "$stage/bin/"; done
+strip "$stage"/bin/*
 # Every shared library outside the CUDA toolkit (the GPU image brings CUDA, cuBLASLt, cuDNN).
 ldd build-gpu/fluxgraph | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
     case "$lib" in
@@ -25,7 +26,12 @@ ldd build-gpu/fluxgraph | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
     esac
 done
 mkdir -p .gpupack
-grep -qx '/.gpupack/' .git/info/exclude 2>/dev/null || echo '/.gpupack/' >>.git/info/exclude
-tar -C "$stage" -cf - bin lib | xz -6 -T2 >.gpupack/pack.tar.xz
+exclude=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$exclude")"
+grep -qx '/.gpupack/' "$exclude" 2>/dev/null || echo '/.gpupack/' >>"$exclude"
+# One solid stream with a dictionary larger than a binary: the copies of the library shared by
+# the binaries compress to almost nothing.
+tar -C "$stage" -cf - bin lib | xz -9e --lzma2=dict=64MiB >.gpupack/pack.tar.xz
 echo "packed $(du -h .gpupack/pack.tar.xz | cut -f1) for sm_$arch into .gpupack/pack.tar.xz"
-echo "tracked tree: $(git ls-files -z | xargs -0 cat | wc -c | awk '{printf "%.1f MiB", $1/1048576}') (tree + pack must stay under 64 MiB)"
+echo "tracked tree: $(git ls-files -z | xargs -0 cat | wc -c | awk '{printf "%.1f MiB", $1/1048576}') (tree + pack must stay under 64 MiB;"
+echo "  if over, untrack the LoRA fixtures for the session: see BENCHMARKS.md, GPU)"
