@@ -23,6 +23,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee 
 ldd "$bin/fluxgraph" | grep "not found" && { echo "gpu_run: missing libraries"; exit 2; }
 "$bin/fluxgraph" version | tee -a "$out/gpu.txt"
 rm -f "$out/failed"
+# A build folder as the test scripts expect it (BUILD/fluxgraph, BUILD/tests/test_*).
+mkdir -p /tmp/fg/build && ln -sf "$bin/fluxgraph" /tmp/fg/build/fluxgraph && ln -sfn "$bin" /tmp/fg/build/tests
 if [ "$what" = test ] || [ "$what" = all ]; then
     run() { echo "== $*"; "$@" || echo "$*" >>"$out/failed"; }
     {
@@ -33,13 +35,12 @@ if [ "$what" = test ] || [ "$what" = all ]; then
         FG_TEST_DEVICE=cuda FG_CUDA_GRAPHS=0 run "$bin/test_flux"
         FG_TEST_DEVICE=cuda run "$bin/test_vae"
         FG_TEST_DEVICE=cuda run "$bin/test_text_models"
-        mkdir -p /tmp/fg/build && ln -sf "$bin/fluxgraph" /tmp/fg/build/fluxgraph && ln -sfn "$bin" /tmp/fg/build/tests
         run bash tests/test_e2e.sh /tmp/fg/build
         run sh -c "$bin/test_ops >/dev/null && echo cpu ops ok" # the CPU reference itself on this machine
     } 2>&1 | tee "$out/test-gpu.log"
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
-    FLUXGRAPH="$bin/fluxgraph" sh bench/gpu_bench.sh "$out" 2>&1 | tee "$out/bench.log"
+    OUT="$out" bash bench/gpu_bench.sh /tmp/fg/build 2>&1 | tee "$out/bench.log"
 fi
 [ -s "$out/failed" ] && { echo "gpu_run: failed:"; cat "$out/failed"; exit 1; }
 exit 0
