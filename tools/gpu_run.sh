@@ -40,7 +40,7 @@ if [ "$what" = test ] || [ "$what" = all ]; then
     } 2>&1 | tee "$out/test-gpu.log"
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
-    OUT="$out" bash bench/gpu_bench.sh /tmp/fg/build 2>&1 | tee "$out/bench.log"
+    OUT="$out/bench" bash bench/gpu_bench.sh /tmp/fg/build 2>&1 | tee "$out/bench.log"
 fi
 [ -s "$out/failed" ] && { echo "gpu_run: failed:"; cat "$out/failed"; exit 1; }
 exit 0
