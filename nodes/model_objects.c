@@ -1,4 +1,5 @@
-/* MODEL / CLIP / VAE payloads and the reference-counted model cache (see model_objects.h). */
+/* MODEL / CLIP / VAE payloads and the reference-counted model cache (see model_objects.h); the
+ * LoRA-patched objects are in model_objects_lora.c. */
 #include "nodes/model_objects.h"
 
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include "kernels/ops.h"
 #include "models/weights.h"
 #include "models/weights_internal.h"
+#include "nodes/model_objects_internal.h"
 #include "text_encoders/clip_model.h"
 #include "text_encoders/flux_text_encode.h"
 #include "text_encoders/t5_model.h"
@@ -31,6 +33,10 @@ static fg_loaded *cache_head;
 
 void *fg_loaded_model(const fg_loaded *slot) {
     return slot ? slot->model : NULL;
+}
+
+const char *fg_loaded_key(const fg_loaded *slot) {
+    return slot ? slot->key : NULL;
 }
 
 fg_loaded *fg_loaded_ref(fg_loaded *slot) {
@@ -130,9 +136,8 @@ static fg_error *make_placed_key(const char *kind, const char *path, const char 
  * activations: that run is the GPU's numerics on the host (BF16 weights in one block). */
 static bool uploads(fg_model_placement p) { return p.device != FG_DEVICE_CPU || p.act_dtype == FG_BF16; }
 
-/* *view replaced by its BF16 copy where p says (the host view closed); nothing to do for the
- * CPU with F32 activations. On failure *view is closed and NULL. */
-static fg_error *place_view(fg_weights **view, fg_model_placement p, const char *what) {
+/* Also places the LoRA-patched text encoders (model_objects_lora.c): one rule for both. */
+fg_error *fg_model_place_view(fg_weights **view, fg_model_placement p, const char *what) {
     if (!uploads(p)) return NULL;
     fg_weights *up = NULL;
     fg_error *err = fg_weights_upload_logged(*view, p.device, FG_BF16, what, &up);
@@ -143,17 +148,10 @@ static fg_error *place_view(fg_weights **view, fg_model_placement p, const char 
 
 /* ---- FLUX DiT --------------------------------------------------------------------------- */
 
-/* A DiT whose Linear weights were narrowed to fp8 at load owns those copies here; the model's
- * linears point at them instead of the file's tensors. */
-typedef struct flux_holder {
-    fg_flux_model *model; /* on the placement's device */
-    fg_flux_model *host;  /* the file model LoRAs patch, when model is an uploaded copy */
-    fg_tensor *narrowed;
-    size_t n_narrowed;
-} flux_holder;
-
+/* A FLUX slot holds an fg_flux_holder (model_objects_internal.h): the LoRA side patches its
+ * host model and places the result with fg_flux_place, like a plain load. */
 static void flux_holder_free(void *p) {
-    flux_holder *h = p;
+    fg_flux_holder *h = p;
     if (!h) return;
     fg_flux_free(h->model);
     fg_flux_free(h->host);
@@ -168,12 +166,9 @@ typedef struct flux_load_arg {
     fg_model_placement where;
 } flux_load_arg;
 
-static const fg_flux_model *holder_host(const flux_holder *h) { return h->host ? h->host : h->model; }
+const fg_flux_model *fg_flux_holder_host(const fg_flux_holder *h) { return h->host ? h->host : h->model; }
 
-/* The DiT where p says: host itself on the CPU with F32 activations, else a model over an
- * uploaded copy of its weights (a diffusers DiT uploads only its converted names). host stays
- * the caller's. */
-static fg_error *flux_place(fg_flux_model *host, fg_model_placement p, const char *what, fg_flux_model **placed) {
+fg_error *fg_flux_place(fg_flux_model *host, fg_model_placement p, const char *what, fg_flux_model **placed) {
     *placed = NULL;
     if (!uploads(p)) {
         FG_TRY(fg_flux_set_act_dtype(host, p.act_dtype));
@@ -223,7 +218,7 @@ static void flux_linears(fg_flux_model *m, fg_flux_linear **list) {
 /* UNETLoader's fp8 weight_dtype: Linear weights stored as fp8 (round to nearest, saturating),
  * widened per layer by the ops like an fp8 checkpoint. Weights already in an fp8 format stay
  * as stored (their scale applies); norms, biases and embeddings keep their dtype. */
-static fg_error *flux_narrow(flux_holder *h, fg_dtype dt) {
+static fg_error *flux_narrow(fg_flux_holder *h, fg_dtype dt) {
     size_t n = flux_linear_count(h->model);
     fg_flux_linear **list = calloc(n, sizeof *list);
     h->narrowed = calloc(n, sizeof *h->narrowed);
@@ -254,11 +249,11 @@ static fg_error *flux_narrow(flux_holder *h, fg_dtype dt) {
 
 static fg_error *flux_load(const void *argp, void **model, void (**free_model)(void *)) {
     const flux_load_arg *arg = argp;
-    flux_holder *h = calloc(1, sizeof *h);
+    fg_flux_holder *h = calloc(1, sizeof *h);
     if (!h) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "model holder");
     fg_flux_model *host = NULL;
     fg_error *err = fg_flux_load(arg->path, &host);
-    if (!err) err = flux_place(host, arg->where, "FLUX DiT", &h->model);
+    if (!err) err = fg_flux_place(host, arg->where, "FLUX DiT", &h->model);
     if (h->model != host) h->host = host; /* freed with the holder, also on failure */
     if (!err && arg->narrow_to != FG_F32) err = flux_narrow(h, arg->narrow_to);
     if (err) {
@@ -270,14 +265,15 @@ static fg_error *flux_load(const void *argp, void **model, void (**free_model)(v
     return NULL;
 }
 
-static void lora_uses_free(fg_lora_use *l, size_t n) {
+/* The LoRA lists MODEL and CLIP objects carry: here because clones and destructors copy and free
+ * them, LoRA or not. */
+void fg_lora_uses_free(fg_lora_use *l, size_t n) {
     for (size_t i = 0; l && i < n; i++) free(l[i].path);
     free(l);
 }
 
-/* A copy of src[0..n) plus `extra` (when not NULL) at the end. */
-static fg_error *lora_uses_copy(const fg_lora_use *src, size_t n, const fg_lora_use *extra, fg_lora_use **out,
-                                size_t *out_n) {
+fg_error *fg_lora_uses_copy(const fg_lora_use *src, size_t n, const fg_lora_use *extra, fg_lora_use **out,
+                            size_t *out_n) {
     size_t total = n + (extra ? 1 : 0);
     *out = NULL;
     *out_n = 0;
@@ -288,7 +284,7 @@ static fg_error *lora_uses_copy(const fg_lora_use *src, size_t n, const fg_lora_
         const fg_lora_use *from = i < n ? &src[i] : extra;
         l[i] = (fg_lora_use){.path = strdup(from->path), .strength = from->strength};
         if (!l[i].path) {
-            lora_uses_free(l, total);
+            fg_lora_uses_free(l, total);
             return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA list");
         }
     }
@@ -301,7 +297,7 @@ static void model_obj_destroy(fg_object *obj) {
     fg_model_obj *m = (fg_model_obj *)obj;
     fg_loaded_release(m->slot);
     fg_loaded_release(m->base_slot);
-    lora_uses_free(m->loras, m->n_loras);
+    fg_lora_uses_free(m->loras, m->n_loras);
     free(m);
 }
 
@@ -311,7 +307,7 @@ fg_model_sampling_params fg_model_default_sampling(const fg_flux_model *flux) {
     return (fg_model_sampling_params){.kind = FG_SAMPLING_FLOW, .shift = 1.0, .multiplier = 1.0};
 }
 
-static fg_error *model_obj_wrap(fg_loaded *slot, fg_model_obj **out) {
+fg_error *fg_model_obj_wrap(fg_loaded *slot, fg_model_obj **out) {
     fg_model_obj *m = calloc(1, sizeof *m);
     if (!m) {
         fg_loaded_release(slot);
@@ -319,7 +315,7 @@ static fg_error *model_obj_wrap(fg_loaded *slot, fg_model_obj **out) {
     }
     fg_object_init(&m->base, FG_TYPE_MODEL, model_obj_destroy);
     m->slot = slot;
-    m->flux = ((flux_holder *)fg_loaded_model(slot))->model;
+    m->flux = ((fg_flux_holder *)fg_loaded_model(slot))->model;
     m->sampling = fg_model_default_sampling(m->flux);
     *out = m;
     return NULL;
@@ -338,18 +334,18 @@ fg_error *fg_model_obj_load(const char *path, fg_weight_dtype dtype, const fg_mo
     FG_TRY(make_placed_key("flux", path, names[dtype], arg.where, key, sizeof key));
     fg_loaded *slot;
     FG_TRY(fg_model_cache_get(key, flux_load, &arg, &slot));
-    FG_TRY(model_obj_wrap(slot, out));
+    FG_TRY(fg_model_obj_wrap(slot, out));
     (*out)->where = arg.where;
     return NULL;
 }
 
 fg_error *fg_model_obj_clone(const fg_model_obj *src, fg_model_obj **out) {
     FG_CHECK_ARG(src && out, "fg_model_obj_clone: NULL argument");
-    FG_TRY(model_obj_wrap(fg_loaded_ref(src->slot), out));
+    FG_TRY(fg_model_obj_wrap(fg_loaded_ref(src->slot), out));
     (*out)->sampling = src->sampling;
     (*out)->where = src->where;
     (*out)->base_slot = fg_loaded_ref(src->base_slot);
-    fg_error *err = lora_uses_copy(src->loras, src->n_loras, NULL, &(*out)->loras, &(*out)->n_loras);
+    fg_error *err = fg_lora_uses_copy(src->loras, src->n_loras, NULL, &(*out)->loras, &(*out)->n_loras);
     if (err) {
         fg_object_unref(&(*out)->base);
         *out = NULL;
@@ -371,15 +367,12 @@ typedef struct encoder_arg {
     fg_model_placement where;
 } encoder_arg;
 
-#define CLIP_ANCHOR "text_model.embeddings.token_embedding.weight"
-#define T5_ANCHOR "encoder.final_layer_norm.weight"
-
 static fg_error *clip_l_load(const void *argp, void **model, void (**free_model)(void *)) {
     const encoder_arg *a = argp;
     fg_weights *view = NULL;
     fg_clip_model *m = NULL;
-    FG_TRY(fg_weights_open_at_anchor(a->path, CLIP_ANCHOR, "CLIP text model", &view));
-    FG_TRY(place_view(&view, a->where, "CLIP-L"));
+    FG_TRY(fg_weights_open_at_anchor(a->path, FG_CLIP_L_ANCHOR, "CLIP text model", &view));
+    FG_TRY(fg_model_place_view(&view, a->where, "CLIP-L"));
     FG_TRY(fg_clip_load_owned(view, &m));
     fg_error *err = fg_clip_set_act_dtype(m, a->where.act_dtype);
     if (err) {
@@ -395,13 +388,13 @@ static fg_error *t5_load(const void *argp, void **model, void (**free_model)(voi
     const encoder_arg *a = argp;
     fg_weights *view = NULL;
     fg_t5_model *m = NULL;
-    FG_TRY(fg_weights_open_at_anchor(a->path, T5_ANCHOR, "T5 encoder", &view));
+    FG_TRY(fg_weights_open_at_anchor(a->path, FG_T5_ANCHOR, "T5 encoder", &view));
     fg_error *err = fg_t5_sanitize_view(view);
     if (err) {
         fg_weights_close(view);
         return err;
     }
-    FG_TRY(place_view(&view, a->where, "T5-XXL"));
+    FG_TRY(fg_model_place_view(&view, a->where, "T5-XXL"));
     FG_TRY(fg_t5_load_owned(view, &m));
     err = fg_t5_set_act_dtype(m, a->where.act_dtype);
     if (err) {
@@ -413,14 +406,14 @@ static fg_error *t5_load(const void *argp, void **model, void (**free_model)(voi
     return NULL;
 }
 
-static void clip_obj_destroy(fg_object *obj) {
+void fg_clip_obj_destroy(fg_object *obj) {
     fg_clip_obj *c = (fg_clip_obj *)obj;
     fg_loaded_release(c->clip_l_slot);
     fg_loaded_release(c->t5_slot);
     fg_loaded_release(c->tokenizers_slot);
     free(c->clip_l_path);
     free(c->t5_path);
-    lora_uses_free(c->loras, c->n_loras);
+    fg_lora_uses_free(c->loras, c->n_loras);
     free(c);
 }
 
@@ -461,7 +454,7 @@ fg_error *fg_clip_obj_load(const char *clip_l_path, const char *t5_path, const f
     *out = NULL;
     fg_clip_obj *c = calloc(1, sizeof *c);
     if (!c) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP object");
-    fg_object_init(&c->base, FG_TYPE_CLIP, clip_obj_destroy);
+    fg_object_init(&c->base, FG_TYPE_CLIP, fg_clip_obj_destroy);
     c->where = placement_or_cpu(where);
     fg_error *err = fg_flux_tokenizers_acquire(&c->tokenizers_slot);
     if (!err && clip_l_path) err = load_encoder("clip_l", clip_l_path, c->where, clip_l_load, &c->clip_l_slot);
@@ -469,7 +462,7 @@ fg_error *fg_clip_obj_load(const char *clip_l_path, const char *t5_path, const f
     if (!err && clip_l_path && !(c->clip_l_path = strdup(clip_l_path))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP");
     if (!err && t5_path && !(c->t5_path = strdup(t5_path))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP");
     if (err) {
-        clip_obj_destroy(&c->base);
+        fg_clip_obj_destroy(&c->base);
         return err;
     }
     c->clip_l = fg_loaded_model(c->clip_l_slot);
@@ -509,7 +502,7 @@ static fg_error *vae_load(const void *argp, void **model, void (**free_model)(vo
     else
         err = fg_weights_view(base, "", &view);
     fg_weights_close(base);
-    if (!err) err = place_view(&view, a->where, "VAE");
+    if (!err) err = fg_model_place_view(&view, a->where, "VAE");
     fg_vae *m = NULL;
     if (!err) err = fg_vae_load(view, &m); /* the model keeps its own reference */
     fg_weights_close(view);
@@ -579,296 +572,6 @@ fg_error *fg_checkpoint_load(const char *path, const fg_model_placement *where, 
         if (*clip) fg_object_unref(&(*clip)->base);
         *model = NULL, *clip = NULL;
         return err;
-    }
-    return NULL;
-}
-
-/* ---- LoRA ------------------------------------------------------------------------------- */
-
-#include "core/log.h"
-#include "models/lora.h"
-
-/* "<what>|<base key>|<lora path>|<strength>|...": one patched model per distinct chain. */
-static fg_error *lora_key(const char *what, const char *base, const fg_lora_use *l, size_t n, char **out) {
-    size_t len = strlen(what) + strlen(base) + 4;
-    for (size_t i = 0; i < n; i++) len += strlen(l[i].path) + 40;
-    char *key = malloc(len), *w = key;
-    if (!key) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA cache key");
-    w += sprintf(w, "%s|%s", what, base);
-    for (size_t i = 0; i < n; i++) w += sprintf(w, "|%s|%.17g", l[i].path, l[i].strength);
-    *out = key;
-    return NULL;
-}
-
-/* The patches of every LoRA of the chain for the models given (each file matched against all
- * of them, as ComfyUI does), concatenated in chain order. The files stay open in `files`
- * (the patches view into them). */
-typedef struct lora_chain {
-    fg_lora_file **files;
-    fg_lora_match *matches;
-    size_t n;
-    fg_lora_weight_patch *all;
-    size_t n_all;
-} lora_chain;
-
-static void lora_chain_free(lora_chain *c) {
-    for (size_t i = 0; i < c->n; i++) {
-        fg_lora_match_free(&c->matches[i]);
-        fg_lora_close(c->files[i]);
-    }
-    free(c->files);
-    free(c->matches);
-    free(c->all);
-    memset(c, 0, sizeof *c);
-}
-
-static fg_error *lora_chain_match(const fg_lora_use *l, size_t n, const fg_lora_models *models, bool model_side,
-                                  lora_chain *c) {
-    memset(c, 0, sizeof *c);
-    c->files = calloc(n ? n : 1, sizeof *c->files);
-    c->matches = calloc(n ? n : 1, sizeof *c->matches);
-    if (!c->files || !c->matches) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA chain");
-    size_t total = 0;
-    while (c->n < n) {
-        size_t i = c->n;
-        double s = l[i].strength;
-        FG_TRY(fg_lora_open(l[i].path, &c->files[i]));
-        c->n++; /* from here lora_chain_free closes it */
-        FG_TRY(fg_lora_match_models(c->files[i], models, model_side ? s : 0, model_side ? 0 : s, &c->matches[i]));
-        total += c->matches[i].n_patches;
-    }
-    c->all = malloc((total ? total : 1) * sizeof *c->all);
-    if (!c->all) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA chain");
-    for (size_t i = 0; i < n; i++) {
-        memcpy(c->all + c->n_all, c->matches[i].patches, c->matches[i].n_patches * sizeof *c->all);
-        c->n_all += c->matches[i].n_patches;
-    }
-    return NULL;
-}
-
-typedef struct lora_flux_holder {
-    flux_holder h;      /* first: model_obj_wrap reads the model through it */
-    fg_loaded *base;    /* the unpatched DiT: the patched view borrows its converted tensors */
-} lora_flux_holder;
-
-static void lora_flux_holder_free(void *p) {
-    lora_flux_holder *h = p;
-    fg_flux_free(h->h.model);
-    fg_loaded_release(h->base);
-    free(h);
-}
-
-typedef struct lora_flux_arg {
-    fg_loaded *base;    /* one reference, handed to the holder when the load runs */
-    bool consumed;
-    const fg_lora_use *loras;
-    size_t n;
-    fg_model_placement where;
-} lora_flux_arg;
-
-static fg_error *lora_flux_load(const void *argp, void **model, void (**free_model)(void *)) {
-    lora_flux_arg *arg = (lora_flux_arg *)argp;
-    /* patched on the host from the file's views, then placed like the base */
-    const fg_flux_model *base = holder_host(fg_loaded_model(arg->base));
-    fg_lora_models models = {.model = {base->weights, NULL, NULL}};
-    lora_chain chain = {0};
-    fg_weights *view = NULL;
-    lora_flux_holder *h = calloc(1, sizeof *h);
-    fg_error *err = h ? lora_chain_match(arg->loras, arg->n, &models, true, &chain)
-                      : fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA model");
-    /* Stored in the base dtype (ComfyUI's behaviour): a fully patched FLUX does not double. */
-    if (!err) err = fg_lora_build_patched(base->weights, FG_LORA_MODEL_DIT, chain.all, chain.n_all, false, &view);
-    fg_flux_model *patched = NULL;
-    if (!err) err = fg_flux_load_weights(view, &patched);
-    if (!err) err = flux_place(patched, arg->where, "FLUX DiT with LoRA", &h->h.model);
-    if (patched != h->h.model) fg_flux_free(patched); /* uploaded: the host copy is done */
-    lora_chain_free(&chain);
-    if (err) {
-        free(h);
-        return err;
-    }
-    h->base = arg->base;
-    arg->consumed = true;
-    *model = h;
-    *free_model = lora_flux_holder_free;
-    return NULL;
-}
-
-typedef struct text_views {
-    fg_weights *v[FG_LORA_MODEL_COUNT];
-    fg_lora_models models;
-} text_views;
-
-static void text_views_close(text_views *t) {
-    for (int k = 0; k < FG_LORA_MODEL_COUNT; k++) fg_weights_close(t->v[k]);
-    memset(t, 0, sizeof *t);
-}
-
-static fg_error *text_views_open(const fg_clip_obj *clip, text_views *t) {
-    memset(t, 0, sizeof *t);
-    if (clip->clip_l_path)
-        FG_TRY(fg_weights_open_at_anchor(clip->clip_l_path, "text_model.embeddings.token_embedding.weight", "CLIP-L",
-                              &t->v[FG_LORA_MODEL_CLIP_L]));
-    if (clip->t5_path)
-        FG_TRY(fg_weights_open_at_anchor(clip->t5_path, "encoder.final_layer_norm.weight", "T5-XXL", &t->v[FG_LORA_MODEL_T5]));
-    for (int k = 0; k < FG_LORA_MODEL_COUNT; k++) t->models.model[k] = t->v[k];
-    return NULL;
-}
-
-/* The patched CLIP-L / T5 pair (either may be absent): the models borrow the views. */
-typedef struct lora_text_holder {
-    text_views views;
-    fg_weights *patched[FG_LORA_MODEL_COUNT];
-    fg_clip_model *clip_l;
-    fg_t5_model *t5;
-} lora_text_holder;
-
-static void lora_text_holder_free(void *p) {
-    lora_text_holder *h = p;
-    fg_clip_free(h->clip_l);
-    fg_t5_free(h->t5);
-    for (int k = 0; k < FG_LORA_MODEL_COUNT; k++) fg_weights_close(h->patched[k]);
-    text_views_close(&h->views);
-    free(h);
-}
-
-typedef struct lora_text_arg {
-    const fg_clip_obj *clip;
-    const fg_lora_use *loras;
-    size_t n;
-} lora_text_arg;
-
-static fg_error *lora_text_build(lora_text_holder *h, const lora_text_arg *arg) {
-    FG_TRY(text_views_open(arg->clip, &h->views));
-    lora_chain chain = {0};
-    fg_error *err = lora_chain_match(arg->loras, arg->n, &h->views.models, false, &chain);
-    const fg_model_placement where = arg->clip->where;
-    for (int k = FG_LORA_MODEL_CLIP_L; k < FG_LORA_MODEL_COUNT && !err; k++) {
-        if (!h->views.v[k]) continue;
-        err = fg_lora_build_patched(h->views.v[k], (fg_lora_model)k, chain.all, chain.n_all, false, &h->patched[k]);
-        if (!err && k == FG_LORA_MODEL_T5) err = fg_t5_sanitize_view(h->patched[k]);
-        if (!err) err = place_view(&h->patched[k], where, k == FG_LORA_MODEL_T5 ? "T5-XXL with LoRA" : "CLIP-L with LoRA");
-    }
-    lora_chain_free(&chain);
-    if (!err && h->patched[FG_LORA_MODEL_CLIP_L]) err = fg_clip_load(h->patched[FG_LORA_MODEL_CLIP_L], &h->clip_l);
-    if (!err && h->clip_l) err = fg_clip_set_act_dtype(h->clip_l, where.act_dtype);
-    if (!err && h->patched[FG_LORA_MODEL_T5]) err = fg_t5_load(h->patched[FG_LORA_MODEL_T5], &h->t5);
-    if (!err && h->t5) err = fg_t5_set_act_dtype(h->t5, where.act_dtype);
-    return err;
-}
-
-static fg_error *lora_text_load(const void *argp, void **model, void (**free_model)(void *)) {
-    lora_text_holder *h = calloc(1, sizeof *h);
-    if (!h) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA text encoders");
-    fg_error *err = lora_text_build(h, argp);
-    if (err) {
-        lora_text_holder_free(h);
-        return err;
-    }
-    *model = h;
-    *free_model = lora_text_holder_free;
-    return NULL;
-}
-
-/* Matches the new LoRA against every model present, for the not-loaded report. */
-static fg_error *lora_report(const fg_model_obj *model, const fg_clip_obj *clip, const char *path, bool strict) {
-    text_views tv = {0};
-    fg_lora_file *f = NULL;
-    fg_lora_match m = {0};
-    fg_error *err = clip ? text_views_open(clip, &tv) : NULL;
-    if (!err && model) {
-        const fg_loaded *base = model->base_slot ? model->base_slot : model->slot;
-        tv.models.model[FG_LORA_MODEL_DIT] = holder_host(fg_loaded_model(base))->weights;
-    }
-    if (!err) err = fg_lora_open(path, &f);
-    if (!err) err = fg_lora_match_models(f, &tv.models, 1, 1, &m);
-    if (!err) err = fg_lora_check_match(f, &m, strict);
-    fg_lora_match_free(&m);
-    fg_lora_close(f);
-    text_views_close(&tv);
-    return err;
-}
-
-static fg_error *lora_model_out(const fg_model_obj *model, const fg_lora_use *use, fg_model_obj **out) {
-    fg_loaded *base = model->base_slot ? model->base_slot : model->slot;
-    fg_lora_use *loras = NULL;
-    size_t n = 0;
-    char *key = NULL;
-    fg_loaded *slot = NULL;
-    FG_TRY(lora_uses_copy(model->loras, model->n_loras, use, &loras, &n));
-    fg_error *err = lora_key("flux-lora", base->key, loras, n, &key);
-    lora_flux_arg arg = {.base = fg_loaded_ref(base), .loras = loras, .n = n, .where = model->where};
-    if (!err) err = fg_model_cache_get(key, lora_flux_load, &arg, &slot);
-    if (!arg.consumed) fg_loaded_release(arg.base);
-    free(key);
-    if (!err) err = model_obj_wrap(slot, out);
-    if (err) {
-        lora_uses_free(loras, n);
-        return err;
-    }
-    (*out)->sampling = model->sampling;
-    (*out)->where = model->where;
-    (*out)->base_slot = fg_loaded_ref(base);
-    (*out)->loras = loras;
-    (*out)->n_loras = n;
-    return NULL;
-}
-
-static fg_error *lora_clip_out(const fg_clip_obj *clip, const fg_lora_use *use, fg_clip_obj **out) {
-    fg_clip_obj *c = calloc(1, sizeof *c);
-    if (!c) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP object");
-    fg_object_init(&c->base, FG_TYPE_CLIP, clip_obj_destroy);
-    c->where = clip->where;
-    c->tokenizers_slot = fg_loaded_ref(clip->tokenizers_slot);
-    char *key = NULL, *bases = NULL;
-    fg_error *err = lora_uses_copy(clip->loras, clip->n_loras, use, &c->loras, &c->n_loras);
-    if (!err && clip->clip_l_path && !(c->clip_l_path = strdup(clip->clip_l_path))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP");
-    if (!err && clip->t5_path && !(c->t5_path = strdup(clip->t5_path))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP");
-    if (!err) {
-        size_t len = (c->clip_l_path ? strlen(c->clip_l_path) : 0) + (c->t5_path ? strlen(c->t5_path) : 0) + 4;
-        bases = malloc(len);
-        if (bases) snprintf(bases, len, "%s|%s", c->clip_l_path ? c->clip_l_path : "", c->t5_path ? c->t5_path : "");
-        else err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP");
-    }
-    if (!err) err = lora_key("text-lora", bases, c->loras, c->n_loras, &key);
-    lora_text_arg arg = {.clip = c, .loras = c->loras, .n = c->n_loras};
-    fg_loaded *slot = NULL;
-    if (!err) err = fg_model_cache_get(key, lora_text_load, &arg, &slot);
-    free(key);
-    free(bases);
-    if (err) {
-        clip_obj_destroy(&c->base);
-        return err;
-    }
-    const lora_text_holder *h = fg_loaded_model(slot);
-    c->clip_l_slot = h->clip_l ? slot : NULL;
-    c->t5_slot = h->t5 ? (h->clip_l ? fg_loaded_ref(slot) : slot) : NULL;
-    if (!h->clip_l && !h->t5) fg_loaded_release(slot);
-    c->clip_l = h->clip_l;
-    c->t5 = h->t5;
-    *out = c;
-    return NULL;
-}
-
-fg_error *fg_lora_apply_objects(const fg_model_obj *model, const fg_clip_obj *clip, const char *lora_path,
-                                double strength_model, double strength_clip, bool strict, fg_model_obj **model_out,
-                                fg_clip_obj **clip_out) {
-    FG_CHECK_ARG(lora_path && (model || clip), "fg_lora_apply_objects: nothing to apply to");
-    if (model_out) *model_out = NULL;
-    if (clip_out) *clip_out = NULL;
-    char real[PATH_MAX];
-    if (!realpath(lora_path, real)) return fg_errorf(FG_ERR_NOT_FOUND, "LoRA file not found: %s", lora_path);
-    FG_TRY(lora_report(model, clip, real, strict));
-    fg_lora_use model_use = {.path = real, .strength = strength_model};
-    fg_lora_use clip_use = {.path = real, .strength = strength_clip};
-    if (model && model_out) FG_TRY(lora_model_out(model, &model_use, model_out));
-    if (clip && clip_out) {
-        fg_error *err = lora_clip_out(clip, &clip_use, clip_out);
-        if (err) {
-            if (model_out && *model_out) fg_object_unref(&(*model_out)->base);
-            if (model_out) *model_out = NULL;
-            return err;
-        }
     }
     return NULL;
 }
