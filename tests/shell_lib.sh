@@ -24,6 +24,14 @@ probe_expect_failure() { # COMPONENT NAME NEEDLE ARGS...
     check "$name" $ok
 }
 
+# A safetensors file from a raw header: the 8-byte little-endian length, HEADER, then
+# DATA_BYTES zero bytes (for hand-made hostile files).
+make_st() { # PATH HEADER DATA_BYTES
+    local len=${#2} bytes="" i
+    for i in 0 1 2 3 4 5 6 7; do bytes+=$(printf '\\x%02x' $(((len >> (8 * i)) & 255))); done
+    { printf "$bytes"; printf '%s' "$2"; head -c "$3" /dev/zero; } >"$1"
+}
+
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" = 0 ]

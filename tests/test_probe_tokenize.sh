@@ -10,12 +10,6 @@ golden=tests/fixtures/golden/tokenizers.safetensors
 . tests/shell_lib.sh
 
 # A safetensors file from a header and a data size (zero bytes).
-make_st() { # PATH HEADER DATA_BYTES
-    local len=${#2} bytes="" i
-    for i in 0 1 2 3 4 5 6 7; do bytes+=$(printf '\\x%02x' $(((len >> (8 * i)) & 255))); done
-    { printf "$bytes"; printf '%s' "$2"; head -c "$3" /dev/zero; } >"$1"
-}
-
 out="$tmp/out.safetensors"
 expect_failure() { # NAME NEEDLE GOLDEN
     rm -f "$out" "$out.tmp"
