@@ -371,8 +371,9 @@ fg_error *fg_cuda_conv2d(fg_tensor *out, const fg_tensor *x, const fg_tensor *w,
     c.Wo = out->shape[3];
     if (fg_tensor_numel(out) == 0) return NULL;
 #if FG_HAVE_CUDNN
-    // Ci == 0 (out = bias) is left to our kernel, as cuDNN wants non-empty tensors.
-    if (c.Ci > 0 && !fg_cuda_env_is("FG_CUDA_CONV", "own")) {
+    // An empty x (Ci, H or W == 0: out = bias, or padding only) is left to our kernel, as
+    // cuDNN's descriptors reject zero dims with BAD_PARAM, which would be an error, not a decline.
+    if (fg_tensor_numel(x) > 0 && !fg_cuda_env_is("FG_CUDA_CONV", "own")) {
         bool done = false;
         FG_TRY(conv_cudnn(&c, &done));
         if (done)
