@@ -8,8 +8,14 @@
 // The fallback reads the padding implicitly and needs no copy.
 //
 // Dtypes: F32 or BF16 activations with f32 accumulation; a weight of another dtype is converted
-// into scratch. F32 convolutions are restricted to FMA kernels (CUDNN_FMA_MATH: no TF32) so the
-// CPU parity test stays tight; BF16 ones use tensor cores. The bias is one pass of our own.
+// into scratch where that is exact (any float dtype into F32, fp8 into BF16; an F32 or F16
+// weight with BF16 activations runs our own kernel, which reads it as stored, as the CPU
+// does). F32 convolutions are restricted to FMA kernels (CUDNN_FMA_MATH: no TF32) so the CPU
+// parity test stays tight; BF16 ones use tensor cores. The bias: with F32 activations one pass
+// of our own afterwards; with BF16 ones out is first filled with it and cuDNN adds its result
+// with beta = 1, so the output is rounded once as on the CPU (adding it to an already rounded
+// BF16 result moves outputs where conv and bias nearly cancel past the parity bound); a bias
+// not exact in BF16 takes our own kernel.
 //
 // Uses the legacy cudnnConvolutionForward API (deprecated in cuDNN 9 in favour of the graph
 // API, still shipped; no deprecation warnings unless CUDNN_WARN_DEPRECATED is defined).
@@ -274,8 +280,10 @@ static bool fits_int(const conv_call *c, const dnn_geom *g) {
     return biggest_in <= INT32_MAX && out <= INT32_MAX && c->Co * c->Ci * c->kh * c->kw <= INT32_MAX;
 }
 
-// Runs the convolution through cuDNN (no bias); *done is false when cuDNN declined it.
-static fg_error *conv_cudnn(const conv_call *c, bool *done) {
+// Runs the convolution through cuDNN; *done is false when cuDNN declined it. bias_in_beta:
+// out is filled with the bias first and cuDNN accumulates onto it (beta = 1); otherwise the
+// bias is left to the caller.
+static fg_error *conv_cudnn(const conv_call *c, bool bias_in_beta, bool *done) {
     *done = false;
     dnn_geom g = geometry(c);
     if (!fits_int(c, &g)) return NULL;
@@ -326,13 +334,16 @@ static fg_error *conv_cudnn(const conv_call *c, bool *done) {
         long long n = c->Co * c->Ci * c->kh * c->kw;
         void *p;
         FG_TRY(fg_cuda_scratch(SLOT_WEIGHT, (size_t)n * esz, &p));
-        FG_TRY(fg_cuda_convert("conv2d", p, c->dt, c->w->data, c->w->dtype, n, 1.0f));
+        FG_TRY(fg_cuda_convert("conv2d", p, c->dt, c->w->data, c->w->dtype, n, 1.0f)); // exact (see the caller)
         w = p;
     }
     DNN_TRY(c, cudnnSetConvolutionMathType(ds.conv, plan.math));
-    float one = 1.0f, zero = 0.0f; // alpha/beta are float for FLOAT and BFLOAT16 data
+    if (bias_in_beta)
+        FG_TRY(fg_cuda_fill_channels("conv2d", c->out->data, c->dt, c->B, c->Co, c->Ho * c->Wo, c->bias->data,
+                                     c->bias->dtype));
+    float one = 1.0f, beta = bias_in_beta ? 1.0f : 0.0f; // alpha/beta are float for FLOAT and BFLOAT16 data
     cudnnStatus_t s = cudnnConvolutionForward(h, &one, ds.x, x, ds.w, w, ds.conv, plan.algo, workspace,
-                                              plan.workspace, &zero, ds.y, c->out->data);
+                                              plan.workspace, &beta, ds.y, c->out->data);
     if (dnn_not_supported(s)) { // declined at run time: remember, and let the fallback run
         plan.rejected = true;
         dnn_cache_put(&plan);
@@ -371,14 +382,17 @@ fg_error *fg_cuda_conv2d(fg_tensor *out, const fg_tensor *x, const fg_tensor *w,
     c.Wo = out->shape[3];
     if (fg_tensor_numel(out) == 0) return NULL;
 #if FG_HAVE_CUDNN
-    // Ci == 0 (out = bias) is left to our kernel, as cuDNN wants non-empty tensors.
-    if (c.Ci > 0 && !fg_cuda_env_is("FG_CUDA_CONV", "own")) {
-        bool done = false;
-        FG_TRY(conv_cudnn(&c, &done));
+    // An empty x (Ci, H or W == 0: out = bias, or padding only) is left to our kernel, as
+    // cuDNN's descriptors reject zero dims with BAD_PARAM, which would be an error, not a decline.
+    // With BF16 activations, cuDNN only sees a weight and bias it can take without rounding.
+    bool exact = fg_cuda_dtype_exact_in(w->dtype, c.dt) && (!bias || fg_cuda_dtype_exact_in(bias->dtype, c.dt));
+    if (fg_tensor_numel(x) > 0 && exact && !fg_cuda_env_is("FG_CUDA_CONV", "own")) {
+        bool done = false, bias_in_beta = bias && c.dt != FG_F32;
+        FG_TRY(conv_cudnn(&c, bias_in_beta, &done));
         if (done)
-            return bias ? fg_cuda_bias_channels("conv2d", out->data, c.dt, c.B, c.Co, c.Ho * c.Wo, bias->data,
-                                                bias->dtype)
-                        : NULL;
+            return bias && !bias_in_beta ? fg_cuda_bias_channels("conv2d", out->data, c.dt, c.B, c.Co, c.Ho * c.Wo,
+                                                                 bias->data, bias->dtype)
+                                         : NULL;
     }
 #endif
     return conv_fallback(&c);

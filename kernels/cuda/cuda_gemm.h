@@ -62,6 +62,25 @@ fg_error *fg_cuda_convert(const char *op, void *dst, fg_dtype dst_dt, const void
 fg_error *fg_cuda_bias_act(const char *op, void *c, fg_dtype c_dt, long long rows, long long cols, const void *bias,
                            fg_dtype bias_dt, fg_activation act);
 
+// dst = act(src + bias[col]) on a row-major [rows, cols] matrix, src F32 (a GEMM result kept
+// in f32 so that the act-dtype output is rounded once, as on the CPU); bias may be NULL.
+fg_error *fg_cuda_bias_act_from_f32(const char *op, void *dst, fg_dtype dst_dt, const float *src, long long rows,
+                                    long long cols, const void *bias, fg_dtype bias_dt, fg_activation act);
+
+// NCHW out [B, C, plane] = bias[c] broadcast (bias any float dtype), e.g. as the beta = 1 input
+// of a library call that then adds its product in f32 and rounds once.
+fg_error *fg_cuda_fill_channels(const char *op, void *out, fg_dtype dt, long long B, long long C, long long plane,
+                                const void *bias, fg_dtype bias_dt);
+
+// True when every value of dtype src is exactly representable in dtype dst (so converting a
+// weight costs no precision: the CPU backend computes with the weight's own values).
+static inline bool fg_cuda_dtype_exact_in(fg_dtype src, fg_dtype dst) {
+    if (src == dst || dst == FG_F32) return true;
+    if (dst == FG_BF16) return src == FG_F8_E4M3 || src == FG_F8_E5M2; // 8-bit exponent, 8-bit significand
+    if (dst == FG_F16) return src == FG_F8_E4M3 || src == FG_F8_E5M2;
+    return false;
+}
+
 // In place on NCHW out [B, C, plane]: out += bias[c] (bias any float dtype).
 fg_error *fg_cuda_bias_channels(const char *op, void *out, fg_dtype dt, long long B, long long C, long long plane,
                                 const void *bias, fg_dtype bias_dt);

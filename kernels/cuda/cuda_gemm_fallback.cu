@@ -179,6 +179,39 @@ fg_error *fg_cuda_bias_act(const char *op, void *c, fg_dtype c_dt, long long row
     return fg_cuda_launch_status(op, "bias/activation epilogue");
 }
 
+__global__ void bias_act_from_f32_kernel(void *dst, fg_dtype dst_dt, const float *src, long long n, long long cols,
+                                         const void *bias, fg_dtype bias_dt, fg_activation act) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float v = src[i];
+        if (bias) v += load_any(bias, bias_dt, i % cols);
+        store_any(dst, dst_dt, i, gemm_activate(v, act));
+    }
+}
+
+fg_error *fg_cuda_bias_act_from_f32(const char *op, void *dst, fg_dtype dst_dt, const float *src, long long rows,
+                                    long long cols, const void *bias, fg_dtype bias_dt, fg_activation act) {
+    long long n = rows * cols;
+    if (n <= 0) return NULL;
+    bias_act_from_f32_kernel<<<fg_cuda_grid(n, EW_BLOCK), EW_BLOCK, 0, fg_cuda_stream()>>>(dst, dst_dt, src, n, cols,
+                                                                                           bias, bias_dt, act);
+    return fg_cuda_launch_status(op, "bias/activation epilogue from f32");
+}
+
+__global__ void fill_channels_kernel(void *out, fg_dtype dt, long long n, long long C, long long plane,
+                                     const void *bias, fg_dtype bias_dt) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        store_any(out, dt, i, load_any(bias, bias_dt, (i / plane) % C));
+}
+
+fg_error *fg_cuda_fill_channels(const char *op, void *out, fg_dtype dt, long long B, long long C, long long plane,
+                                const void *bias, fg_dtype bias_dt) {
+    long long n = B * C * plane;
+    if (n <= 0) return NULL;
+    fill_channels_kernel<<<fg_cuda_grid(n, EW_BLOCK), EW_BLOCK, 0, fg_cuda_stream()>>>(out, dt, n, C, plane, bias,
+                                                                                       bias_dt);
+    return fg_cuda_launch_status(op, "channel bias fill");
+}
+
 __global__ void bias_channels_kernel(void *out, fg_dtype dt, long long n, long long C, long long plane,
                                      const void *bias, fg_dtype bias_dt) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)

@@ -8,10 +8,15 @@
 // i.e. over the N output features, which is what CUBLASLT_EPILOGUE_BIAS broadcasts.
 //
 // Dtypes: BF16 activations run a BF16 GEMM, F32 activations an F32 one, both with
-// CUBLAS_COMPUTE_32F and F32 alpha (no TF32: the CPU parity test stays tight). A weight of
-// another dtype is converted into scratch first with w_scale folded in; otherwise w_scale is
-// alpha. GELU (tanh) rides on CUBLASLT_EPILOGUE_GELU(_BIAS); the other activations run as one
-// in-place pass afterwards.
+// CUBLAS_COMPUTE_32F and F32 alpha = w_scale (no TF32: the CPU parity test stays tight). A
+// weight of another dtype is converted into scratch first, but only where that is exact (any
+// float dtype into F32, fp8 into BF16): the CPU computes with the weight's own values, and an
+// F32 or F16 weight rounded to BF16 moves ~10% of the outputs past the parity bound, so those
+// run our own GEMM, which reads the weight as stored. GELU (tanh) rides on
+// CUBLASLT_EPILOGUE_GELU(_BIAS). With F32 activations the other activations run as one
+// in-place pass afterwards; with BF16 ones the output must be rounded once (as on the CPU), so
+// whatever the epilogue cannot do exactly (another activation, a bias not exact in BF16, no
+// fused algorithm) has cuBLASLt write D in F32 into scratch and one pass finish it.
 //
 // Which cuBLASLt epilogue is GELU: the header and the cuBLAS docs only say "GELU". PyTorch's
 // test of _addmm_activation(use_gelu=True), which lowers to CUBLASLT_EPILOGUE_GELU_BIAS,
@@ -42,7 +47,7 @@ extern "C" {
 #define LT_WORKSPACE_BYTES ((size_t)32 << 20)
 
 // Scratch slots of one linear call.
-enum { SLOT_WORKSPACE = 0, SLOT_WEIGHT = 1, SLOT_BIAS = 2 };
+enum { SLOT_WORKSPACE = 0, SLOT_WEIGHT = 1, SLOT_BIAS = 2, SLOT_F32_OUT = 3 };
 
 // One linear call with its operands resolved to what the GEMM reads.
 typedef struct linear_call {
@@ -82,14 +87,16 @@ static fg_error *linear_fallback(const linear_call *c) {
 
 // ---- cuBLASLt ---------------------------------------------------------------------------
 
-// How a cached shape runs: the fused epilogue, a plain GEMM followed by our bias/activation
-// pass (cuBLASLt offered no algorithm with the epilogue), or our fallback GEMM (none at all).
+// How a cached shape runs: the fused epilogue, a plain GEMM with an F32 D followed by our
+// bias/activation pass (cuBLASLt offered no algorithm with the epilogue, or BF16 activations
+// need what it cannot do exactly), or our fallback GEMM (none at all).
 typedef enum { LT_FUSED, LT_UNFUSED, LT_OWN } lt_mode;
 
 typedef struct lt_key {
     long long M, N, K;
     int dt;
     unsigned epilogue;
+    int unfused_only;
     unsigned align_a, align_b, align_d, align_bias;
 } lt_key;
 
@@ -182,7 +189,9 @@ typedef struct lt_operands {
     float alpha;
 } lt_operands;
 
-static fg_error *lt_build(const linear_call *c, const lt_operands *o, cublasLtEpilogue_t epi, lt_descs *ds) {
+// d_type: the type of C and D (the act dtype, or F32 for an unfused plan).
+static fg_error *lt_build(const linear_call *c, const lt_operands *o, cublasLtEpilogue_t epi, cudaDataType_t d_type,
+                          lt_descs *ds) {
     cudaDataType_t type = c->dt == FG_BF16 ? CUDA_R_16BF : CUDA_R_32F;
     LT_TRY(c, cublasLtMatmulDescCreate(&ds->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     int32_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
@@ -200,16 +209,16 @@ static fg_error *lt_build(const linear_call *c, const lt_operands *o, cublasLtEp
     // Column-major views (see the top of the file): A = w [K, N] ld K, B = x [K, M] ld K, D = out [N, M] ld N.
     LT_TRY(c, cublasLtMatrixLayoutCreate(&ds->a, type, (uint64_t)c->K, (uint64_t)c->N, (int64_t)c->K));
     LT_TRY(c, cublasLtMatrixLayoutCreate(&ds->b, type, (uint64_t)c->K, (uint64_t)c->M, (int64_t)c->K));
-    LT_TRY(c, cublasLtMatrixLayoutCreate(&ds->d, type, (uint64_t)c->N, (uint64_t)c->M, (int64_t)c->N));
+    LT_TRY(c, cublasLtMatrixLayoutCreate(&ds->d, d_type, (uint64_t)c->N, (uint64_t)c->M, (int64_t)c->N));
     return NULL;
 }
 
 // Runs the heuristic for one epilogue; *found is false when cuBLASLt has no algorithm for it.
 static fg_error *lt_heuristic(const linear_call *c, const lt_operands *o, cublasLtHandle_t h, cublasLtEpilogue_t epi,
-                              bool *found, cublasLtMatmulAlgo_t *algo) {
+                              cudaDataType_t d_type, bool *found, cublasLtMatmulAlgo_t *algo) {
     lt_descs ds;
     *found = false;
-    FG_TRY(lt_build(c, o, epi, &ds));
+    FG_TRY(lt_build(c, o, epi, d_type, &ds));
     LT_TRY(c, cublasLtMatmulPreferenceCreate(&ds.pref));
     uint64_t ws = LT_WORKSPACE_BYTES;
     LT_TRY(c, cublasLtMatmulPreferenceSetAttribute(ds.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
@@ -240,6 +249,14 @@ static fg_error *lt_heuristic(const linear_call *c, const lt_operands *o, cublas
     return NULL;
 }
 
+// With BF16 activations: whether the fused epilogue does all the call needs in f32 before
+// D's single rounding (a bias exact in BF16; no activation, or the tanh GELU it fuses).
+static bool epilogue_exact(const linear_call *c) {
+    bool bias_ok = !c->bias || fg_cuda_dtype_exact_in(c->bias->dtype, c->dt);
+    bool gelu = c->act == FG_ACT_GELU_TANH && !fg_cuda_env_is("FG_CUDA_GELU_EPILOGUE", "0");
+    return bias_ok && (c->act == FG_ACT_NONE || gelu);
+}
+
 static cublasLtEpilogue_t fused_epilogue(const linear_call *c) {
     bool gelu = c->act == FG_ACT_GELU_TANH && !fg_cuda_env_is("FG_CUDA_GELU_EPILOGUE", "0");
     if (c->bias) return gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
@@ -247,8 +264,9 @@ static cublasLtEpilogue_t fused_epilogue(const linear_call *c) {
 }
 
 // The cached plan for this call's shape and alignments, running the heuristic on a miss.
+// unfused_only: skip the fused attempt (BF16 activations whose epilogue is not exact).
 static fg_error *lt_plan(const linear_call *c, const lt_operands *o, cublasLtHandle_t h, cublasLtEpilogue_t epi,
-                         lt_entry *plan) {
+                         bool unfused_only, lt_entry *plan) {
     lt_key key;
     memset(&key, 0, sizeof key); // padding bytes take part in the memcmp
     key.M = c->M;
@@ -256,6 +274,7 @@ static fg_error *lt_plan(const linear_call *c, const lt_operands *o, cublasLtHan
     key.K = c->K;
     key.dt = (int)c->dt;
     key.epilogue = (unsigned)epi;
+    key.unfused_only = unfused_only;
     key.align_a = fg_cuda_ptr_align(o->a);
     key.align_b = fg_cuda_ptr_align(c->x);
     key.align_d = fg_cuda_ptr_align(c->out);
@@ -264,15 +283,16 @@ static fg_error *lt_plan(const linear_call *c, const lt_operands *o, cublasLtHan
     memset(plan, 0, sizeof *plan);
     plan->key = key;
     bool found = false;
-    FG_TRY(lt_heuristic(c, o, h, epi, &found, &plan->algo));
+    cudaDataType_t act_type = c->dt == FG_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    if (!unfused_only) FG_TRY(lt_heuristic(c, o, h, epi, act_type, &found, &plan->algo));
     plan->mode = LT_FUSED;
-    if (!found && epi != CUBLASLT_EPILOGUE_DEFAULT) {
-        FG_TRY(lt_heuristic(c, o, h, CUBLASLT_EPILOGUE_DEFAULT, &found, &plan->algo));
+    if (!found && (unfused_only || epi != CUBLASLT_EPILOGUE_DEFAULT)) {
+        FG_TRY(lt_heuristic(c, o, h, CUBLASLT_EPILOGUE_DEFAULT, CUDA_R_32F, &found, &plan->algo));
         plan->mode = LT_UNFUSED;
     }
     if (!found) plan->mode = LT_OWN;
     lt_cache_put(plan);
-    static const char *modes[] = {"cuBLASLt, fused epilogue", "cuBLASLt, separate bias/activation pass",
+    static const char *modes[] = {"cuBLASLt, fused epilogue", "cuBLASLt with an F32 D, separate bias/activation pass",
                                   "no cuBLASLt algorithm: own GEMM"};
     char buf[192];
     FG_LOG_D("linear: %s (epilogue %u): %s", describe(c, buf, sizeof buf), (unsigned)epi, modes[plan->mode]);
@@ -280,7 +300,8 @@ static fg_error *lt_plan(const linear_call *c, const lt_operands *o, cublasLtHan
 }
 
 // Points o at the weight and bias in the act dtype, converting into scratch when they differ
-// (returns the conversions to queue through *convert_w / *convert_b).
+// (returns the conversions to queue through *convert_w / *convert_b). w_scale stays alpha, so
+// the conversions are exact (the caller only converts dtypes exact in the act dtype).
 static fg_error *lt_operands_for(const linear_call *c, lt_operands *o, bool *convert_w, bool *convert_b) {
     memset(o, 0, sizeof *o);
     FG_TRY(fg_cuda_scratch(SLOT_WORKSPACE, LT_WORKSPACE_BYTES, &o->workspace));
@@ -291,11 +312,10 @@ static fg_error *lt_operands_for(const linear_call *c, lt_operands *o, bool *con
         void *p;
         FG_TRY(fg_cuda_scratch(SLOT_WEIGHT, (size_t)c->N * (size_t)c->K * esz, &p));
         o->a = p;
-        o->alpha = 1.0f; // w_scale is folded into the converted weight
     } else {
         o->a = c->w->data;
-        o->alpha = c->w_scale;
     }
+    o->alpha = c->w_scale;
     if (*convert_b) {
         void *p;
         FG_TRY(fg_cuda_scratch(SLOT_BIAS, (size_t)c->N * esz, &p));
@@ -312,27 +332,33 @@ static fg_error *linear_lt(const linear_call *c, bool *done) {
     *done = false;
     // cuBLASLt takes 32-bit-representable sizes in practice.
     if (c->M > INT32_MAX || c->N > INT32_MAX || c->K > INT32_MAX) return NULL;
+    if (!fg_cuda_dtype_exact_in(c->w->dtype, c->dt)) return NULL; // our GEMM reads the weight as stored
     cublasLtHandle_t h = NULL;
     FG_TRY(lt_get_handle(c, &h));
     lt_operands o;
     bool convert_w, convert_b;
     FG_TRY(lt_operands_for(c, &o, &convert_w, &convert_b));
-    cublasLtEpilogue_t epi = fused_epilogue(c);
+    const bool unfused_only = c->dt != FG_F32 && !epilogue_exact(c);
+    cublasLtEpilogue_t epi = unfused_only ? CUBLASLT_EPILOGUE_DEFAULT : fused_epilogue(c);
     lt_entry plan;
-    FG_TRY(lt_plan(c, &o, h, epi, &plan));
+    FG_TRY(lt_plan(c, &o, h, epi, unfused_only, &plan));
     if (plan.mode == LT_OWN) return NULL;
-    if (plan.mode == LT_UNFUSED) epi = CUBLASLT_EPILOGUE_DEFAULT;
+    const bool fused = plan.mode == LT_FUSED;
+    if (!fused) epi = CUBLASLT_EPILOGUE_DEFAULT;
+    // An unfused plan's D is F32: out itself for F32 activations, scratch for BF16 ones.
+    void *d = c->out;
+    if (!fused && c->dt != FG_F32)
+        FG_TRY(fg_cuda_scratch(SLOT_F32_OUT, (size_t)c->M * (size_t)c->N * sizeof(float), &d));
 
-    if (convert_w)
-        FG_TRY(fg_cuda_convert("linear", (void *)o.a, c->dt, c->w->data, c->w->dtype, c->N * c->K, c->w_scale));
-    if (convert_b && plan.mode == LT_FUSED)
+    if (convert_w) FG_TRY(fg_cuda_convert("linear", (void *)o.a, c->dt, c->w->data, c->w->dtype, c->N * c->K, 1.0f));
+    if (convert_b && fused)
         FG_TRY(fg_cuda_convert("linear", (void *)o.bias, c->dt, c->bias->data, c->bias->dtype, c->N, 1.0f));
     lt_descs ds;
-    FG_TRY(lt_build(c, &o, epi, &ds));
+    FG_TRY(lt_build(c, &o, epi, fused ? (c->dt == FG_BF16 ? CUDA_R_16BF : CUDA_R_32F) : CUDA_R_32F, &ds));
     float beta = 0.0f;
     // C = D with beta 0: C is never read, but the API wants a matrix there.
-    cublasStatus_t s = cublasLtMatmul(h, ds.op, &o.alpha, o.a, ds.a, c->x, ds.b, &beta, c->out, ds.d, c->out, ds.d,
-                                      &plan.algo, o.workspace, LT_WORKSPACE_BYTES, fg_cuda_stream());
+    cublasStatus_t s = cublasLtMatmul(h, ds.op, &o.alpha, o.a, ds.a, c->x, ds.b, &beta, d, ds.d, d, ds.d, &plan.algo,
+                                      o.workspace, LT_WORKSPACE_BYTES, fg_cuda_stream());
     if (s == CUBLAS_STATUS_NOT_SUPPORTED) { // declined at run time: remember, and let our GEMM run
         plan.mode = LT_OWN;
         lt_cache_put(&plan);
@@ -342,11 +368,12 @@ static fg_error *linear_lt(const linear_call *c, bool *done) {
     if (s != CUBLAS_STATUS_SUCCESS) return lt_status_error(c, "cublasLtMatmul", s);
     *done = true;
 
-    // What the epilogue did not do: everything (unfused) or the non-tanh activations.
+    // What the epilogue did not do: everything (unfused: one rounding into out, in place for
+    // F32) or, with F32 activations, the non-tanh activations.
     bool fused_gelu = epi == CUBLASLT_EPILOGUE_GELU || epi == CUBLASLT_EPILOGUE_GELU_BIAS;
-    if (plan.mode == LT_UNFUSED)
-        return fg_cuda_bias_act("linear", c->out, c->dt, c->M, c->N, c->bias ? c->bias->data : NULL,
-                                c->bias ? c->bias->dtype : FG_F32, c->act);
+    if (!fused)
+        return fg_cuda_bias_act_from_f32("linear", c->out, c->dt, (const float *)d, c->M, c->N,
+                                         c->bias ? c->bias->data : NULL, c->bias ? c->bias->dtype : FG_F32, c->act);
     if (!fused_gelu && c->act != FG_ACT_NONE)
         return fg_cuda_bias_act("linear", c->out, c->dt, c->M, c->N, NULL, FG_F32, c->act);
     return NULL;
