@@ -284,7 +284,7 @@ static void test_t5_prefixed_and_aliased_copies_are_identical(void) {
     if (!t5_output(test_fixture(TINY_T5), t5_ids, 8, &ref)) return;
     model_copy c = copy_defaults();
     c.prefix = "text_encoders.t5xxl.transformer.";
-    const char *p = tmp_file("t5_prefixed.safetensors");
+    const char *p = test_tmp_file("t5_prefixed.safetensors");
     if (write_model_copy(TINY_T5, p, &c) && t5_output(p, t5_ids, 8, &pre)) {
         CHECK(same_tensor(&ref, &pre), "prefixed copy differs");
         fg_tensor_free_host(&pre);
@@ -292,7 +292,7 @@ static void test_t5_prefixed_and_aliased_copies_are_identical(void) {
     c = copy_defaults();
     c.rename_from = "shared.weight";
     c.rename_to = "encoder.embed_tokens.weight";
-    p = tmp_file("t5_embed_tokens.safetensors");
+    p = test_tmp_file("t5_embed_tokens.safetensors");
     if (write_model_copy(TINY_T5, p, &c) && t5_output(p, t5_ids, 8, &alias)) {
         CHECK(same_tensor(&ref, &alias), "encoder.embed_tokens.weight copy differs");
         fg_tensor_free_host(&alias);
@@ -305,14 +305,14 @@ static void test_clip_prefixed_and_projectionless_copies(void) {
     if (!clip_output(test_fixture(TINY_CLIP), clip_ids, 8, FG_CLIP_LAST | FG_CLIP_POOLED, &ref)) return;
     model_copy c = copy_defaults();
     c.prefix = "text_encoders.clip_l.transformer.";
-    const char *p = tmp_file("clip_prefixed.safetensors");
+    const char *p = test_tmp_file("clip_prefixed.safetensors");
     if (write_model_copy(TINY_CLIP, p, &c) && clip_output(p, clip_ids, 8, FG_CLIP_LAST | FG_CLIP_POOLED, &pre)) {
         CHECK(same_tensor(&ref.last_hidden, &pre.last_hidden) && same_tensor(&ref.pooled, &pre.pooled));
         fg_clip_outputs_free(&pre);
     }
     c = copy_defaults();
     c.drop = "text_projection.weight";
-    p = tmp_file("clip_noproj.safetensors");
+    p = test_tmp_file("clip_noproj.safetensors");
     fg_clip_model *m = NULL;
     fg_clip_outputs o;
     if (write_model_copy(TINY_CLIP, p, &c) && CHECK_OK(fg_clip_open(p, &m))) {
@@ -334,7 +334,7 @@ static void test_all_in_one_checkpoint(void) {
     c.prefix = "text_encoders.t5xxl.transformer.";
     c.also_src = TINY_CLIP;
     c.also_prefix = "text_encoders.clip_l.transformer.";
-    const char *p = tmp_file("aio.safetensors");
+    const char *p = test_tmp_file("aio.safetensors");
     if (!write_model_copy(TINY_T5, p, &c)) return;
     fg_tensor t5_ref, t5_aio;
     fg_clip_outputs clip_ref, clip_aio;
@@ -365,7 +365,7 @@ static void test_all_in_one_checkpoint(void) {
 
 /* A damaged copy must fail to load with an error naming `needle`. */
 static void expect_load_error(bool t5, const model_copy *c, const char *file, const char *needle) {
-    const char *p = tmp_file(file);
+    const char *p = test_tmp_file(file);
     if (!write_model_copy(t5 ? TINY_T5 : TINY_CLIP, p, c)) return;
     if (t5) {
         fg_t5_model *m = NULL;
@@ -426,7 +426,7 @@ static void test_bad_encode_arguments(void) {
     fg_t5_free(t5);
     CHECK_ERR(fg_t5_open(test_fixture(TINY_CLIP), &t5), "not a T5 encoder");
     CHECK_ERR(fg_clip_open(test_fixture(TINY_T5), &clip), "not a CLIP text model");
-    CHECK_ERR(fg_clip_open(tmp_file("does-not-exist.safetensors"), &clip), "does-not-exist");
+    CHECK_ERR(fg_clip_open(test_tmp_file("does-not-exist.safetensors"), &clip), "does-not-exist");
 }
 
 /* ---- --compare-probe ------------------------------------------------------------------- */

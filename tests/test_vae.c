@@ -23,14 +23,6 @@ static fg_safetensors *golden;
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static const char *tmp_file(const char *name) {
-    static char buf[4][1024];
-    static int slot;
-    slot = (slot + 1) % 4;
-    snprintf(buf[slot], sizeof buf[slot], "%s/%s", test_tmpdir(), name);
-    return buf[slot];
-}
-
 /* Opens path (under prefix when non-NULL) and loads the VAE; the weights are closed at once,
  * which the model must survive. */
 static fg_error *load_vae(const char *path, const char *prefix, fg_vae **m) {
@@ -117,7 +109,7 @@ static void test_other_config_matches_reference(void) {
     if (!CHECK_OK(fg_layout_ae(&want, &layout))) return;
     layout_fill *fills = calloc(layout.count, sizeof *fills);
     fg_st_writer *sw = NULL;
-    const char *path = tmp_file("other-ae.safetensors");
+    const char *path = test_tmp_file("other-ae.safetensors");
     CHECK_OK(fg_st_writer_create(&sw));
     for (size_t i = 0; sw && i < layout.count; i++) {
         const fg_layout_tensor *t = &layout.tensors[i];
@@ -287,7 +279,7 @@ static void test_bad_arguments(void) {
 /* ---- loader: prefixes, dtypes, broken files ------------------------------------------- */
 
 static void test_prefixed_checkpoint_identical(void) {
-    const char *path = tmp_file("checkpoint.safetensors");
+    const char *path = test_tmp_file("checkpoint.safetensors");
     ae_copy_opts o = {.prefix = "vae.", .extra = "model.diffusion_model.img_in.weight"};
     if (!CHECK_OK(ae_write_copy(tiny_path, path, &o))) return;
     fg_vae *plain = NULL, *pre = NULL;
@@ -314,7 +306,7 @@ static void test_half_precision_copies(void) {
     const double golden_tol[2] = {50 * 4.9e-4, 20 * 3.9e-3};
     fg_tensor z = golden_tensor("z"), want = golden_tensor("decoded");
     for (int k = 0; k < 2; k++) {
-        const char *half = tmp_file("half.safetensors"), *rounded = tmp_file("rounded.safetensors");
+        const char *half = test_tmp_file("half.safetensors"), *rounded = test_tmp_file("rounded.safetensors");
         ae_copy_opts oh = {.convert = true, .dtype = dts[k]}, orr = {.convert = true, .dtype = dts[k], .round_only = true};
         if (!CHECK_OK(ae_write_copy(tiny_path, half, &oh)) || !CHECK_OK(ae_write_copy(tiny_path, rounded, &orr))) continue;
         fg_vae *mh = NULL, *mr = NULL;
@@ -380,7 +372,7 @@ static void test_bf16_uploaded_golden(void) {
 }
 
 static void expect_load_error(const ae_copy_opts *o, const char *prefix, const char *needle) {
-    const char *path = tmp_file("broken.safetensors");
+    const char *path = test_tmp_file("broken.safetensors");
     if (!CHECK_OK(ae_write_copy(tiny_path, path, o))) return;
     fg_vae *m = NULL;
     CHECK_ERR(load_vae(path, prefix, &m), needle);

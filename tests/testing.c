@@ -99,3 +99,11 @@ fg_device test_device(void) {
     const char *d = getenv("FG_TEST_DEVICE");
     return d && strcmp(d, "cuda") == 0 ? FG_DEVICE_CUDA : FG_DEVICE_CPU;
 }
+
+const char *test_tmp_file(const char *name) {
+    static char buf[4][1024];
+    static int slot;
+    slot = (slot + 1) % 4;
+    snprintf(buf[slot], sizeof buf[slot], "%s/%s", test_tmpdir(), name);
+    return buf[slot];
+}

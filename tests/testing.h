@@ -44,5 +44,7 @@ const char *test_fixture(const char *rel);
 fg_device test_device(void);
 /* A fresh private directory under $TMPDIR for the calling test program (created once). */
 const char *test_tmpdir(void);
+/* test_tmpdir()/name; the last four results stay valid (rotating buffers). */
+const char *test_tmp_file(const char *name);
 
 #endif

@@ -28,14 +28,6 @@
  * GEMM instead of into the stored weight). */
 #define FP8_DEQUANT_TOL 1e-5
 
-static const char *tmp_file(const char *name) {
-    static char buf[4][1024];
-    static int slot;
-    slot = (slot + 1) % 4;
-    snprintf(buf[slot], sizeof buf[slot], "%s/%s", test_tmpdir(), name);
-    return buf[slot];
-}
-
 static bool tiny_set(tf_set *s) {
     memset(s, 0, sizeof *s);
     return CHECK_OK(tf_read(test_fixture(TINY_FLUX), s));
@@ -97,7 +89,7 @@ static void check_same_output(const char *label, const char *path, const fg_tens
 void test_layout_prefixed(void) {
     tf_set bfl, pre = {0};
     if (!tiny_set(&bfl)) return;
-    const char *path = tmp_file("ckpt-prefixed.safetensors");
+    const char *path = test_tmp_file("ckpt-prefixed.safetensors");
     if (CHECK_OK(tf_prefixed(&bfl, DIT_PREFIX, &pre)) && CHECK_OK(tf_write(&pre, path))) {
         check_same_output("prefixed", path, reference_out(), 0.0);
         check_detected(path, DIT_PREFIX, false, FG_BF16);
@@ -109,7 +101,7 @@ void test_layout_prefixed(void) {
 void test_layout_diffusers(void) {
     tf_set bfl, dif = {0};
     if (!tiny_set(&bfl)) return;
-    const char *path = tmp_file("diffusers.safetensors");
+    const char *path = test_tmp_file("diffusers.safetensors");
     if (CHECK_OK(tf_to_diffusers(&bfl, 256, &dif)) && CHECK_OK(tf_write(&dif, path))) {
         CHECK(dif.n > bfl.n, "the split q/k/v make more tensors (%zu vs %zu)", dif.n, bfl.n);
         CHECK(tf_find(&dif, "transformer_blocks.1.attn.add_v_proj.bias") && tf_find(&dif, "norm_out.linear.weight"));
@@ -131,7 +123,7 @@ void test_layout_diffusers_sharded(void) {
         CHECK_OK(tf_write_sharded(&dif, dif.n / 2, test_tmpdir(), index, sizeof index))) {
         check_same_output("diffusers, 2 shards + index", index, reference_out(), 0.0);
         /* info looks at one file: the first shard holds x_embedder */
-        check_detected_part(tmp_file("diffusion_pytorch_model-00001-of-00002.safetensors"), "", true, FG_BF16, false);
+        check_detected_part(test_tmp_file("diffusion_pytorch_model-00001-of-00002.safetensors"), "", true, FG_BF16, false);
     }
     tf_free(&bfl);
     tf_free(&dif);
@@ -143,7 +135,7 @@ static void check_fp8(const char *label, const tf_set *q, const tf_set *deq, con
     char qname[128], dname[128];
     snprintf(qname, sizeof qname, "%s-fp8.safetensors", label);
     snprintf(dname, sizeof dname, "%s-deq.safetensors", label);
-    const char *qpath = tmp_file(qname), *dpath = tmp_file(dname);
+    const char *qpath = test_tmp_file(qname), *dpath = test_tmp_file(dname);
     if (!CHECK_OK(tf_write(q, qpath)) || !CHECK_OK(tf_write(deq, dpath))) return;
     fg_tensor out, twin;
     if (!flux_run_file(qpath, &out)) return;
@@ -197,7 +189,7 @@ void test_layout_fp8_diffusers_scaled(void) {
 
 /* Writes s to name and expects fg_flux_load to fail with a message containing needle. */
 static void expect_load_error(const tf_set *s, const char *name, const char *needle) {
-    const char *path = tmp_file(name);
+    const char *path = test_tmp_file(name);
     if (!CHECK_OK(tf_write(s, path))) return;
     fg_flux_model *m = NULL;
     CHECK_ERR(fg_flux_load(path, &m), needle);

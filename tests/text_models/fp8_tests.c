@@ -52,7 +52,7 @@ static bool t5_run(const char *path, const t5_input *in, fg_tensor *host) {
 }
 
 static bool t5_copy_run(const model_copy *c, const char *file, const t5_input *in, fg_tensor *host) {
-    const char *p = tmp_file(file);
+    const char *p = test_tmp_file(file);
     return write_model_copy(TINY_T5, p, c) && t5_run(p, in, host);
 }
 
@@ -149,7 +149,7 @@ void test_t5_fp8_nan_embedding_upload(void) {
     c.embedding = "shared.weight";
     c.poke_index = (int64_t)in.ids[0] * 64 + 5;
     c.poke_byte = 0x00;
-    const char *nan_file = tmp_file("t5_fp8_nan_up.safetensors");
+    const char *nan_file = test_tmp_file("t5_fp8_nan_up.safetensors");
     if (!t5_copy_run(&c, "t5_fp8_zero_up.safetensors", &in, &zero)) goto done;
     c.poke_byte = 0x7F;
     if (!write_model_copy(TINY_T5, nan_file, &c)) goto done;
@@ -198,7 +198,7 @@ void test_clip_fp8_scaled_equals_dequantised(void) {
     fg_tensor a, f32, ref;
     model_copy c = copy_defaults();
     c.fp8 = FP8_DEQUANT_F32;
-    const char *pf = tmp_file("clip_dequant.safetensors"), *pa = tmp_file("clip_fp8.safetensors");
+    const char *pf = test_tmp_file("clip_dequant.safetensors"), *pa = test_tmp_file("clip_fp8.safetensors");
     if (ids && write_model_copy(TINY_CLIP, pf, &c) && clip_run(pf, ids, batch, len, &f32)) {
         c.fp8 = FP8_WEIGHT_SCALE;
         if (write_model_copy(TINY_CLIP, pa, &c) && clip_run(pa, ids, batch, len, &a)) {

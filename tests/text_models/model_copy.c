@@ -16,14 +16,6 @@ model_copy copy_defaults(void) {
     return c;
 }
 
-const char *tmp_file(const char *name) {
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", test_tmpdir(), name);
-    return b;
-}
-
 /* The tensors being written; they must stay alive until the writer has written. */
 typedef struct out_list {
     fg_tensor *t;

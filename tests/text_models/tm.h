@@ -38,8 +38,6 @@ model_copy copy_defaults(void);
 /* Writes a modified copy of tests/fixtures/<src_rel> to dst. Returns false (after recording a
  * check failure) on error. */
 bool write_model_copy(const char *src_rel, const char *dst, const model_copy *c);
-/* "<tmpdir>/<name>" (static buffers, 8 slots used round-robin). */
-const char *tmp_file(const char *name);
 
 /* A host F32 copy of any-device tensor t (caller frees with fg_tensor_free_host). */
 bool to_host(const fg_tensor *t, fg_tensor *host);
