@@ -95,10 +95,13 @@ struct block_pool {
         free_blocks.emplace(size, p);
         bytes += size;
     }
-    void *take(size_t size) {
+    // A cached block of size..2*size bytes, or NULL; *block_size is its real size, which the
+    // caller must keep (recording the request instead would shrink the block for good).
+    void *take(size_t size, size_t *block_size) {
         auto it = free_blocks.lower_bound(size);
         if (it == free_blocks.end() || it->first > 2 * size) return nullptr;
         void *p = it->second;
+        *block_size = it->first;
         bytes -= it->first;
         free_blocks.erase(it);
         return p;
@@ -134,8 +137,8 @@ static fg_error *cuda_alloc(void **ptr, size_t nbytes) {
     CONTEXT_TRY("alloc");
     size_t size = round_size(nbytes);
     void *p = nullptr;
-    if (g_alloc.capture_pool) p = g_alloc.capture_pool->take(size);
-    if (!p) p = g_alloc.cache.take(size);
+    if (g_alloc.capture_pool) p = g_alloc.capture_pool->take(size, &size);
+    if (!p) p = g_alloc.cache.take(size, &size);
     if (!p && fg_cuda_capturing())
         return fg_errorf(FG_ERR_DEVICE,
                          "cuda: allocation of %zu bytes while capturing a graph (run the sequence eagerly first)",
