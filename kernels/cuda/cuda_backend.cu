@@ -207,6 +207,27 @@ static fg_error *cuda_memory_info(size_t *free_bytes, size_t *total_bytes) {
 enum { SCRATCH_SLOTS = 4 };
 static void *g_scratch[SCRATCH_SLOTS];
 static size_t g_scratch_size[SCRATCH_SLOTS];
+// A recorded graph replays with the scratch addresses of its capture, so a buffer replaced by a
+// larger one stays allocated (retired) until no graph is left; then they are freed together.
+static int g_graphs_alive;
+static std::vector<void *> g_retired_scratch;
+
+static void retire_scratch(void *p) {
+    if (!p) return;
+    if (g_graphs_alive == 0) {
+        cudaFree(p);
+        return;
+    }
+    try {
+        g_retired_scratch.push_back(p);
+    } catch (...) { // out of host memory: keep the buffer allocated for good, never free it early
+    }
+}
+
+static void free_retired_scratch(void) {
+    for (void *p : g_retired_scratch) cudaFree(p);
+    g_retired_scratch.clear();
+}
 
 fg_error *fg_cuda_scratch(int slot, size_t nbytes, void **ptr) {
     if (slot < 0 || slot >= SCRATCH_SLOTS) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "cuda scratch slot %d", slot);
@@ -217,7 +238,7 @@ fg_error *fg_cuda_scratch(int slot, size_t nbytes, void **ptr) {
                              slot, nbytes);
         size_t size = round_size(nbytes + nbytes / 4); // headroom: shapes creep up
         CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "scratch: synchronise before growing");
-        if (g_scratch[slot]) cudaFree(g_scratch[slot]);
+        retire_scratch(g_scratch[slot]);
         g_scratch[slot] = nullptr;
         g_scratch_size[slot] = 0;
         CUDA_TRY(cudaMalloc(&g_scratch[slot], size), "scratch: cudaMalloc");
@@ -339,6 +360,7 @@ static fg_error *cuda_graph_capture_end(void **out) {
     g->graph = graph;
     g->private_blocks = *pool;
     delete pool;
+    g_graphs_alive++;
     *out = g;
     return NULL;
 }
@@ -357,6 +379,7 @@ static void cuda_graph_free(void *handle) {
     cudaGraphDestroy(g->graph);
     for (auto &kv : g->private_blocks.free_blocks) g_alloc.cache.put(kv.second, kv.first);
     delete g;
+    if (--g_graphs_alive == 0) free_retired_scratch();
 }
 
 // ---- the table -------------------------------------------------------------------------------
