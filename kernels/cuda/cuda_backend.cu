@@ -263,19 +263,34 @@ struct stage_buffers {
 };
 stage_buffers g_stage;
 
+// Ready only when both buffers and both events exist: an earlier attempt that failed half-way
+// (one buffer pinned, the next allocation refused) resumes where it stopped.
 cudaError_t stage_init(void) {
-    if (g_stage.buf[0]) return cudaSuccess;
     for (int i = 0; i < 2; i++) {
-        cudaError_t e = cudaHostAlloc(&g_stage.buf[i], STAGE_BYTES, cudaHostAllocDefault);
-        if (e == cudaSuccess) e = cudaEventCreateWithFlags(&g_stage.done[i], cudaEventDisableTiming);
-        if (e != cudaSuccess) return e;
+        if (!g_stage.buf[i]) {
+            void *p = nullptr;
+            cudaError_t e = cudaHostAlloc(&p, STAGE_BYTES, cudaHostAllocDefault);
+            if (e != cudaSuccess) return e;
+            g_stage.buf[i] = p;
+        }
+        if (!g_stage.done[i]) {
+            cudaEvent_t ev = nullptr;
+            cudaError_t e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+            if (e != cudaSuccess) return e;
+            g_stage.done[i] = ev;
+        }
     }
     return cudaSuccess;
 }
 } // namespace
 
 static fg_error *copy_to_device_staged(void *dst, const void *src, size_t nbytes) {
-    CUDA_TRY(stage_init(), "pinned staging buffers");
+    if (stage_init() != cudaSuccess) { // no pinned memory to spare: copy from pageable memory
+        cudaGetLastError();
+        CUDA_TRY(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, g_ctx.stream), "host->device copy");
+        CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "host->device copy");
+        return NULL;
+    }
     const char *s = (const char *)src;
     char *d = (char *)dst;
     for (size_t off = 0, i = 0; off < nbytes; off += STAGE_BYTES, i ^= 1) {
