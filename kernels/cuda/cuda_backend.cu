@@ -160,11 +160,16 @@ static fg_error *cuda_alloc(void **ptr, size_t nbytes) {
                              cudaGetErrorString(e));
         }
     }
+    // Zeroed, as fg_tensor_alloc promises; queued, so it costs no synchronisation.
+    cudaError_t e = cudaMemsetAsync(p, 0, nbytes, g_ctx.stream);
+    if (e != cudaSuccess) { // the caller gets no pointer to free: the block goes back now
+        cudaGetLastError();
+        (g_alloc.capture_pool ? g_alloc.capture_pool : &g_alloc.cache)->put(p, size);
+        return fg_errorf(FG_ERR_DEVICE, "cudaMemsetAsync: %s", cudaGetErrorString(e));
+    }
     g_alloc.live[p] = size;
     g_alloc.in_use += size;
     if (g_alloc.in_use > g_alloc.peak) g_alloc.peak = g_alloc.in_use;
-    // Zeroed, as fg_tensor_alloc promises; queued, so it costs no synchronisation.
-    CUDA_TRY(cudaMemsetAsync(p, 0, nbytes, g_ctx.stream), "cudaMemsetAsync");
     *ptr = p;
     return NULL;
 }
