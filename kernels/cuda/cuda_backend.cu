@@ -10,6 +10,7 @@
 #include <map>
 #include <new>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/cuda_ops.h"
@@ -378,7 +379,7 @@ static fg_error *cuda_graph_capture_end(void **out) {
                                 : fg_errorf(FG_ERR_OUT_OF_MEMORY, "graph capture");
     }
     g->graph = graph;
-    g->private_blocks = *pool;
+    g->private_blocks = std::move(*pool); // no allocation: a copy could throw through C code
     delete pool;
     g_graphs_alive++;
     *out = g;
