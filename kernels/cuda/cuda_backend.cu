@@ -10,6 +10,7 @@
 #include <map>
 #include <new>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/cuda_ops.h"
@@ -95,10 +96,13 @@ struct block_pool {
         free_blocks.emplace(size, p);
         bytes += size;
     }
-    void *take(size_t size) {
+    // A cached block of size..2*size bytes, or NULL; *block_size is its real size, which the
+    // caller must keep (recording the request instead would shrink the block for good).
+    void *take(size_t size, size_t *block_size) {
         auto it = free_blocks.lower_bound(size);
         if (it == free_blocks.end() || it->first > 2 * size) return nullptr;
         void *p = it->second;
+        *block_size = it->first;
         bytes -= it->first;
         free_blocks.erase(it);
         return p;
@@ -134,8 +138,8 @@ static fg_error *cuda_alloc(void **ptr, size_t nbytes) {
     CONTEXT_TRY("alloc");
     size_t size = round_size(nbytes);
     void *p = nullptr;
-    if (g_alloc.capture_pool) p = g_alloc.capture_pool->take(size);
-    if (!p) p = g_alloc.cache.take(size);
+    if (g_alloc.capture_pool) p = g_alloc.capture_pool->take(size, &size);
+    if (!p) p = g_alloc.cache.take(size, &size);
     if (!p && fg_cuda_capturing())
         return fg_errorf(FG_ERR_DEVICE,
                          "cuda: allocation of %zu bytes while capturing a graph (run the sequence eagerly first)",
@@ -157,11 +161,16 @@ static fg_error *cuda_alloc(void **ptr, size_t nbytes) {
                              cudaGetErrorString(e));
         }
     }
+    // Zeroed, as fg_tensor_alloc promises; queued, so it costs no synchronisation.
+    cudaError_t e = cudaMemsetAsync(p, 0, nbytes, g_ctx.stream);
+    if (e != cudaSuccess) { // the caller gets no pointer to free: the block goes back now
+        cudaGetLastError();
+        (g_alloc.capture_pool ? g_alloc.capture_pool : &g_alloc.cache)->put(p, size);
+        return fg_errorf(FG_ERR_DEVICE, "cudaMemsetAsync: %s", cudaGetErrorString(e));
+    }
     g_alloc.live[p] = size;
     g_alloc.in_use += size;
     if (g_alloc.in_use > g_alloc.peak) g_alloc.peak = g_alloc.in_use;
-    // Zeroed, as fg_tensor_alloc promises; queued, so it costs no synchronisation.
-    CUDA_TRY(cudaMemsetAsync(p, 0, nbytes, g_ctx.stream), "cudaMemsetAsync");
     *ptr = p;
     return NULL;
 }
@@ -204,6 +213,27 @@ static fg_error *cuda_memory_info(size_t *free_bytes, size_t *total_bytes) {
 enum { SCRATCH_SLOTS = 4 };
 static void *g_scratch[SCRATCH_SLOTS];
 static size_t g_scratch_size[SCRATCH_SLOTS];
+// A recorded graph replays with the scratch addresses of its capture, so a buffer replaced by a
+// larger one stays allocated (retired) until no graph is left; then they are freed together.
+static int g_graphs_alive;
+static std::vector<void *> g_retired_scratch;
+
+static void retire_scratch(void *p) {
+    if (!p) return;
+    if (g_graphs_alive == 0) {
+        cudaFree(p);
+        return;
+    }
+    try {
+        g_retired_scratch.push_back(p);
+    } catch (...) { // out of host memory: keep the buffer allocated for good, never free it early
+    }
+}
+
+static void free_retired_scratch(void) {
+    for (void *p : g_retired_scratch) cudaFree(p);
+    g_retired_scratch.clear();
+}
 
 fg_error *fg_cuda_scratch(int slot, size_t nbytes, void **ptr) {
     if (slot < 0 || slot >= SCRATCH_SLOTS) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "cuda scratch slot %d", slot);
@@ -214,7 +244,7 @@ fg_error *fg_cuda_scratch(int slot, size_t nbytes, void **ptr) {
                              slot, nbytes);
         size_t size = round_size(nbytes + nbytes / 4); // headroom: shapes creep up
         CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "scratch: synchronise before growing");
-        if (g_scratch[slot]) cudaFree(g_scratch[slot]);
+        retire_scratch(g_scratch[slot]);
         g_scratch[slot] = nullptr;
         g_scratch_size[slot] = 0;
         CUDA_TRY(cudaMalloc(&g_scratch[slot], size), "scratch: cudaMalloc");
@@ -239,19 +269,34 @@ struct stage_buffers {
 };
 stage_buffers g_stage;
 
+// Ready only when both buffers and both events exist: an earlier attempt that failed half-way
+// (one buffer pinned, the next allocation refused) resumes where it stopped.
 cudaError_t stage_init(void) {
-    if (g_stage.buf[0]) return cudaSuccess;
     for (int i = 0; i < 2; i++) {
-        cudaError_t e = cudaHostAlloc(&g_stage.buf[i], STAGE_BYTES, cudaHostAllocDefault);
-        if (e == cudaSuccess) e = cudaEventCreateWithFlags(&g_stage.done[i], cudaEventDisableTiming);
-        if (e != cudaSuccess) return e;
+        if (!g_stage.buf[i]) {
+            void *p = nullptr;
+            cudaError_t e = cudaHostAlloc(&p, STAGE_BYTES, cudaHostAllocDefault);
+            if (e != cudaSuccess) return e;
+            g_stage.buf[i] = p;
+        }
+        if (!g_stage.done[i]) {
+            cudaEvent_t ev = nullptr;
+            cudaError_t e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+            if (e != cudaSuccess) return e;
+            g_stage.done[i] = ev;
+        }
     }
     return cudaSuccess;
 }
 } // namespace
 
 static fg_error *copy_to_device_staged(void *dst, const void *src, size_t nbytes) {
-    CUDA_TRY(stage_init(), "pinned staging buffers");
+    if (stage_init() != cudaSuccess) { // no pinned memory to spare: copy from pageable memory
+        cudaGetLastError();
+        CUDA_TRY(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, g_ctx.stream), "host->device copy");
+        CUDA_TRY(cudaStreamSynchronize(g_ctx.stream), "host->device copy");
+        return NULL;
+    }
     const char *s = (const char *)src;
     char *d = (char *)dst;
     for (size_t off = 0, i = 0; off < nbytes; off += STAGE_BYTES, i ^= 1) {
@@ -334,8 +379,9 @@ static fg_error *cuda_graph_capture_end(void **out) {
                                 : fg_errorf(FG_ERR_OUT_OF_MEMORY, "graph capture");
     }
     g->graph = graph;
-    g->private_blocks = *pool;
+    g->private_blocks = std::move(*pool); // no allocation: a copy could throw through C code
     delete pool;
+    g_graphs_alive++;
     *out = g;
     return NULL;
 }
@@ -354,6 +400,7 @@ static void cuda_graph_free(void *handle) {
     cudaGraphDestroy(g->graph);
     for (auto &kv : g->private_blocks.free_blocks) g_alloc.cache.put(kv.second, kv.first);
     delete g;
+    if (--g_graphs_alive == 0) free_retired_scratch();
 }
 
 // ---- the table -------------------------------------------------------------------------------
