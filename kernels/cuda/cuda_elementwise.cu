@@ -15,27 +15,11 @@ namespace {
 
 constexpr int kBlock = 256;
 
-// ---- activations (the formulas of fg_cpu_activate, in f32) ---------------------------------
-
-__device__ __forceinline__ float activate(float v, int act) {
-    switch (act) {
-    case FG_ACT_GELU_TANH: {
-        // 0.5(1 + tanh(u)) == sigmoid(2u): no cancellation for negative v
-        float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-        return v / (1.0f + expf(-2.0f * u));
-    }
-    case FG_ACT_GELU_ERF: return 0.5f * v * erfcf(-v * 0.7071067811865476f);
-    case FG_ACT_SILU: return v / (1.0f + expf(-v));
-    case FG_ACT_QUICK_GELU: return v / (1.0f + expf(-1.702f * v));
-    default: return v;
-    }
-}
-
 // ---- per-element operations ------------------------------------------------------------------
 
 struct ActOp {
     int act;
-    __device__ float operator()(float a, float, float) const { return activate(a, act); }
+    __device__ float operator()(float a, float, float) const { return fg_cuda_activate(a, (fg_activation)act); }
 };
 
 struct AxpbyOp {

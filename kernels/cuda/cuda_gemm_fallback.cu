@@ -36,24 +36,6 @@ __device__ __forceinline__ void store_any(void *p, fg_dtype dt, long long i, flo
     }
 }
 
-// fg_cpu_activate's formulas (kernels/cpu/cpu_elementwise.c), in f32: every GELU/SiLU form is
-// written as x * sigmoid(z) or with erfc, so no 1 + (-1 + tiny) cancellation occurs for
-// negative x. (The CPU evaluates in double; f32 here keeps consumer GPUs, whose double rate is
-// 1/64, fast, and differs by a few f32 ulp.)
-__device__ __forceinline__ float gemm_activate(float v, fg_activation act) {
-    switch (act) {
-    case FG_ACT_GELU_TANH: {
-        float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-        return v / (1.0f + expf(-2.0f * u));
-    }
-    case FG_ACT_GELU_ERF: return 0.5f * v * erfcf(-v * 0.7071067811865476f);
-    case FG_ACT_SILU: return v / (1.0f + expf(-v));
-    case FG_ACT_QUICK_GELU: return v / (1.0f + expf(-1.702f * v));
-    case FG_ACT_NONE:
-    default: return v;
-    }
-}
-
 // ---- the fallback GEMM ------------------------------------------------------------------
 
 // Element B[k, n] of batch entry b (explicit strides or the implicit im2col view).
@@ -124,7 +106,7 @@ __global__ void __launch_bounds__(GEMM_THREADS) gemm_fallback_kernel(const fg_ge
             float v = d.alpha * acc[i][j];
             if (d.bias_mode == FG_GEMM_BIAS_PER_ROW) v += load_any(d.bias, d.bias_dt, m);
             else if (d.bias_mode == FG_GEMM_BIAS_PER_COL) v += load_any(d.bias, d.bias_dt, n);
-            store_any(d.c, d.c_dt, b * d.c_sb + m * d.c_s0 + n * d.c_s1, gemm_activate(v, d.act));
+            store_any(d.c, d.c_dt, b * d.c_sb + m * d.c_s0 + n * d.c_s1, fg_cuda_activate(v, d.act));
         }
     }
 }
@@ -166,7 +148,7 @@ __global__ void bias_act_kernel(void *c, fg_dtype c_dt, long long n, long long c
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         float v = load_any(c, c_dt, i);
         if (bias) v += load_any(bias, bias_dt, i % cols);
-        store_any(c, c_dt, i, gemm_activate(v, act));
+        store_any(c, c_dt, i, fg_cuda_activate(v, act));
     }
 }
 
@@ -184,7 +166,7 @@ __global__ void bias_act_from_f32_kernel(void *dst, fg_dtype dst_dt, const float
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
         float v = src[i];
         if (bias) v += load_any(bias, bias_dt, i % cols);
-        store_any(dst, dst_dt, i, gemm_activate(v, act));
+        store_any(dst, dst_dt, i, fg_cuda_activate(v, act));
     }
 }
 

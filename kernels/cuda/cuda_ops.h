@@ -70,6 +70,24 @@ __device__ __forceinline__ void fg_cuda_store(__half *p, long long i, float v) {
 __device__ __forceinline__ void fg_cuda_store(__nv_fp8_e4m3 *p, long long i, float v) { p[i] = __nv_fp8_e4m3(v); }
 __device__ __forceinline__ void fg_cuda_store(__nv_fp8_e5m2 *p, long long i, float v) { p[i] = __nv_fp8_e5m2(v); }
 
+// fg_cpu_activate's formulas (kernels/cpu/cpu_elementwise.c) in f32, shared by every kernel
+// that applies an activation (unary ops, GEMM epilogues of our own). Each GELU/SiLU form is
+// x * sigmoid(z) or uses erfc, so negative x never computes 1 + (-1 + tiny); the CPU evaluates
+// in double and the two differ by a few f32 ulp.
+__device__ __forceinline__ float fg_cuda_activate(float v, fg_activation act) {
+    switch (act) {
+    case FG_ACT_GELU_TANH: {
+        float u = 0.7978845608028654f * (v + 0.044715f * v * v * v); // 0.5(1+tanh u) = sigmoid(2u)
+        return v / (1.0f + expf(-2.0f * u));
+    }
+    case FG_ACT_GELU_ERF: return 0.5f * v * erfcf(-v * 0.7071067811865476f);
+    case FG_ACT_SILU: return v / (1.0f + expf(-v));
+    case FG_ACT_QUICK_GELU: return v / (1.0f + expf(-1.702f * v));
+    case FG_ACT_NONE:
+    default: return v;
+    }
+}
+
 // Calls f.template operator()<T>() with T the C++ type of float dtype dt; false when dt is not
 // a float dtype. Used to instantiate one kernel template for every weight dtype.
 template <typename F> bool fg_cuda_dispatch_float(fg_dtype dt, F &&f) {
