@@ -60,9 +60,15 @@ TEST_BINS := $(TEST_MAINS:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJS := $(BUILD)/obj/tests/testing.o
 test_extra_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(patsubst test_%,%,$(1))/*.c))
 
+# With nvcc: the CUDA kernels' host-side logic (index plans, conversions), checked on any
+# machine by including the kernel files into a host test (tests/cuda/test_cuda_plans.cu).
+ifeq ($(HAVE_CUDA),1)
+CUDA_HOST_TESTS := $(BUILD)/tests/test_cuda_plans
+endif
+
 .SECONDARY:
 .PHONY: all features test test-gpu asan clean demo bench bench-gpu
-all: $(BUILD)/fluxgraph $(TEST_BINS) features
+all: $(BUILD)/fluxgraph $(TEST_BINS) $(CUDA_HOST_TESTS) features
 
 features: $(CONFIG)
 	@cat $(BUILD)/config.features
@@ -81,6 +87,12 @@ $(BUILD)/obj/%.cu.o: %.cu $(CONFIG)
 $(BUILD)/obj/text_encoders/vocab_data.o: $(wildcard text_encoders/vocab/*/*)
 
 $(BUILD)/fluxgraph: $(CLI_OBJS) $(LIB_OBJS)
+	@$(if $(Q),echo "  LINK  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/test_cuda_plans: $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(wildcard tests/cuda/*.cu)) \
+                                $(TEST_UTIL_OBJS) $(filter $(BUILD)/obj/core/%,$(LIB_OBJS))
+	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK  $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 
