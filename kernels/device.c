@@ -203,3 +203,9 @@ void fg_graph_free(fg_graph *g) {
     if (be && be->graph_free && g->handle) be->graph_free(g->handle);
     free(g);
 }
+
+fg_error *fg_act_dtype_check(const char *who, fg_dtype dt) {
+    FG_CHECK_ARG(dt == FG_F32 || dt == FG_BF16, "%s: activations must be F32 or BF16, not %s", who,
+                 dt >= 0 && dt < FG_DTYPE_COUNT ? fg_dtype_name(dt) : "an unknown dtype");
+    return NULL;
+}

@@ -25,6 +25,10 @@
 #include "core/error.h"
 #include "core/tensor.h"
 
+/* FG_ERR_INVALID_ARGUMENT unless dt is an activation dtype (F32 or BF16); `who` starts the
+ * message ("flux: activations must be F32 or BF16, not F16"). */
+fg_error *fg_act_dtype_check(const char *who, fg_dtype dt) FG_MUST_CHECK;
+
 /* ---- devices and memory ------------------------------------------------------------- */
 
 /* True when the backend is compiled in and (for CUDA) a device is present. */

@@ -379,8 +379,7 @@ fg_error *fg_clip_encode(const fg_clip_model *m, fg_device dev, const int32_t *i
 
 fg_error *fg_clip_set_act_dtype(fg_clip_model *m, fg_dtype act_dtype) {
     FG_CHECK_ARG(m, "fg_clip_set_act_dtype: NULL model");
-    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "CLIP: activations must be F32 or BF16, not %s",
-                 fg_dtype_name(act_dtype));
+    FG_TRY(fg_act_dtype_check("CLIP", act_dtype));
     m->act_dtype = act_dtype;
     return NULL;
 }

@@ -397,8 +397,7 @@ static fg_error *forward(const fg_t5_model *m, fg_device out_dev, const int32_t 
 
 fg_error *fg_t5_set_act_dtype(fg_t5_model *m, fg_dtype act_dtype) {
     FG_CHECK_ARG(m, "fg_t5_set_act_dtype: NULL model");
-    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "T5: activations must be F32 or BF16, not %s",
-                 fg_dtype_name(act_dtype));
+    FG_TRY(fg_act_dtype_check("T5", act_dtype));
     m->act_dtype = act_dtype;
     return NULL;
 }

@@ -52,8 +52,7 @@ fg_error *flux_table_rows(const fg_tensor *table, int64_t start, int64_t len, fg
 
 fg_error *fg_flux_set_act_dtype(fg_flux_model *m, fg_dtype act_dtype) {
     FG_CHECK_ARG(m, "fg_flux_set_act_dtype: NULL model");
-    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "flux: activations must be F32 or BF16, not %s",
-                 fg_dtype_name(act_dtype));
+    FG_TRY(fg_act_dtype_check("flux", act_dtype));
     m->act_dtype = act_dtype;
     return NULL;
 }

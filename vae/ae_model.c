@@ -94,8 +94,7 @@ fg_error *vae_check_encode(const fg_vae *m, const fg_tensor *x, const fg_tensor 
 
 fg_error *fg_vae_set_act_dtype(fg_vae *m, fg_dtype act_dtype) {
     FG_CHECK_ARG(m, "fg_vae_set_act_dtype: NULL model");
-    FG_CHECK_ARG(act_dtype == FG_F32 || act_dtype == FG_BF16, "VAE: activations must be F32 or BF16, not %s",
-                 fg_dtype_name(act_dtype));
+    FG_TRY(fg_act_dtype_check("VAE", act_dtype));
     m->act_dtype = act_dtype;
     return NULL;
 }

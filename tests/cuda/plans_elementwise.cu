@@ -11,14 +11,6 @@ extern "C" {
 }
 #include "tests/cuda/plans.h"
 
-static unsigned long long g_rng = 88172645463325252ull;
-static unsigned rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (unsigned)g_rng;
-}
-
 void test_broadcast_plans(void) {
     int bad = 0;
     for (int it = 0; it < 10000; it++) {

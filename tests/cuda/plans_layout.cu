@@ -11,14 +11,6 @@ extern "C" {
 }
 #include "tests/cuda/plans.h"
 
-static unsigned long long g_rng = 88172645463325252ull;
-static unsigned rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (unsigned)g_rng;
-}
-
 // Unit u of a plan covers out's elements [u*k, (u+1)*k): its source offset must be where a
 // naive walk of the permutation finds out's element u*k in x.
 static bool permute_plan_ok(const fg_tensor *x, const fg_tensor *out, const int *perm) {

@@ -345,23 +345,6 @@ void ops_cases_dense(op_case_list *l) {
 
 /* ---- error paths ---------------------------------------------------------------------- */
 
-/* Zeroed host tensors for one check, released at its end. */
-#define MAX_HELD 32
-static fg_tensor held[MAX_HELD];
-static int n_held;
-
-static fg_tensor *ht(fg_dtype dt, int ndim, const int64_t *shape) {
-    if (n_held == MAX_HELD) abort();
-    fg_tensor *t = &held[n_held++];
-    fg_error *err = fg_tensor_alloc_host(t, dt, ndim, shape);
-    if (err) abort();
-    return t;
-}
-
-static void release(void) {
-    for (int i = 0; i < n_held; i++) fg_tensor_free_host(&held[i]);
-    n_held = 0;
-}
 
 /* A borrowed copy claiming to live on the GPU: the device check must stop it before any
  * backend touches the (host) pointer. */
@@ -389,36 +372,36 @@ static void expect_code(fg_error *err, fg_error_code code, const char *needle, i
 #define EXPECT_UNSUPPORTED(expr, needle) expect_code((expr), FG_ERR_UNSUPPORTED, (needle), __LINE__, #expr)
 
 static void linear_errors(void) {
-    fg_tensor *x = ht(FG_F32, FG_SHAPE(4, 64)), *w = ht(FG_BF16, FG_SHAPE(128, 64)), *out = ht(FG_F32, FG_SHAPE(4, 128));
-    fg_tensor *b = ht(FG_F32, FG_SHAPE(128));
+    fg_tensor *x = op_held(FG_F32, FG_SHAPE(4, 64)), *w = op_held(FG_BF16, FG_SHAPE(128, 64)), *out = op_held(FG_F32, FG_SHAPE(4, 128));
+    fg_tensor *b = op_held(FG_F32, FG_SHAPE(128));
     CHECK_OK(fg_linear(out, x, w, b, 1.0f, FG_ACT_NONE));
-    EXPECT_INVALID(fg_linear(out, ht(FG_F32, FG_SHAPE(4, 63)), w, NULL, 1.0f, FG_ACT_NONE),
+    EXPECT_INVALID(fg_linear(out, op_held(FG_F32, FG_SHAPE(4, 63)), w, NULL, 1.0f, FG_ACT_NONE),
                    "linear: w is [128, 64] but x's last dim is 63");
-    EXPECT_INVALID(fg_linear(ht(FG_F32, FG_SHAPE(4, 127)), x, w, NULL, 1.0f, FG_ACT_NONE),
+    EXPECT_INVALID(fg_linear(op_held(FG_F32, FG_SHAPE(4, 127)), x, w, NULL, 1.0f, FG_ACT_NONE),
                    "linear: w is [128, 64] but out's last dim is 127");
-    EXPECT_INVALID(fg_linear(ht(FG_F32, FG_SHAPE(5, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "leading dims must match");
-    EXPECT_INVALID(fg_linear(ht(FG_F32, FG_SHAPE(1, 4, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "leading dims");
-    EXPECT_INVALID(fg_linear(out, x, w, ht(FG_F32, FG_SHAPE(127)), 1.0f, FG_ACT_NONE), "linear: bias is [127] but w is");
-    EXPECT_INVALID(fg_linear(out, x, w, ht(FG_F32, FG_SHAPE(1, 128)), 1.0f, FG_ACT_NONE), "bias is [1, 128]");
-    EXPECT_INVALID(fg_linear(out, x, ht(FG_F32, FG_SHAPE(128, 64, 1)), NULL, 1.0f, FG_ACT_NONE),
+    EXPECT_INVALID(fg_linear(op_held(FG_F32, FG_SHAPE(5, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "leading dims must match");
+    EXPECT_INVALID(fg_linear(op_held(FG_F32, FG_SHAPE(1, 4, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "leading dims");
+    EXPECT_INVALID(fg_linear(out, x, w, op_held(FG_F32, FG_SHAPE(127)), 1.0f, FG_ACT_NONE), "linear: bias is [127] but w is");
+    EXPECT_INVALID(fg_linear(out, x, w, op_held(FG_F32, FG_SHAPE(1, 128)), 1.0f, FG_ACT_NONE), "bias is [1, 128]");
+    EXPECT_INVALID(fg_linear(out, x, op_held(FG_F32, FG_SHAPE(128, 64, 1)), NULL, 1.0f, FG_ACT_NONE),
                    "linear: w is [128, 64, 1], expected 2 dims");
     EXPECT_INVALID(fg_linear(out, NULL, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is NULL");
     EXPECT_INVALID(fg_linear(out, x, NULL, NULL, 1.0f, FG_ACT_NONE), "linear: w is NULL");
     EXPECT_INVALID(fg_linear(NULL, x, w, NULL, 1.0f, FG_ACT_NONE), "linear: out is NULL");
-    EXPECT_INVALID(fg_linear(out, x, ht(FG_I32, FG_SHAPE(128, 64)), NULL, 1.0f, FG_ACT_NONE),
+    EXPECT_INVALID(fg_linear(out, x, op_held(FG_I32, FG_SHAPE(128, 64)), NULL, 1.0f, FG_ACT_NONE),
                    "linear: w has dtype I32, expected a float dtype");
     EXPECT_INVALID(fg_linear(out, x, w, NULL, 1.0f, (fg_activation)99), "linear: unknown activation 99");
-    EXPECT_INVALID(fg_linear(out, ht(FG_F32, 0, (const int64_t[]){1}), w, NULL, 1.0f, FG_ACT_NONE), "x is a scalar");
+    EXPECT_INVALID(fg_linear(out, op_held(FG_F32, 0, (const int64_t[]){1}), w, NULL, 1.0f, FG_ACT_NONE), "x is a scalar");
     fg_tensor xc = on_cuda(x), bc = on_cuda(b);
     EXPECT_INVALID(fg_linear(out, &xc, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is on cuda but the output is on cpu");
     EXPECT_INVALID(fg_linear(out, x, w, &bc, 1.0f, FG_ACT_NONE), "linear: bias is on cuda");
-    EXPECT_INVALID(fg_linear(out, ht(FG_BF16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
+    EXPECT_INVALID(fg_linear(out, op_held(FG_BF16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
                    "linear: x is BF16 but out is F32 (the activations of one call share one dtype)");
-    EXPECT_INVALID(fg_linear(ht(FG_BF16, FG_SHAPE(4, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is F32 but out is BF16");
-    EXPECT_INVALID(fg_linear(ht(FG_F16, FG_SHAPE(4, 128)), ht(FG_F16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
+    EXPECT_INVALID(fg_linear(op_held(FG_BF16, FG_SHAPE(4, 128)), x, w, NULL, 1.0f, FG_ACT_NONE), "linear: x is F32 but out is BF16");
+    EXPECT_INVALID(fg_linear(op_held(FG_F16, FG_SHAPE(4, 128)), op_held(FG_F16, FG_SHAPE(4, 64)), w, NULL, 1.0f, FG_ACT_NONE),
                    "linear: out is F16; activations must be F32 or BF16");
-    CHECK_OK(fg_linear(ht(FG_BF16, FG_SHAPE(4, 128)), ht(FG_BF16, FG_SHAPE(4, 64)), w, b, 1.0f, FG_ACT_NONE));
-    fg_tensor *sq = ht(FG_F32, FG_SHAPE(64, 64)), *sqw = ht(FG_F32, FG_SHAPE(64, 64));
+    CHECK_OK(fg_linear(op_held(FG_BF16, FG_SHAPE(4, 128)), op_held(FG_BF16, FG_SHAPE(4, 64)), w, b, 1.0f, FG_ACT_NONE));
+    fg_tensor *sq = op_held(FG_F32, FG_SHAPE(64, 64)), *sqw = op_held(FG_F32, FG_SHAPE(64, 64));
     EXPECT_INVALID(fg_linear(sq, sq, sqw, NULL, 1.0f, FG_ACT_NONE), "linear: out overlaps x in memory");
     /* Hostile headers: too many dims, a negative dim, missing storage. */
     fg_tensor bad = *x;
@@ -433,11 +416,11 @@ static void linear_errors(void) {
     bad = *w;
     bad.dtype = (fg_dtype)77;
     EXPECT_INVALID(fg_linear(out, x, &bad, NULL, 1.0f, FG_ACT_NONE), "linear: w");
-    release();
+    op_release_held();
 }
 
 static void embedding_errors(void) {
-    fg_tensor *ids = ht(FG_I32, FG_SHAPE(2, 3)), *table = ht(FG_F16, FG_SHAPE(10, 4)), *out = ht(FG_F32, FG_SHAPE(2, 3, 4));
+    fg_tensor *ids = op_held(FG_I32, FG_SHAPE(2, 3)), *table = op_held(FG_F16, FG_SHAPE(10, 4)), *out = op_held(FG_F32, FG_SHAPE(2, 3, 4));
     CHECK_OK(fg_embedding(out, ids, table));
     int32_t *id = ids->data;
     id[4] = 10;
@@ -445,118 +428,118 @@ static void embedding_errors(void) {
     EXPECT_INVALID(fg_embedding(out, ids, table), "embedding: id 10 at position 4 is out of range [0, 10)");
     id[1] = -3;
     EXPECT_INVALID(fg_embedding(out, ids, table), "id -3 at position 1");
-    fg_tensor *ids64 = ht(FG_I64, FG_SHAPE(2, 3));
+    fg_tensor *ids64 = op_held(FG_I64, FG_SHAPE(2, 3));
     ((int64_t *)ids64->data)[0] = (int64_t)1 << 40;
     EXPECT_INVALID(fg_embedding(out, ids64, table), "id 1099511627776 at position 0");
-    EXPECT_INVALID(fg_embedding(out, ht(FG_F32, FG_SHAPE(2, 3)), table), "embedding: ids has dtype F32, expected I32 or I64");
-    EXPECT_INVALID(fg_embedding(ht(FG_F32, FG_SHAPE(2, 3, 5)), ids64, table), "expected ids.shape + [D]");
-    EXPECT_INVALID(fg_embedding(ht(FG_F32, FG_SHAPE(3, 2, 4)), ids64, table), "out is [3, 2, 4] but ids is [2, 3]");
-    EXPECT_INVALID(fg_embedding(out, ids64, ht(FG_I32, FG_SHAPE(10, 4))), "table has dtype I32");
-    EXPECT_INVALID(fg_embedding(out, ids64, ht(FG_F32, FG_SHAPE(40))), "table is [40], expected 2 dims");
+    EXPECT_INVALID(fg_embedding(out, op_held(FG_F32, FG_SHAPE(2, 3)), table), "embedding: ids has dtype F32, expected I32 or I64");
+    EXPECT_INVALID(fg_embedding(op_held(FG_F32, FG_SHAPE(2, 3, 5)), ids64, table), "expected ids.shape + [D]");
+    EXPECT_INVALID(fg_embedding(op_held(FG_F32, FG_SHAPE(3, 2, 4)), ids64, table), "out is [3, 2, 4] but ids is [2, 3]");
+    EXPECT_INVALID(fg_embedding(out, ids64, op_held(FG_I32, FG_SHAPE(10, 4))), "table has dtype I32");
+    EXPECT_INVALID(fg_embedding(out, ids64, op_held(FG_F32, FG_SHAPE(40))), "table is [40], expected 2 dims");
     EXPECT_INVALID(fg_embedding(out, NULL, table), "embedding: ids is NULL");
     fg_tensor tc = on_cuda(table);
     EXPECT_INVALID(fg_embedding(out, ids64, &tc), "embedding: table is on cuda");
     ((int64_t *)ids64->data)[0] = 9;
-    CHECK_OK(fg_embedding(ht(FG_BF16, FG_SHAPE(2, 3, 4)), ids64, table));
-    EXPECT_INVALID(fg_embedding(ht(FG_F16, FG_SHAPE(2, 3, 4)), ids64, table), "embedding: out is F16; activations must be F32 or BF16");
-    release();
+    CHECK_OK(fg_embedding(op_held(FG_BF16, FG_SHAPE(2, 3, 4)), ids64, table));
+    EXPECT_INVALID(fg_embedding(op_held(FG_F16, FG_SHAPE(2, 3, 4)), ids64, table), "embedding: out is F16; activations must be F32 or BF16");
+    op_release_held();
 }
 
 static void attention_errors(void) {
-    fg_tensor *q = ht(FG_F32, FG_SHAPE(2, 3, 5, 8)), *k = ht(FG_F32, FG_SHAPE(2, 3, 7, 8)),
-              *v = ht(FG_F32, FG_SHAPE(2, 3, 7, 6)), *out = ht(FG_F32, FG_SHAPE(2, 3, 5, 6)),
-              *mask = ht(FG_F32, FG_SHAPE(2, 1, 5, 7));
+    fg_tensor *q = op_held(FG_F32, FG_SHAPE(2, 3, 5, 8)), *k = op_held(FG_F32, FG_SHAPE(2, 3, 7, 8)),
+              *v = op_held(FG_F32, FG_SHAPE(2, 3, 7, 6)), *out = op_held(FG_F32, FG_SHAPE(2, 3, 5, 6)),
+              *mask = op_held(FG_F32, FG_SHAPE(2, 1, 5, 7));
     CHECK_OK(fg_attention(out, q, k, v, mask, 0.5f));
-    EXPECT_INVALID(fg_attention(out, q, ht(FG_F32, FG_SHAPE(2, 3, 7, 9)), v, NULL, 0.5f),
+    EXPECT_INVALID(fg_attention(out, q, op_held(FG_F32, FG_SHAPE(2, 3, 7, 9)), v, NULL, 0.5f),
                    "attention: q is [2, 3, 5, 8] but k is [2, 3, 7, 9] (B, H and D must match)");
-    EXPECT_INVALID(fg_attention(out, q, k, ht(FG_F32, FG_SHAPE(2, 3, 6, 6)), NULL, 0.5f), "B, H and Lk must match");
-    EXPECT_INVALID(fg_attention(ht(FG_F32, FG_SHAPE(2, 3, 5, 7)), q, k, v, NULL, 0.5f), "expected [B, H, Lq, Dv]");
-    EXPECT_INVALID(fg_attention(out, q, k, v, ht(FG_F32, FG_SHAPE(1, 2, 5, 7)), 0.5f), "attention: mask is [1, 2, 5, 7]");
-    EXPECT_INVALID(fg_attention(out, q, k, v, ht(FG_F32, FG_SHAPE(1, 1, 5, 6)), 0.5f), "mask is [1, 1, 5, 6]");
-    EXPECT_INVALID(fg_attention(out, q, k, v, ht(FG_BF16, FG_SHAPE(1, 1, 5, 7)), 0.5f), "mask has dtype BF16, expected F32");
-    EXPECT_INVALID(fg_attention(out, q, k, v, ht(FG_F32, FG_SHAPE(1, 5, 7)), 0.5f), "mask is [1, 5, 7], expected 4 dims");
-    EXPECT_INVALID(fg_attention(out, ht(FG_F32, FG_SHAPE(6, 5, 8)), k, v, NULL, 0.5f), "attention: q is [6, 5, 8], expected 4 dims");
+    EXPECT_INVALID(fg_attention(out, q, k, op_held(FG_F32, FG_SHAPE(2, 3, 6, 6)), NULL, 0.5f), "B, H and Lk must match");
+    EXPECT_INVALID(fg_attention(op_held(FG_F32, FG_SHAPE(2, 3, 5, 7)), q, k, v, NULL, 0.5f), "expected [B, H, Lq, Dv]");
+    EXPECT_INVALID(fg_attention(out, q, k, v, op_held(FG_F32, FG_SHAPE(1, 2, 5, 7)), 0.5f), "attention: mask is [1, 2, 5, 7]");
+    EXPECT_INVALID(fg_attention(out, q, k, v, op_held(FG_F32, FG_SHAPE(1, 1, 5, 6)), 0.5f), "mask is [1, 1, 5, 6]");
+    EXPECT_INVALID(fg_attention(out, q, k, v, op_held(FG_BF16, FG_SHAPE(1, 1, 5, 7)), 0.5f), "mask has dtype BF16, expected F32");
+    EXPECT_INVALID(fg_attention(out, q, k, v, op_held(FG_F32, FG_SHAPE(1, 5, 7)), 0.5f), "mask is [1, 5, 7], expected 4 dims");
+    EXPECT_INVALID(fg_attention(out, op_held(FG_F32, FG_SHAPE(6, 5, 8)), k, v, NULL, 0.5f), "attention: q is [6, 5, 8], expected 4 dims");
     EXPECT_INVALID(fg_attention(out, q, k, NULL, NULL, 0.5f), "attention: v is NULL");
     EXPECT_INVALID(fg_attention(out, q, k, v, NULL, NAN), "scale nan is not finite");
     EXPECT_INVALID(fg_attention(out, q, k, v, NULL, INFINITY), "not finite");
     fg_tensor mc = on_cuda(mask), kc = on_cuda(k);
     EXPECT_INVALID(fg_attention(out, q, k, v, &mc, 0.5f), "attention: mask is on cuda");
     EXPECT_INVALID(fg_attention(out, q, &kc, v, NULL, 0.5f), "attention: k is on cuda");
-    EXPECT_INVALID(fg_attention(out, q, k, ht(FG_F16, FG_SHAPE(2, 3, 7, 6)), NULL, 0.5f), "attention: v is F16 but out is F32");
-    EXPECT_INVALID(fg_attention(out, q, ht(FG_BF16, FG_SHAPE(2, 3, 7, 8)), v, NULL, 0.5f), "attention: k is BF16 but out is F32");
-    fg_tensor *qb = ht(FG_BF16, FG_SHAPE(2, 3, 5, 8)), *kb = ht(FG_BF16, FG_SHAPE(2, 3, 7, 8)),
-              *vb = ht(FG_BF16, FG_SHAPE(2, 3, 7, 6)), *ob = ht(FG_BF16, FG_SHAPE(2, 3, 5, 6));
+    EXPECT_INVALID(fg_attention(out, q, k, op_held(FG_F16, FG_SHAPE(2, 3, 7, 6)), NULL, 0.5f), "attention: v is F16 but out is F32");
+    EXPECT_INVALID(fg_attention(out, q, op_held(FG_BF16, FG_SHAPE(2, 3, 7, 8)), v, NULL, 0.5f), "attention: k is BF16 but out is F32");
+    fg_tensor *qb = op_held(FG_BF16, FG_SHAPE(2, 3, 5, 8)), *kb = op_held(FG_BF16, FG_SHAPE(2, 3, 7, 8)),
+              *vb = op_held(FG_BF16, FG_SHAPE(2, 3, 7, 6)), *ob = op_held(FG_BF16, FG_SHAPE(2, 3, 5, 6));
     CHECK_OK(fg_attention(ob, qb, kb, vb, mask, 0.5f)); /* the mask stays F32 with BF16 activations */
     EXPECT_INVALID(fg_attention(ob, q, kb, vb, NULL, 0.5f), "attention: q is F32 but out is BF16");
-    fg_tensor *same = ht(FG_F32, FG_SHAPE(1, 1, 4, 4));
+    fg_tensor *same = op_held(FG_F32, FG_SHAPE(1, 1, 4, 4));
     EXPECT_INVALID(fg_attention(same, same, same, same, NULL, 0.5f), "attention: out overlaps q");
-    release();
+    op_release_held();
 }
 
 static void rope_errors(void) {
-    fg_tensor *x = ht(FG_F32, FG_SHAPE(2, 2, 5, 6)), *out = ht(FG_F32, FG_SHAPE(2, 2, 5, 6)),
-              *cs = ht(FG_F32, FG_SHAPE(1, 5, 3)), *sn = ht(FG_F32, FG_SHAPE(1, 5, 3));
+    fg_tensor *x = op_held(FG_F32, FG_SHAPE(2, 2, 5, 6)), *out = op_held(FG_F32, FG_SHAPE(2, 2, 5, 6)),
+              *cs = op_held(FG_F32, FG_SHAPE(1, 5, 3)), *sn = op_held(FG_F32, FG_SHAPE(1, 5, 3));
     CHECK_OK(fg_rope(out, x, cs, sn));
-    fg_tensor *odd = ht(FG_F32, FG_SHAPE(2, 2, 5, 7));
+    fg_tensor *odd = op_held(FG_F32, FG_SHAPE(2, 2, 5, 7));
     EXPECT_INVALID(fg_rope(odd, odd, cs, sn), "rope: x is [2, 2, 5, 7] but D must be even");
-    fg_tensor *c4 = ht(FG_F32, FG_SHAPE(1, 4, 3));
+    fg_tensor *c4 = op_held(FG_F32, FG_SHAPE(1, 4, 3));
     EXPECT_INVALID(fg_rope(out, x, c4, c4), "rope: cos/sin are [1, 4, 3] but x is [2, 2, 5, 6]");
-    fg_tensor *c3 = ht(FG_F32, FG_SHAPE(3, 5, 3));
+    fg_tensor *c3 = op_held(FG_F32, FG_SHAPE(3, 5, 3));
     EXPECT_INVALID(fg_rope(out, x, c3, c3), "expected [1 or B, L, D/2]");
-    EXPECT_INVALID(fg_rope(out, x, cs, ht(FG_F32, FG_SHAPE(2, 5, 3))), "rope: cos is [1, 5, 3] but sin is [2, 5, 3]");
-    EXPECT_INVALID(fg_rope(out, x, ht(FG_BF16, FG_SHAPE(1, 5, 3)), sn), "rope: cos has dtype BF16, expected F32");
-    EXPECT_INVALID(fg_rope(ht(FG_F32, FG_SHAPE(2, 2, 6, 6)), x, cs, sn), "rope: out is [2, 2, 6, 6] but x is");
-    EXPECT_INVALID(fg_rope(out, ht(FG_F32, FG_SHAPE(4, 5, 6)), cs, sn), "expected 4 dims");
+    EXPECT_INVALID(fg_rope(out, x, cs, op_held(FG_F32, FG_SHAPE(2, 5, 3))), "rope: cos is [1, 5, 3] but sin is [2, 5, 3]");
+    EXPECT_INVALID(fg_rope(out, x, op_held(FG_BF16, FG_SHAPE(1, 5, 3)), sn), "rope: cos has dtype BF16, expected F32");
+    EXPECT_INVALID(fg_rope(op_held(FG_F32, FG_SHAPE(2, 2, 6, 6)), x, cs, sn), "rope: out is [2, 2, 6, 6] but x is");
+    EXPECT_INVALID(fg_rope(out, op_held(FG_F32, FG_SHAPE(4, 5, 6)), cs, sn), "expected 4 dims");
     EXPECT_INVALID(fg_rope(out, x, NULL, sn), "rope: cos is NULL");
     fg_tensor sc = on_cuda(sn);
     EXPECT_INVALID(fg_rope(out, x, cs, &sc), "rope: sin is on cuda");
-    release();
+    op_release_held();
 }
 
 static void softmax_errors(void) {
-    fg_tensor *x = ht(FG_F32, FG_SHAPE(3, 7)), *out = ht(FG_F32, FG_SHAPE(3, 7));
+    fg_tensor *x = op_held(FG_F32, FG_SHAPE(3, 7)), *out = op_held(FG_F32, FG_SHAPE(3, 7));
     CHECK_OK(fg_softmax(out, x));
-    EXPECT_INVALID(fg_softmax(ht(FG_F32, FG_SHAPE(7, 3)), x), "softmax: out is [7, 3] but x is [3, 7]");
+    EXPECT_INVALID(fg_softmax(op_held(FG_F32, FG_SHAPE(7, 3)), x), "softmax: out is [7, 3] but x is [3, 7]");
     EXPECT_INVALID(fg_softmax(out, NULL), "softmax: x is NULL");
-    EXPECT_INVALID(fg_softmax(out, ht(FG_I32, FG_SHAPE(3, 7))), "softmax: x has dtype I32");
-    EXPECT_INVALID(fg_softmax(out, ht(FG_F32, 0, (const int64_t[]){1})), "softmax: x is a scalar");
+    EXPECT_INVALID(fg_softmax(out, op_held(FG_I32, FG_SHAPE(3, 7))), "softmax: x has dtype I32");
+    EXPECT_INVALID(fg_softmax(out, op_held(FG_F32, 0, (const int64_t[]){1})), "softmax: x is a scalar");
     fg_tensor xc = on_cuda(x);
     EXPECT_INVALID(fg_softmax(out, &xc), "softmax: x is on cuda");
-    release();
+    op_release_held();
 }
 
 static void layer_norm_errors(void) {
-    fg_tensor *x = ht(FG_F32, FG_SHAPE(2, 3, 8)), *out = ht(FG_F32, FG_SHAPE(2, 3, 8)), *w = ht(FG_BF16, FG_SHAPE(8)),
-              *sh = ht(FG_F32, FG_SHAPE(2, 8)), *sc = ht(FG_F32, FG_SHAPE(2, 1, 8));
+    fg_tensor *x = op_held(FG_F32, FG_SHAPE(2, 3, 8)), *out = op_held(FG_F32, FG_SHAPE(2, 3, 8)), *w = op_held(FG_BF16, FG_SHAPE(8)),
+              *sh = op_held(FG_F32, FG_SHAPE(2, 8)), *sc = op_held(FG_F32, FG_SHAPE(2, 1, 8));
     CHECK_OK(fg_layer_norm(out, x, w, w, 1e-6f, sh, sc));
-    EXPECT_INVALID(fg_layer_norm(out, x, ht(FG_F32, FG_SHAPE(7)), NULL, 1e-6f, NULL, NULL),
+    EXPECT_INVALID(fg_layer_norm(out, x, op_held(FG_F32, FG_SHAPE(7)), NULL, 1e-6f, NULL, NULL),
                    "layer_norm: weight is [7] but x's last dim is 8");
-    EXPECT_INVALID(fg_layer_norm(out, x, NULL, ht(FG_F32, FG_SHAPE(1, 8)), 1e-6f, NULL, NULL), "bias is [1, 8]");
+    EXPECT_INVALID(fg_layer_norm(out, x, NULL, op_held(FG_F32, FG_SHAPE(1, 8)), 1e-6f, NULL, NULL), "bias is [1, 8]");
     EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, sh, NULL), "shift and scale must be given together");
-    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, sh, ht(FG_F32, FG_SHAPE(2, 2, 8))),
+    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, sh, op_held(FG_F32, FG_SHAPE(2, 2, 8))),
                    "layer_norm: scale is [2, 2, 8] but x is [2, 3, 8]");
-    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, ht(FG_F32, FG_SHAPE(1, 8)), sc), "shift is [1, 8]");
-    fg_tensor *x2 = ht(FG_F32, FG_SHAPE(6, 8));
+    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, op_held(FG_F32, FG_SHAPE(1, 8)), sc), "shift is [1, 8]");
+    fg_tensor *x2 = op_held(FG_F32, FG_SHAPE(6, 8));
     EXPECT_INVALID(fg_layer_norm(x2, x2, NULL, NULL, 1e-6f, sh, sc), "modulation needs x as [B, L, D] but x is [6, 8]");
     EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, -1.0f, NULL, NULL), "layer_norm: eps -1");
     EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, NAN, NULL, NULL), "eps nan");
     EXPECT_INVALID(fg_layer_norm(x2, x, NULL, NULL, 1e-6f, NULL, NULL), "layer_norm: out is [6, 8] but x is [2, 3, 8]");
-    EXPECT_INVALID(fg_layer_norm(out, x, ht(FG_I64, FG_SHAPE(8)), NULL, 1e-6f, NULL, NULL), "weight has dtype I64");
+    EXPECT_INVALID(fg_layer_norm(out, x, op_held(FG_I64, FG_SHAPE(8)), NULL, 1e-6f, NULL, NULL), "weight has dtype I64");
     fg_tensor wc = on_cuda(w);
     EXPECT_INVALID(fg_layer_norm(out, x, &wc, NULL, 1e-6f, NULL, NULL), "layer_norm: weight is on cuda");
-    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), sc),
+    EXPECT_INVALID(fg_layer_norm(out, x, NULL, NULL, 1e-6f, op_held(FG_BF16, FG_SHAPE(2, 8)), sc),
                    "layer_norm: shift is BF16 but out is F32 (the activations of one call share one dtype)");
-    fg_tensor *xb = ht(FG_BF16, FG_SHAPE(2, 3, 8)), *ob = ht(FG_BF16, FG_SHAPE(2, 3, 8));
+    fg_tensor *xb = op_held(FG_BF16, FG_SHAPE(2, 3, 8)), *ob = op_held(FG_BF16, FG_SHAPE(2, 3, 8));
     EXPECT_INVALID(fg_layer_norm(ob, x, NULL, NULL, 1e-6f, NULL, NULL), "layer_norm: x is F32 but out is BF16");
     EXPECT_INVALID(fg_layer_norm(ob, xb, NULL, NULL, 1e-6f, sh, sc), "layer_norm: shift is F32 but out is BF16");
-    CHECK_OK(fg_layer_norm(ob, xb, w, NULL, 1e-6f, ht(FG_BF16, FG_SHAPE(2, 8)), ht(FG_BF16, FG_SHAPE(2, 1, 8))));
-    release();
+    CHECK_OK(fg_layer_norm(ob, xb, w, NULL, 1e-6f, op_held(FG_BF16, FG_SHAPE(2, 8)), op_held(FG_BF16, FG_SHAPE(2, 1, 8))));
+    op_release_held();
 }
 
 static void rms_group_norm_errors(void) {
-    fg_tensor *x = ht(FG_F32, FG_SHAPE(2, 6, 4)), *out = ht(FG_F32, FG_SHAPE(2, 6, 4)), *w6 = ht(FG_F16, FG_SHAPE(6));
-    CHECK_OK(fg_rms_norm(out, x, ht(FG_F32, FG_SHAPE(4)), 1e-6f));
-    EXPECT_INVALID(fg_rms_norm(out, x, ht(FG_F32, FG_SHAPE(9)), 1e-6f), "rms_norm: weight is [9] but x's last dim is 4");
+    fg_tensor *x = op_held(FG_F32, FG_SHAPE(2, 6, 4)), *out = op_held(FG_F32, FG_SHAPE(2, 6, 4)), *w6 = op_held(FG_F16, FG_SHAPE(6));
+    CHECK_OK(fg_rms_norm(out, x, op_held(FG_F32, FG_SHAPE(4)), 1e-6f));
+    EXPECT_INVALID(fg_rms_norm(out, x, op_held(FG_F32, FG_SHAPE(9)), 1e-6f), "rms_norm: weight is [9] but x's last dim is 4");
     EXPECT_INVALID(fg_rms_norm(NULL, x, NULL, 1e-6f), "rms_norm: out is NULL");
     fg_tensor xc = on_cuda(x);
     EXPECT_INVALID(fg_rms_norm(out, &xc, NULL, 1e-6f), "rms_norm: x is on cuda");
@@ -564,14 +547,14 @@ static void rms_group_norm_errors(void) {
     EXPECT_INVALID(fg_group_norm(out, x, 4, NULL, NULL, 1e-6f, false),
                    "group_norm: x is [2, 6, 4] but 4 groups do not divide its 6 channels");
     EXPECT_INVALID(fg_group_norm(out, x, 0, NULL, NULL, 1e-6f, false), "0 groups");
-    fg_tensor *x1 = ht(FG_F32, FG_SHAPE(6));
+    fg_tensor *x1 = op_held(FG_F32, FG_SHAPE(6));
     EXPECT_INVALID(fg_group_norm(x1, x1, 1, NULL, NULL, 1e-6f, false), "expected [B, C, *spatial]");
-    EXPECT_INVALID(fg_group_norm(out, x, 3, ht(FG_F32, FG_SHAPE(5)), NULL, 1e-6f, false),
+    EXPECT_INVALID(fg_group_norm(out, x, 3, op_held(FG_F32, FG_SHAPE(5)), NULL, 1e-6f, false),
                    "group_norm: weight is [5] but the channel count is 6");
     fg_tensor bc = on_cuda(w6);
     EXPECT_INVALID(fg_group_norm(out, x, 3, w6, &bc, 1e-6f, false), "group_norm: bias is on cuda");
-    EXPECT_INVALID(fg_group_norm(ht(FG_F32, FG_SHAPE(2, 6, 5)), x, 3, NULL, NULL, 1e-6f, false), "out is [2, 6, 5]");
-    release();
+    EXPECT_INVALID(fg_group_norm(op_held(FG_F32, FG_SHAPE(2, 6, 5)), x, 3, NULL, NULL, 1e-6f, false), "out is [2, 6, 5]");
+    op_release_held();
 }
 
 void ops_checks_dense(void) {

@@ -10,23 +10,7 @@
 #include "tests/ops/harness.h"
 #include "tests/testing.h"
 
-/* ---- tensors for the checks ---------------------------------------------------------------- */
 
-#define MAX_HELD 32
-static fg_tensor held[MAX_HELD];
-static int n_held;
-
-static fg_tensor *ht(fg_dtype dt, int ndim, const int64_t *shape) {
-    if (n_held == MAX_HELD) abort();
-    fg_tensor *t = &held[n_held++];
-    if (fg_tensor_alloc_host(t, dt, ndim, shape)) abort();
-    return t;
-}
-
-static void release(void) {
-    for (int i = 0; i < n_held; i++) fg_tensor_free_host(&held[i]);
-    n_held = 0;
-}
 
 /* Fills t with values in [lo, hi) (rounded to t's dtype) from a small LCG. */
 static void fill(fg_tensor *t, uint64_t seed, float lo, float hi) {
@@ -42,7 +26,7 @@ static void fill(fg_tensor *t, uint64_t seed, float lo, float hi) {
 
 /* An F32 tensor holding exactly the values of a BF16 one. */
 static fg_tensor *widened_copy(const fg_tensor *t) {
-    fg_tensor *w = ht(FG_F32, t->ndim, t->shape);
+    fg_tensor *w = op_held(FG_F32, t->ndim, t->shape);
     fg_convert_to_f32(w->data, t->data, t->dtype, (size_t)fg_tensor_numel(t));
     return w;
 }
@@ -70,54 +54,54 @@ static void expect_rounded(const char *what, const fg_tensor *got_bf16, const fg
 
 static void check_bf16_rows_across_chunks(void) {
     /* rms_norm: 5000 rows of 1000, two chunks of rows */
-    fg_tensor *x = ht(FG_BF16, FG_SHAPE(5000, 1000)), *out = ht(FG_BF16, FG_SHAPE(5000, 1000));
-    fg_tensor *w = ht(FG_BF16, FG_SHAPE(1000));
+    fg_tensor *x = op_held(FG_BF16, FG_SHAPE(5000, 1000)), *out = op_held(FG_BF16, FG_SHAPE(5000, 1000));
+    fg_tensor *w = op_held(FG_BF16, FG_SHAPE(1000));
     fill(x, 1, -3, 2);
     fill(w, 2, -2, 2);
-    fg_tensor *xf = widened_copy(x), *ref = ht(FG_F32, FG_SHAPE(5000, 1000));
+    fg_tensor *xf = widened_copy(x), *ref = op_held(FG_F32, FG_SHAPE(5000, 1000));
     CHECK_OK(fg_rms_norm(out, x, w, 1e-6f));
     CHECK_OK(fg_rms_norm(ref, xf, w, 1e-6f));
     expect_rounded("rms_norm", out, ref, 0);
-    release();
+    op_release_held();
     /* layer_norm with modulation: chunks stop at each batch's end */
-    x = ht(FG_BF16, FG_SHAPE(2, 3000, 1500));
-    out = ht(FG_BF16, FG_SHAPE(2, 3000, 1500));
-    fg_tensor *sh = ht(FG_BF16, FG_SHAPE(2, 1500)), *sc = ht(FG_BF16, FG_SHAPE(2, 1, 1500));
+    x = op_held(FG_BF16, FG_SHAPE(2, 3000, 1500));
+    out = op_held(FG_BF16, FG_SHAPE(2, 3000, 1500));
+    fg_tensor *sh = op_held(FG_BF16, FG_SHAPE(2, 1500)), *sc = op_held(FG_BF16, FG_SHAPE(2, 1, 1500));
     fill(x, 3, -2, 2);
     fill(sh, 4, -1, 1);
     fill(sc, 5, -1, 1);
     fg_tensor *shf = widened_copy(sh), *scf = widened_copy(sc);
     xf = widened_copy(x);
-    ref = ht(FG_F32, FG_SHAPE(2, 3000, 1500));
+    ref = op_held(FG_F32, FG_SHAPE(2, 3000, 1500));
     CHECK_OK(fg_layer_norm(out, x, NULL, NULL, 1e-6f, sh, sc));
     CHECK_OK(fg_layer_norm(ref, xf, NULL, NULL, 1e-6f, shf, scf));
     expect_rounded("layer_norm modulated", out, ref, 0);
-    release();
+    op_release_held();
     /* linear: 2100 rows of K = 2048 with an activation (its chunks are 128 MiB, too large to
      * cross here; the row splitting itself is the rms_norm one above) */
-    x = ht(FG_BF16, FG_SHAPE(2100, 2048));
-    w = ht(FG_BF16, FG_SHAPE(24, 2048));
-    out = ht(FG_BF16, FG_SHAPE(2100, 24));
+    x = op_held(FG_BF16, FG_SHAPE(2100, 2048));
+    w = op_held(FG_BF16, FG_SHAPE(24, 2048));
+    out = op_held(FG_BF16, FG_SHAPE(2100, 24));
     fill(x, 6, -1, 1);
     fill(w, 7, -0.04f, 0.04f);
     xf = widened_copy(x);
-    ref = ht(FG_F32, FG_SHAPE(2100, 24));
+    ref = op_held(FG_F32, FG_SHAPE(2100, 24));
     CHECK_OK(fg_linear(out, x, w, NULL, 1.0f, FG_ACT_GELU_TANH));
     CHECK_OK(fg_linear(ref, xf, w, NULL, 1.0f, FG_ACT_GELU_TANH));
     expect_rounded("linear", out, ref, 1);
-    release();
+    op_release_held();
 }
 
 static void check_bf16_rope_and_inplace(void) {
     /* rope and rms_norm_rope: chunks stay inside one (b, h) slice */
-    fg_tensor *x = ht(FG_BF16, FG_SHAPE(2, 3, 700, 128)), *out = ht(FG_BF16, FG_SHAPE(2, 3, 700, 128));
-    fg_tensor *cs = ht(FG_F32, FG_SHAPE(2, 700, 64)), *sn = ht(FG_F32, FG_SHAPE(2, 700, 64));
-    fg_tensor *w = ht(FG_BF16, FG_SHAPE(128));
+    fg_tensor *x = op_held(FG_BF16, FG_SHAPE(2, 3, 700, 128)), *out = op_held(FG_BF16, FG_SHAPE(2, 3, 700, 128));
+    fg_tensor *cs = op_held(FG_F32, FG_SHAPE(2, 700, 64)), *sn = op_held(FG_F32, FG_SHAPE(2, 700, 64));
+    fg_tensor *w = op_held(FG_BF16, FG_SHAPE(128));
     fill(x, 8, -3, 2);
     fill(cs, 9, -1, 1);
     fill(sn, 10, -1, 1);
     fill(w, 11, -2, 2);
-    fg_tensor *xf = widened_copy(x), *ref = ht(FG_F32, FG_SHAPE(2, 3, 700, 128));
+    fg_tensor *xf = widened_copy(x), *ref = op_held(FG_F32, FG_SHAPE(2, 3, 700, 128));
     CHECK_OK(fg_rope(out, x, cs, sn));
     CHECK_OK(fg_rope(ref, xf, cs, sn));
     expect_rounded("rope", out, ref, 0);
@@ -125,14 +109,14 @@ static void check_bf16_rope_and_inplace(void) {
     CHECK_OK(fg_rms_norm_rope(ref, xf, w, 1e-6f, cs, sn));
     expect_rounded("rms_norm_rope", out, ref, 0);
     /* The fused f32 kernel equals rms_norm then rope bit for bit. */
-    fg_tensor *tmp = ht(FG_F32, FG_SHAPE(2, 3, 700, 128)), *two = ht(FG_F32, FG_SHAPE(2, 3, 700, 128));
+    fg_tensor *tmp = op_held(FG_F32, FG_SHAPE(2, 3, 700, 128)), *two = op_held(FG_F32, FG_SHAPE(2, 3, 700, 128));
     CHECK_OK(fg_rms_norm(tmp, xf, w, 1e-6f));
     CHECK_OK(fg_rope(two, tmp, cs, sn));
     CHECK(memcmp(two->data, ref->data, fg_tensor_nbytes(ref)) == 0, "fused rms_norm_rope differs from the two ops");
-    release();
+    op_release_held();
     /* add_gated in place (out == x) over 4.5M elements: the chunks cross the split dim */
-    x = ht(FG_BF16, FG_SHAPE(3, 1500, 1000));
-    fg_tensor *g = ht(FG_BF16, FG_SHAPE(3, 1, 1000)), *y = ht(FG_BF16, FG_SHAPE(3, 1500, 1000));
+    x = op_held(FG_BF16, FG_SHAPE(3, 1500, 1000));
+    fg_tensor *g = op_held(FG_BF16, FG_SHAPE(3, 1, 1000)), *y = op_held(FG_BF16, FG_SHAPE(3, 1500, 1000));
     fill(x, 12, -2, 2);
     fill(g, 13, -2, 2);
     fill(y, 14, -2, 2);
@@ -147,7 +131,7 @@ static void check_bf16_rope_and_inplace(void) {
     fg_tensor *xr = widened_copy(x);
     CHECK_OK(fg_axpby(x2, 0.75f, x2, -1.25f, xr));
     expect_rounded("axpby in place", ybf, x2, 0);
-    release();
+    op_release_held();
 }
 
 /* ---- fill hash, memory stats, graphs --------------------------------------------------------- */
@@ -218,37 +202,37 @@ static void check_graphs_on_cpu(void) {
 /* ---- dispatcher errors ----------------------------------------------------------------------- */
 
 static void check_new_op_errors(void) {
-    fg_tensor *x = ht(FG_BF16, FG_SHAPE(2, 3, 5, 8)), *out = ht(FG_BF16, FG_SHAPE(2, 3, 5, 8));
-    fg_tensor *cs = ht(FG_F32, FG_SHAPE(1, 5, 4)), *w = ht(FG_F16, FG_SHAPE(8));
+    fg_tensor *x = op_held(FG_BF16, FG_SHAPE(2, 3, 5, 8)), *out = op_held(FG_BF16, FG_SHAPE(2, 3, 5, 8));
+    fg_tensor *cs = op_held(FG_F32, FG_SHAPE(1, 5, 4)), *w = op_held(FG_F16, FG_SHAPE(8));
     CHECK_OK(fg_rms_norm_rope(out, x, w, 1e-6f, cs, cs));
     CHECK_OK(fg_rms_norm_rope(out, x, NULL, 0.0f, cs, cs));
-    CHECK_ERR(fg_rms_norm_rope(out, x, ht(FG_F16, FG_SHAPE(7)), 1e-6f, cs, cs),
+    CHECK_ERR(fg_rms_norm_rope(out, x, op_held(FG_F16, FG_SHAPE(7)), 1e-6f, cs, cs),
               "rms_norm_rope: weight is [7] but x is [2, 3, 5, 8] (expected [D])");
-    CHECK_ERR(fg_rms_norm_rope(out, x, ht(FG_I32, FG_SHAPE(8)), 1e-6f, cs, cs), "rms_norm_rope: weight has dtype I32");
-    CHECK_ERR(fg_rms_norm_rope(out, x, w, 1e-6f, ht(FG_BF16, FG_SHAPE(1, 5, 4)), cs),
+    CHECK_ERR(fg_rms_norm_rope(out, x, op_held(FG_I32, FG_SHAPE(8)), 1e-6f, cs, cs), "rms_norm_rope: weight has dtype I32");
+    CHECK_ERR(fg_rms_norm_rope(out, x, w, 1e-6f, op_held(FG_BF16, FG_SHAPE(1, 5, 4)), cs),
               "rms_norm_rope: cos has dtype BF16, expected F32");
-    CHECK_ERR(fg_rms_norm_rope(out, x, w, 1e-6f, ht(FG_F32, FG_SHAPE(1, 6, 4)), ht(FG_F32, FG_SHAPE(1, 6, 4))),
+    CHECK_ERR(fg_rms_norm_rope(out, x, w, 1e-6f, op_held(FG_F32, FG_SHAPE(1, 6, 4)), op_held(FG_F32, FG_SHAPE(1, 6, 4))),
               "expected [1 or B, L, D/2]");
-    fg_tensor *odd = ht(FG_BF16, FG_SHAPE(2, 3, 5, 7));
+    fg_tensor *odd = op_held(FG_BF16, FG_SHAPE(2, 3, 5, 7));
     CHECK_ERR(fg_rms_norm_rope(odd, odd, NULL, 1e-6f, cs, cs), "D must be even");
-    CHECK_ERR(fg_rms_norm_rope(out, ht(FG_F32, FG_SHAPE(2, 3, 5, 8)), w, 1e-6f, cs, cs),
+    CHECK_ERR(fg_rms_norm_rope(out, op_held(FG_F32, FG_SHAPE(2, 3, 5, 8)), w, 1e-6f, cs, cs),
               "rms_norm_rope: x is F32 but out is BF16 (the activations of one call share one dtype)");
     CHECK_ERR(fg_rms_norm_rope(out, x, w, -1.0f, cs, cs), "rms_norm_rope: eps -1 must be finite and >= 0");
     fg_tensor wc = *w;
     wc.device = FG_DEVICE_CUDA;
     wc.owns_data = false;
     CHECK_ERR(fg_rms_norm_rope(out, x, &wc, 1e-6f, cs, cs), "rms_norm_rope: weight is on cuda");
-    CHECK_ERR(fg_fill_uniform(ht(FG_I32, FG_SHAPE(4)), 1, 0.0f, 1.0f), "fill_uniform: out has dtype I32, expected a float dtype");
+    CHECK_ERR(fg_fill_uniform(op_held(FG_I32, FG_SHAPE(4)), 1, 0.0f, 1.0f), "fill_uniform: out has dtype I32, expected a float dtype");
     CHECK_ERR(fg_fill_uniform(out, 1, -INFINITY, 1.0f), "fill_uniform: bounds [-inf, 1) must be finite");
     CHECK_ERR(fg_fill_uniform(out, 1, 0.0f, NAN), "must be finite");
     CHECK_ERR(fg_fill_uniform(NULL, 1, 0.0f, 1.0f), "fill_uniform: out is NULL");
-    release();
+    op_release_held();
 }
 
 /* Every op with act tensors refuses a call whose act tensors mix F32 and BF16, naming both. */
 static void check_mixed_act_dtypes(void) {
-    fg_tensor *f4 = ht(FG_F32, FG_SHAPE(2, 2, 3, 4)), *b4 = ht(FG_BF16, FG_SHAPE(2, 2, 3, 4));
-    fg_tensor *cs = ht(FG_F32, FG_SHAPE(1, 3, 2)), *h4 = ht(FG_F16, FG_SHAPE(2, 2, 3, 4));
+    fg_tensor *f4 = op_held(FG_F32, FG_SHAPE(2, 2, 3, 4)), *b4 = op_held(FG_BF16, FG_SHAPE(2, 2, 3, 4));
+    fg_tensor *cs = op_held(FG_F32, FG_SHAPE(1, 3, 2)), *h4 = op_held(FG_F16, FG_SHAPE(2, 2, 3, 4));
     CHECK_ERR(fg_rope(f4, b4, cs, cs), "rope: x is BF16 but out is F32");
     CHECK_ERR(fg_rope(h4, h4, cs, cs), "rope: out is F16; activations must be F32 or BF16");
     CHECK_ERR(fg_softmax(b4, f4), "softmax: x is F32 but out is BF16");
@@ -256,17 +240,17 @@ static void check_mixed_act_dtypes(void) {
     CHECK_ERR(fg_group_norm(f4, b4, 1, NULL, NULL, 1e-6f, false), "group_norm: x is BF16 but out is F32");
     CHECK_ERR(fg_unary(b4, f4, FG_ACT_SILU), "unary: x is F32 but out is BF16");
     CHECK_ERR(fg_mul(b4, b4, f4), "mul: b is F32 but out is BF16");
-    CHECK_ERR(fg_add_gated(b4, b4, ht(FG_F32, FG_SHAPE(2, 1, 1, 4)), b4), "add_gated: gate is F32 but out is BF16");
+    CHECK_ERR(fg_add_gated(b4, b4, op_held(FG_F32, FG_SHAPE(2, 1, 1, 4)), b4), "add_gated: gate is F32 but out is BF16");
     CHECK_ERR(fg_axpby(b4, 1.0f, b4, 1.0f, f4), "axpby: y is F32 but out is BF16");
     CHECK_ERR(fg_scale_shift(f4, b4, 1.0f, 0.0f), "scale_shift: x is BF16 but out is F32");
     CHECK_ERR(fg_attention(b4, b4, b4, f4, NULL, 1.0f), "attention: v is F32 but out is BF16");
-    fg_tensor *cw = ht(FG_F32, FG_SHAPE(2, 2, 1, 1)), *cx = ht(FG_BF16, FG_SHAPE(1, 2, 3, 3));
+    fg_tensor *cw = op_held(FG_F32, FG_SHAPE(2, 2, 1, 1)), *cx = op_held(FG_BF16, FG_SHAPE(1, 2, 3, 3));
     fg_conv2d_params p = {.stride = 1};
-    CHECK_ERR(fg_conv2d(ht(FG_F32, FG_SHAPE(1, 2, 3, 3)), cx, cw, NULL, &p), "conv2d: x is BF16 but out is F32");
-    CHECK_OK(fg_conv2d(ht(FG_BF16, FG_SHAPE(1, 2, 3, 3)), cx, cw, NULL, &p)); /* F32 weights with BF16 acts */
+    CHECK_ERR(fg_conv2d(op_held(FG_F32, FG_SHAPE(1, 2, 3, 3)), cx, cw, NULL, &p), "conv2d: x is BF16 but out is F32");
+    CHECK_OK(fg_conv2d(op_held(FG_BF16, FG_SHAPE(1, 2, 3, 3)), cx, cw, NULL, &p)); /* F32 weights with BF16 acts */
     CHECK_OK(fg_cast(b4, f4)); /* cast is how act dtypes change */
     CHECK_OK(fg_cast(f4, b4));
-    release();
+    op_release_held();
 }
 
 void ops_checks_new_ops(void) {

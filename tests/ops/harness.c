@@ -232,3 +232,19 @@ void op_case_list_free(op_case_list *l) {
     free(l->items);
     memset(l, 0, sizeof *l);
 }
+
+#define MAX_HELD 32
+static fg_tensor held[MAX_HELD];
+static int n_held;
+
+fg_tensor *op_held(fg_dtype dt, int ndim, const int64_t *shape) {
+    if (n_held == MAX_HELD) abort(); /* a test bug: more than a check may hold */
+    fg_tensor *t = &held[n_held++];
+    if (fg_tensor_alloc_host(t, dt, ndim, shape)) abort();
+    return t;
+}
+
+void op_release_held(void) {
+    for (int i = 0; i < n_held; i++) fg_tensor_free_host(&held[i]);
+    n_held = 0;
+}

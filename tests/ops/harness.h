@@ -64,6 +64,10 @@ double op_ref_to_dtype(double v, fg_dtype dt);
 /* A CPU view for error-path tests; a failure is recorded and an empty tensor returned. */
 fg_tensor op_view(fg_dtype dt, int ndim, const int64_t *shape, void *data);
 
+/* Zeroed host tensors for the error-path checks, held until op_release_held (at most 32). */
+fg_tensor *op_held(fg_dtype dt, int ndim, const int64_t *shape);
+void op_release_held(void);
+
 /* Deterministic helpers for case builders. */
 int64_t op_rand_int(op_case_list *l, int64_t lo, int64_t hi_inclusive);
 double op_rand_uniform(op_case_list *l, double lo, double hi);
