@@ -17,6 +17,7 @@
 #include "models/random_weights.h"
 #include "text_encoders/t5_model.h"
 #include "unet/flux_flops.h"
+#include "unet/flux_runner.h"
 #include "unet/flux_loader.h"
 #include "vae/ae_model.h"
 
@@ -375,7 +376,9 @@ static fg_error *load_dit(const bench_opts *o, const preset_configs *pc, bench_r
     return NULL;
 }
 
-/* Warmup steps, then o->steps timed forwards between two synchronisations. */
+/* Warmup steps, then o->steps timed forwards between two synchronisations, through the step
+ * runner the sampler uses (on a GPU the second step records the graph and later ones replay it,
+ * so with --warmup >= 2 the timed steps are replays; FG_CUDA_GRAPHS=0 gives the eager figure). */
 static fg_error *time_dit(const bench_opts *o, const fg_flux_model *m, size_result *s) {
     const fg_device dev = o->device;
     const int64_t b = o->batch, lat = s->size / 8;
@@ -391,12 +394,15 @@ static fg_error *time_dit(const bench_opts *o, const fg_flux_model *m, size_resu
     if (!err) err = random_tensor(&g, dev, FG_F32, FG_SHAPE(b), 3.0f, 4.0f, 25);
     if (!err) err = fg_tensor_alloc(&out, dev, FG_F32, 4, x.shape);
     fg_flux_inputs in = {&x, &ts, &ctx, &y, a->guidance_embed ? &g : NULL};
+    fg_flux_runner *runner = NULL;
+    if (!err) err = fg_flux_runner_new(m, &runner);
     fg_device_reset_peak(dev);
-    for (int64_t i = 0; i < o->warmup && !err; i++) err = fg_flux_forward(m, &in, &out, NULL);
+    for (int64_t i = 0; i < o->warmup && !err; i++) err = fg_flux_runner_forward(runner, &in, &out);
     if (!err) err = fg_device_synchronize(dev);
     double t0 = fg_time_now();
-    for (int64_t i = 0; i < o->steps && !err; i++) err = fg_flux_forward(m, &in, &out, NULL);
+    for (int64_t i = 0; i < o->steps && !err; i++) err = fg_flux_runner_forward(runner, &in, &out);
     if (!err) err = fg_device_synchronize(dev);
+    fg_flux_runner_free(runner);
     s->ms_per_step = (fg_time_now() - t0) * 1e3 / (double)o->steps;
     s->peak_gib = peak_gib(dev);
     fg_tensor *all[] = {&x, &ts, &ctx, &y, &g, &out};

@@ -57,7 +57,8 @@ fg_error *fg_flux_cond_denoise(void *user, const fg_tensor *x, float sigma, cons
     const fg_flux_model *m = fm->model;
     FG_CHECK_ARG(e->cond, "conditioning entry without a cond tensor");
     const int64_t batch = x->shape[0];
-    const fg_device dev = m->device;
+    /* The runner copies host inputs straight into its device buffers and its result back. */
+    const fg_device dev = fm->runner ? FG_DEVICE_CPU : m->device;
     fg_tensor ts = {0}, guid = {0}, ctx = {0}, y = {0}, pooled0 = {0}, xd = {0}, v = {0};
     fg_error *err = fg_tensor_alloc_host(&ts, FG_F32, 1, (int64_t[]){batch});
     if (!err) err = fg_tensor_alloc_host(&guid, FG_F32, 1, (int64_t[]){batch});

@@ -55,8 +55,10 @@ fg_error *flux_ids(const fg_flux_model *m, int64_t b, int64_t lt, int64_t h2, in
 
 /* ---- flux_model.c ---- */
 
-/* Checks in and out against the model (shapes, dtypes, devices). */
-fg_error *flux_check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out) FG_MUST_CHECK;
+/* Checks in and out against the model (shapes, dtypes, devices); io_any_device lets x,
+ * context, y and out live on any device (callers that copy them, like the step runner). */
+fg_error *flux_check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out,
+                            bool io_any_device) FG_MUST_CHECK;
 /* The forward from prepared tables: reads in->x, in->context, in->y (not timestep/guidance)
  * and queues device work only when trace is NULL. */
 fg_error *flux_forward_prepared(const fg_flux_model *m, const fg_flux_inputs *in, const flux_tables *tables,

@@ -123,14 +123,15 @@ static fg_error *check_tensor(const fg_flux_model *m, const char *name, const fg
     return NULL;
 }
 
-fg_error *flux_check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out) {
+fg_error *flux_check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, const fg_tensor *out,
+                            bool io_any_device) {
     const fg_flux_config *a = &m->p.arch;
     char s[96], s2[96];
-    FG_TRY(check_tensor(m, "x", in->x, 4, false));
+    FG_TRY(check_tensor(m, "x", in->x, 4, io_any_device));
     FG_TRY(check_tensor(m, "timestep", in->timestep, 1, true));
-    FG_TRY(check_tensor(m, "context", in->context, 3, false));
-    FG_TRY(check_tensor(m, "y", in->y, 2, false));
-    FG_TRY(check_tensor(m, "out", out, 4, false));
+    FG_TRY(check_tensor(m, "context", in->context, 3, io_any_device));
+    FG_TRY(check_tensor(m, "y", in->y, 2, io_any_device));
+    FG_TRY(check_tensor(m, "out", out, 4, io_any_device));
     if (in->guidance) FG_TRY(check_tensor(m, "guidance", in->guidance, 1, true));
     const int64_t b = in->x->shape[0];
     FG_CHECK_ARG(in->x->shape[1] == m->p.latent_channels, "flux forward: x is %s but the model takes %lld channels",
@@ -304,7 +305,7 @@ done:;
 
 fg_error *fg_flux_forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
     FG_CHECK_ARG(m && in && out, "fg_flux_forward: NULL argument");
-    FG_TRY(flux_check_inputs(m, in, out));
+    FG_TRY(flux_check_inputs(m, in, out, false));
     flux_tables tables;
     fg_error *err = flux_tables_build(m, in, &tables);
     if (!err) err = flux_forward_prepared(m, in, &tables, out, trace);

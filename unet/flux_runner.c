@@ -158,7 +158,7 @@ static void try_capture(fg_flux_runner *r, runner_entry *e) {
 fg_error *fg_flux_runner_forward(fg_flux_runner *r, const fg_flux_inputs *in, fg_tensor *out) {
     FG_CHECK_ARG(r && in && out, "flux runner: NULL argument");
     const fg_flux_model *m = r->model;
-    FG_TRY(flux_check_inputs(m, in, out));
+    FG_TRY(flux_check_inputs(m, in, out, true));
     runner_entry *e = NULL;
     FG_TRY(find_entry(r, in, &e));
     fg_error *err = load_inputs(m, in, e);

@@ -14,8 +14,9 @@ typedef struct fg_flux_runner fg_flux_runner;
 
 /* The model must outlive the runner. */
 fg_error *fg_flux_runner_new(const fg_flux_model *m, fg_flux_runner **out) FG_MUST_CHECK;
-/* fg_flux_forward's contract: x, context, y and out on the model's device (timestep and
- * guidance on either). */
+/* fg_flux_forward's contract, except that every tensor may live on any device: the runner
+ * copies the inputs into its own buffers and its result into out anyway, so a sampler keeping
+ * its latents on the host passes them as they are. */
 fg_error *fg_flux_runner_forward(fg_flux_runner *r, const fg_flux_inputs *in, fg_tensor *out) FG_MUST_CHECK;
 /* Calls served by a graph replay so far, and whether graphs were given up on (for logs/tests). */
 int fg_flux_runner_replays(const fg_flux_runner *r);

@@ -79,7 +79,7 @@ void test_runner_matches_forward(void) {
 
         fg_tensor bad;
         if (CHECK_OK(fg_tensor_alloc(&bad, g_model->device, FG_F32, FG_SHAPE(1, 16, 4, 4)))) {
-            CHECK_ERR(fg_flux_runner_forward(r, &in, &bad), g_model->device == FG_DEVICE_CPU ? "out is" : "is on");
+            CHECK_ERR(fg_flux_runner_forward(r, &in, &bad), "out is"); /* host inputs are fine, a wrong shape is not */
             fg_tensor_free(&bad);
         }
         compare_step(r, &c, &in, 0.1f, 4.0f); /* still fine after a rejected call */
