@@ -110,14 +110,8 @@ test: all
 # GPU checks (needs a GPU; says so and succeeds otherwise): every op against the CPU backend
 # through each CUDA path (libraries, our own fallbacks); the models' BF16 golden tests and the
 # step runner with FG_TEST_DEVICE=cuda (with and without CUDA graphs); the tiny workflows on CUDA.
-GPU_TESTS = $(BUILD)/tests/test_ops --device cuda && \
-	FG_CUDA_GEMM=own FG_CUDA_CONV=own FG_CUDA_ATTENTION=own $(BUILD)/tests/test_ops --device cuda && \
-	FG_CUDA_ATTENTION=simple $(BUILD)/tests/test_ops --device cuda && \
-	FG_TEST_DEVICE=cuda $(BUILD)/tests/test_flux && FG_TEST_DEVICE=cuda FG_CUDA_GRAPHS=0 $(BUILD)/tests/test_flux && \
-	FG_TEST_DEVICE=cuda $(BUILD)/tests/test_vae && FG_TEST_DEVICE=cuda $(BUILD)/tests/test_text_models && \
-	bash tests/test_e2e.sh $(BUILD)
 test-gpu: all
-	@if $(BUILD)/fluxgraph --device cuda version >/dev/null 2>&1; then $(GPU_TESTS); \
+	@if $(BUILD)/fluxgraph --device cuda version >/dev/null 2>&1; then bash tests/gpu_tests.sh $(BUILD); \
 	else echo "test-gpu: no CUDA device here ($$($(BUILD)/fluxgraph version | grep 'cuda:' | sed 's/^ *//')); skipped"; fi
 
 # Same tests under AddressSanitizer + UBSan (CPU-only build in its own folder).
