@@ -85,6 +85,7 @@ $(BUILD)/obj/%.cu.o: %.cu $(CONFIG)
 
 # The vocabularies are assembled into the binary (.incbin), which -MMD cannot see.
 $(BUILD)/obj/text_encoders/vocab_data.o: $(wildcard text_encoders/vocab/*/*)
+$(BUILD)/obj/nodes/comfy_defs.o: nodes/comfyui/object_info.json
 
 $(BUILD)/fluxgraph: $(CLI_OBJS) $(LIB_OBJS)
 	@$(if $(Q),echo "  LINK  $@")

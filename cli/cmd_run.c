@@ -452,7 +452,7 @@ static void make_prompt_id(char *out, size_t cap) {
 }
 
 /* 0 valid; prints the errors and returns EXIT_INVALID otherwise. */
-static int validate_job(const json_t *prompt, const fg_run_settings *settings, const run_opts *o) {
+static int validate_job(const json_t *prompt, const json_t *ui, const fg_run_settings *settings, const run_opts *o) {
     fg_validation v;
     fg_error *err = fg_validate_prompt(prompt, settings, &v);
     if (err) {
@@ -465,14 +465,14 @@ static int validate_job(const json_t *prompt, const fg_run_settings *settings, c
         json_t *j = fg_validation_to_json(&v);
         if (j) emit_json("validation_error", j);
     }
-    if (!ok || json_object_size(v.node_errors) > 0) fg_validation_print(&v, stderr);
+    if (!ok || json_object_size(v.node_errors) > 0) fg_validation_print(&v, ui, stderr);
     fg_validation_clear(&v);
     return ok ? 0 : EXIT_INVALID;
 }
 
 static int run_job(fg_executor *ex, const fg_workflow *base, json_t *prompt, const fg_run_settings *settings,
                    run_ui *ui) {
-    int rc = validate_job(prompt, settings, ui->o);
+    int rc = validate_job(prompt, base->ui, settings, ui->o);
     if (rc) return rc;
     fg_workflow job = {.prompt = prompt, .ui = base->ui, .source = base->source};
     char prompt_id[48];

@@ -31,9 +31,9 @@ int cmd_validate(int argc, char **argv) {
     fg_run_settings settings = {.models_dir = models && *models ? models : NULL};
     fg_validation v;
     err = fg_validate_prompt(wf->prompt, &settings, &v);
-    fg_workflow_free(wf);
     if (err) {
         fg_validation_clear(&v);
+        fg_workflow_free(wf);
         return cli_report(err);
     }
     bool ok = v.ok && !v.error;
@@ -44,9 +44,10 @@ int cmd_validate(int argc, char **argv) {
         free(text);
         json_decref(j);
     }
-    if (!ok || json_object_size(v.node_errors) > 0) fg_validation_print(&v, stderr);
+    if (!ok || json_object_size(v.node_errors) > 0) fg_validation_print(&v, wf->ui, stderr);
     if (ok && !json) printf("%s: valid (%zu output node%s)\n", path, json_array_size(v.outputs),
                             json_array_size(v.outputs) == 1 ? "" : "s");
     fg_validation_clear(&v);
+    fg_workflow_free(wf);
     return ok ? 0 : 2;
 }

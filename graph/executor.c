@@ -291,7 +291,7 @@ static fg_error *invalid_prompt(const fg_validation *v) {
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (f) {
-        fg_validation_print(v, f);
+        fg_validation_print(v, NULL, f);
         fclose(f);
     }
     while (len > 0 && text[len - 1] == '\n') text[--len] = 0;

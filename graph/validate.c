@@ -165,7 +165,7 @@ static fg_error *top_error(fg_validation *out, const char *type, const char *mes
  * unsupported class of the prompt in extra_info.unsupported_class_types. */
 static fg_error *check_classes(const json_t *prompt, fg_validation *out, vctx *c) {
     const char *id, *first_id = NULL, *first_class = NULL;
-    json_t *node, *unsupported = json_array();
+    json_t *node, *unsupported = json_array(), *where = json_object();
     size_t i = 0;
     json_object_foreach((json_t *)prompt, id, node) {
         char details[600];
@@ -173,6 +173,7 @@ static fg_error *check_classes(const json_t *prompt, fg_validation *out, vctx *c
         const char *class_type = json_string_value(json_object_get(node, "class_type"));
         if (!class_type) {
             json_decref(unsupported);
+            json_decref(where);
             return top_error(out, "invalid_prompt", "Cannot execute because a node is missing the class_type property.",
                              details, NULL);
         }
@@ -183,12 +184,16 @@ static fg_error *check_classes(const json_t *prompt, fg_validation *out, vctx *c
             for (size_t k = 0; k < json_array_size(unsupported); k++)
                 dup = dup || strcmp(json_string_value(json_array_get(unsupported, k)), class_type) == 0;
             if (!dup) json_array_append_new(unsupported, json_string(class_type));
+            json_t *ids = json_object_get(where, class_type);
+            if (!ids) json_object_set_new(where, class_type, ids = json_array());
+            json_array_append_new(ids, json_string(id));
             continue;
         }
         c->nodes[i++] = (vnode){.id = id, .obj = node, .spec = spec};
     }
     if (!first_id) {
         json_decref(unsupported);
+        json_decref(where);
         return NULL;
     }
     char msg[400], details[600];
@@ -199,7 +204,8 @@ static fg_error *check_classes(const json_t *prompt, fg_validation *out, vctx *c
     json_t *list = json_array();
     for (size_t k = 0; k < ns; k++) json_array_append_new(list, json_string(sugg[k]));
     return top_error(out, "invalid_prompt", msg, details,
-                     json_pack("{s:o, s:o}", "suggestions", list, "unsupported_class_types", unsupported));
+                     json_pack("{s:o, s:o, s:o}", "suggestions", list, "unsupported_class_types", unsupported,
+                               "unsupported_nodes", where));
 }
 
 /* Every output whose ancestry contains a node with errors depends on that node. */
@@ -301,7 +307,29 @@ json_t *fg_validation_to_json(const fg_validation *v) {
     return json_pack("{s:o, s:O}", "error", err, "node_errors", v->node_errors ? v->node_errors : json_object());
 }
 
-void fg_validation_print(const fg_validation *v, FILE *f) {
+/* Every class fluxgraph cannot run, with the node ids that use it and, for nodes inside
+ * subgraphs, the subgraph they sit in (ui: the saved workflow, or NULL). */
+static void print_unsupported(const fg_validation *v, const json_t *ui, FILE *f) {
+    const json_t *where = json_object_get(json_object_get(v->error, "extra_info"), "unsupported_nodes");
+    if (json_object_size(where) == 0) return;
+    fprintf(f, "this workflow needs %zu node type%s that fluxgraph cannot run:\n", json_object_size(where),
+            json_object_size(where) == 1 ? "" : "s");
+    const char *cls;
+    const json_t *ids;
+    json_object_foreach((json_t *)where, cls, ids) {
+        fprintf(f, "  %s: node%s", cls, json_array_size(ids) == 1 ? "" : "s");
+        for (size_t i = 0; i < json_array_size(ids) && i < 8; i++) {
+            const char *id = json_string_value(json_array_get(ids, i));
+            char sub[512] = "";
+            if (ui) fg_workflow_subgraph_of(ui, id, sub, sizeof sub);
+            fprintf(f, "%s %s%s%s%s", i ? "," : "", id, *sub ? " (in subgraph " : "", sub, *sub ? ")" : "");
+        }
+        if (json_array_size(ids) > 8) fprintf(f, " and %zu more", json_array_size(ids) - 8);
+        fprintf(f, "\n");
+    }
+}
+
+void fg_validation_print(const fg_validation *v, const json_t *ui, FILE *f) {
     if (v->error && json_object_size(v->node_errors) == 0) {
         fprintf(f, "%s", json_string_value(json_object_get(v->error, "message")));
         const char *d = json_string_value(json_object_get(v->error, "details"));
@@ -310,10 +338,7 @@ void fg_validation_print(const fg_validation *v, FILE *f) {
         for (size_t i = 0; i < json_array_size(sugg); i++)
             fprintf(f, "%s%s", i ? ", " : " Did you mean: ", json_string_value(json_array_get(sugg, i)));
         fprintf(f, "%s\n", json_array_size(sugg) ? "?" : "");
-        const json_t *all = json_object_get(json_object_get(v->error, "extra_info"), "unsupported_class_types");
-        for (size_t i = 0; json_array_size(all) > 1 && i < json_array_size(all); i++)
-            fprintf(f, "%s%s", i ? ", " : "unsupported node types: ", json_string_value(json_array_get(all, i)));
-        if (json_array_size(all) > 1) fprintf(f, "\n");
+        print_unsupported(v, ui, f);
         return;
     }
     const char *id;

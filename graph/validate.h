@@ -20,8 +20,9 @@ typedef struct fg_validation {
 /* settings->models_dir NULL: model names are not checked against files. */
 fg_error *fg_validate_prompt(const json_t *prompt, const fg_run_settings *settings, fg_validation *out) FG_MUST_CHECK;
 void fg_validation_clear(fg_validation *v);
-/* Human-readable report, one line per error ("node 12 (KSampler) input 'steps': ..."). */
-void fg_validation_print(const fg_validation *v, FILE *f);
+/* Human-readable report, one line per error ("node 12 (KSampler) input 'steps': ..."); ui,
+ * the saved UI workflow or NULL, lets it name the subgraph a flattened node id sits in. */
+void fg_validation_print(const fg_validation *v, const json_t *ui, FILE *f);
 /* {"error": ..., "node_errors": ...} as the HTTP API answers (new reference). */
 json_t *fg_validation_to_json(const fg_validation *v);
 

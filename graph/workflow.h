@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/json_bigint.h"
 
 typedef struct fg_workflow {
     json_t *prompt;   /* API format (owned) */
@@ -31,10 +32,13 @@ void fg_workflow_free(fg_workflow *wf);
  * naming them. */
 fg_error *fg_workflow_ui_to_api(const json_t *ui, const char *label, json_t **prompt) FG_MUST_CHECK;
 
+/* The subgraph a flattened node id ("194:31", "112:57:44") sits in, as the names of the
+ * definitions on its path ("'Outer' > 'Inner'"); "" for a root node or an unknown path. */
+void fg_workflow_subgraph_of(const json_t *ui, const char *flat_id, char *out, size_t cap);
+
 /* JSON integers beyond int64 (seeds go up to 2^64-1) cannot be held by Jansson: the readers
  * turn such a literal into {FG_BIGINT_KEY: "<digits>"}; validation range-checks it exactly
  * and fg_workflow_dump_api prints it back as the bare number. */
-#define FG_BIGINT_KEY "__fg_bigint__"
 bool fg_json_is_bigint(const json_t *v);
 /* An integer input as u64 (seeds): a JSON integer >= 0 or a bigint marker within 2^64-1. */
 bool fg_json_get_u64(const json_t *v, uint64_t *out);

@@ -1,10 +1,38 @@
-/* Workflows embedded in PNGs: prefer the "workflow" chunk (UI format, what ComfyUI's "load"
- * does), fall back to "prompt" (API format). Chunk parsing and its hostile-input checks live
- * in core/image. */
+/* Workflows embedded in PNGs. The "prompt" chunk (API format) is what ran, so it is what a
+ * re-run uses: the "workflow" chunk (UI format, what ComfyUI's "load" shows) can be older than
+ * the prompt when a run changed values (--set, --seed, --prompt, batch seeds), and the two
+ * agree otherwise. The UI workflow is kept beside the prompt (re-embedded in new images,
+ * names subgraphs in messages); either chunk alone is used as it is. Chunk parsing and its
+ * hostile-input checks live in core/image. */
 #include <string.h>
 
 #include "core/image.h"
 #include "graph/workflow_internal.h"
+
+static fg_error *from_both(const fg_text_entry *ui_text, const fg_text_entry *prompt_text, const char *label,
+                           fg_workflow **out) {
+    fg_workflow *ran = NULL, *ui = NULL;
+    fg_error *err = fg_workflow_from_json_text(prompt_text->value, prompt_text->value_len, label, &ran);
+    if (!err && ran->ui) { /* a UI workflow in the prompt chunk: not what ComfyUI writes */
+        fg_workflow_free(ran);
+        ran = NULL;
+        err = fg_errorf(FG_ERR_FORMAT, "%s: the \"prompt\" chunk is not an API prompt", label);
+    }
+    fg_error *ui_err = fg_workflow_from_json_text(ui_text->value, ui_text->value_len, label, &ui);
+    if (err) { /* an unusable prompt next to a UI workflow: the UI alone */
+        fg_error_free(err);
+        *out = ui;
+        return ui_err;
+    }
+    if (!ui_err && ui->ui) {
+        ran->ui = ui->ui;
+        ui->ui = NULL;
+    }
+    fg_error_free(ui_err);
+    fg_workflow_free(ui);
+    *out = ran;
+    return NULL;
+}
 
 fg_error *fg_workflow_from_png(const void *data, size_t len, const char *label, fg_workflow **out) {
     fg_text_list texts = {0};
@@ -12,17 +40,10 @@ fg_error *fg_workflow_from_png(const void *data, size_t len, const char *label, 
     const fg_text_entry *wf = fg_text_list_find(&texts, "workflow");
     const fg_text_entry *prompt = fg_text_list_find(&texts, "prompt");
     fg_error *err = NULL;
-    if (wf) {
-        err = fg_workflow_from_json_text(wf->value, wf->value_len, label, out);
-        if (err && prompt) { /* a broken UI chunk next to a usable prompt */
-            fg_error_free(err);
-            err = fg_workflow_from_json_text(prompt->value, prompt->value_len, label, out);
-        }
-    } else if (prompt) {
-        err = fg_workflow_from_json_text(prompt->value, prompt->value_len, label, out);
-    } else {
-        err = fg_errorf(FG_ERR_NOT_FOUND, "%s: the PNG carries no \"workflow\" or \"prompt\" text chunk", label);
-    }
+    if (wf && prompt) err = from_both(wf, prompt, label, out);
+    else if (wf) err = fg_workflow_from_json_text(wf->value, wf->value_len, label, out);
+    else if (prompt) err = fg_workflow_from_json_text(prompt->value, prompt->value_len, label, out);
+    else err = fg_errorf(FG_ERR_NOT_FOUND, "%s: the PNG carries no \"workflow\" or \"prompt\" text chunk", label);
     fg_text_list_free(&texts);
     return err;
 }

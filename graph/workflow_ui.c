@@ -1,336 +1,305 @@
-/* UI (LiteGraph) workflow -> API prompt, as ComfyUI's frontend "graph to prompt" does it
- * (comfyui.md 1.3): virtual nodes dropped, Reroutes followed, PrimitiveNodes inlined, muted
- * nodes dropped with their consumers' inputs omitted, bypassed nodes rewired by type, and
- * widgets_values mapped onto input names through the node declarations (1.4). */
+/* UI (LiteGraph) workflow -> API prompt, as ComfyUI's frontend 1.48.7 builds it when it
+ * queues (app.graphToPrompt; docs/ui_workflow_conversion.md): subgraph instances flattened
+ * into "outer:inner" ids, virtual nodes (Note, MarkdownNote, Reroute, PrimitiveNode) dropped,
+ * muted nodes dropped with the inputs they fed, bypassed nodes looked through by type, widget
+ * values laid out from ComfyUI 0.30's node definitions (nodes/comfy_defs.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "graph/workflow.h"
 #include "graph/workflow_internal.h"
-#include "nodes/registry.h"
+#include "graph/workflow_ui_internal.h"
 
-#define MAX_UI_NODES 100000
-#define MAX_UI_LINKS 1000000
-#define MAX_HOPS 4096
+/* A node to emit and the subgraph instance it sits in (the frontend's ExecutableNodeDTO). */
+typedef struct ui_dto {
+    const ui_scope *scope;
+    ui_node *node;
+} ui_dto;
 
-typedef struct ui_link {
-    long long id;
-    char from[32];
-    long long from_slot;
-} ui_link;
+typedef struct ui_flat {
+    ui_dto *dtos;
+    size_t n, cap;
+    ui_scope **scopes;
+    size_t n_scopes, cap_scopes;
+} ui_flat;
 
-typedef struct ui_node {
-    char id[32];
-    const json_t *obj;
-    const char *type;
-    long long mode;
-} ui_node;
-
-typedef struct ui_graph {
-    ui_node *nodes;
-    size_t n_nodes;
-    ui_link *links;
-    size_t n_links;
-    const char *label;
-} ui_graph;
-
-/* What a link resolves to once virtual, muted and bypassed nodes are looked through. */
-typedef enum { ORIGIN_NONE, ORIGIN_LINK, ORIGIN_CONST } origin_kind;
-typedef struct origin {
-    origin_kind kind;
-    const char *node_id;
-    long long slot;
-    const json_t *value;
-} origin;
-
-static bool node_id_string(const json_t *id, char out[32]) {
-    if (json_is_integer(id)) return snprintf(out, 32, "%lld", (long long)json_integer_value(id)), true;
-    if (json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) < 32)
-        return snprintf(out, 32, "%s", json_string_value(id)), true;
-    return false;
+static fg_error *grow(void **p, size_t *cap, size_t need, size_t elem, const char *label) {
+    if (need <= *cap) return NULL;
+    size_t c = *cap ? *cap * 2 : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
+    *p = q, *cap = c;
+    return NULL;
 }
 
-static int cmp_node(const void *a, const void *b) {
-    return strcmp(((const ui_node *)a)->id, ((const ui_node *)b)->id);
+/* ---- the root's execution order (LGraph.computeExecutionOrder, §1.4) ------------------- */
+
+static bool js_index_key(const char *s, unsigned long long *v) {
+    if (!*s || (s[0] == '0' && s[1]) || strlen(s) > 10) return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    *v = strtoull(s, NULL, 10);
+    return *v < 4294967295ull;
 }
 
-static int cmp_link(const void *a, const void *b) {
-    long long x = ((const ui_link *)a)->id, y = ((const ui_link *)b)->id;
+static int cmp_index_key(const void *a, const void *b) {
+    unsigned long long x = 0, y = 0;
+    js_index_key((*(ui_node *const *)a)->id, &x);
+    js_index_key((*(ui_node *const *)b)->id, &y);
     return x < y ? -1 : x > y;
 }
 
-static const ui_node *find_node(const ui_graph *g, const char *id) {
-    ui_node key;
-    snprintf(key.id, sizeof key.id, "%s", id);
-    return bsearch(&key, g->nodes, g->n_nodes, sizeof key, cmp_node);
-}
-
-static const ui_link *find_link(const ui_graph *g, long long id) {
-    ui_link key = {.id = id};
-    return bsearch(&key, g->links, g->n_links, sizeof key, cmp_link);
-}
-
-static bool is_virtual(const char *type) {
-    return strcmp(type, "Note") == 0 || strcmp(type, "MarkdownNote") == 0 || strcmp(type, "Reroute") == 0 ||
-           strcmp(type, "PrimitiveNode") == 0;
-}
-
-static fg_error *read_link(const ui_graph *g, const json_t *l, ui_link *out) {
-    const json_t *id, *from, *slot;
-    if (json_is_array(l)) {
-        if (json_array_size(l) < 5) return fg_errorf(FG_ERR_FORMAT, "%s: a link is not a 6-element array", g->label);
-        id = json_array_get(l, 0), from = json_array_get(l, 1), slot = json_array_get(l, 2);
-    } else if (json_is_object(l)) {
-        id = json_object_get(l, "id"), from = json_object_get(l, "origin_id"), slot = json_object_get(l, "origin_slot");
-    } else {
-        return fg_errorf(FG_ERR_FORMAT, "%s: a link is neither an array nor an object", g->label);
+static fg_error *execution_order(const ui_doc *doc, const ui_graph *g, ui_node **order) {
+    size_t n = g->n_nodes, head = 0, tail = 0, placed = 0;
+    long long *remaining = calloc(n ? n : 1, sizeof *remaining);
+    bool *done = calloc(n ? n : 1, sizeof *done), *visited = calloc(g->n_links ? g->n_links : 1, sizeof *visited);
+    ui_node **queue = calloc(n ? n : 1, sizeof *queue);
+    fg_error *err = remaining && done && visited && queue ? NULL : fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
+    for (size_t i = 0; !err && i < n; i++) {
+        ui_node *u = g->in_file_order[i];
+        for (size_t k = 0; k < u->n_ins; k++) remaining[u - g->nodes] += u->ins[k].link != NULL;
+        if (remaining[u - g->nodes] == 0) queue[tail++] = u;
     }
-    if (!json_is_integer(id) || !json_is_integer(slot) || !node_id_string(from, out->from))
-        return fg_errorf(FG_ERR_FORMAT, "%s: malformed link (id, origin node and origin slot must be integers)", g->label);
-    out->id = json_integer_value(id);
-    out->from_slot = json_integer_value(slot);
-    if (out->from_slot < 0) return fg_errorf(FG_ERR_FORMAT, "%s: link %lld has a negative origin slot", g->label, out->id);
-    return NULL;
-}
-
-static fg_error *reject_subgraphs(const json_t *ui, const ui_graph *g) {
-    const json_t *subgraphs = json_object_get(json_object_get(ui, "definitions"), "subgraphs");
-    if (json_array_size(subgraphs) > 1000) /* keeps the instance lookup below cheap */
-        return fg_errorf(FG_ERR_UNSUPPORTED, "%s: %zu subgraph definitions; subgraphs are not supported", g->label,
-                         json_array_size(subgraphs));
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const char *type = g->nodes[i].type;
-        if (strncmp(type, "workflow>", 9) == 0 || strncmp(type, "workflow/", 9) == 0)
-            return fg_errorf(FG_ERR_UNSUPPORTED,
-                             "%s: node %s is a legacy group node ('%s'); group nodes are not supported: convert "
-                             "it back to regular nodes in ComfyUI",
-                             g->label, g->nodes[i].id, type);
-        for (size_t k = 0; k < json_array_size(subgraphs); k++) {
-            const json_t *sg = json_array_get(subgraphs, k);
-            const char *sid = json_string_value(json_object_get(sg, "id"));
-            if (sid && strcmp(sid, type) == 0) {
-                const char *name = json_string_value(json_object_get(sg, "name"));
-                return fg_errorf(FG_ERR_UNSUPPORTED,
-                                 "%s: node %s is an instance of subgraph '%s' (%s); subgraphs are not supported: "
-                                 "unpack it in ComfyUI",
-                                 g->label, g->nodes[i].id, name ? name : "?", sid);
+    while (!err && head < tail) {
+        ui_node *u = queue[head++];
+        order[placed++] = u;
+        done[u - g->nodes] = true;
+        size_t i, k;
+        const json_t *out, *lid;
+        json_array_foreach(json_object_get(u->obj, "outputs"), i, out) {
+            json_array_foreach(json_object_get(out, "links"), k, lid) {
+                const ui_link *l = json_is_integer(lid) ? ui_find_link(g, json_integer_value(lid)) : NULL;
+                if (!l || visited[l - g->links]) continue;
+                visited[l - g->links] = true;
+                ui_node *t = ui_find_node(g, l->to);
+                if (t && !done[t - g->nodes] && --remaining[t - g->nodes] == 0) queue[tail++] = t;
             }
         }
     }
+    /* The rest (loops, dangling links) in a JS object's key order: index keys ascending, then
+     * the others as inserted. */
+    size_t first_rest = placed;
+    for (int pass = 0; !err && pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            ui_node *u = g->in_file_order[i];
+            unsigned long long v;
+            if (done[u - g->nodes] || js_index_key(u->id, &v) != (pass == 0)) continue;
+            order[placed++] = u;
+            done[u - g->nodes] = true;
+        }
+    size_t n_index = first_rest;
+    for (unsigned long long v; n_index < placed && js_index_key(order[n_index]->id, &v);) n_index++;
+    qsort(order + first_rest, n_index - first_rest, sizeof *order, cmp_index_key);
+    free(remaining), free(done), free(visited), free(queue);
+    return err;
+}
+
+/* ---- flattening (§1.3, §2.3-2.4) ------------------------------------------------------- */
+
+/* Subgraphs used many times inside subgraphs multiply: a file of a few kilobytes could
+ * otherwise flatten into more nodes than memory holds. */
+#define MAX_FLAT_NODES 1000000
+
+static fg_error *push_dto(ui_flat *f, const ui_scope *s, ui_node *n, const char *label) {
+    if (f->n >= MAX_FLAT_NODES)
+        return fg_errorf(FG_ERR_FORMAT, "%s: the subgraphs expand to more than %d nodes", label, MAX_FLAT_NODES);
+    FG_TRY(grow((void **)&f->dtos, &f->cap, f->n + 1, sizeof *f->dtos, label));
+    f->dtos[f->n++] = (ui_dto){s, n};
     return NULL;
 }
 
-static fg_error *index_graph(const json_t *ui, ui_graph *g) {
-    const json_t *nodes = json_object_get(ui, "nodes"), *links = json_object_get(ui, "links");
-    if (!json_is_array(nodes)) return fg_errorf(FG_ERR_FORMAT, "%s: \"nodes\" is not an array", g->label);
-    if (links && !json_is_array(links)) return fg_errorf(FG_ERR_FORMAT, "%s: \"links\" is not an array", g->label);
-    size_t nn = json_array_size(nodes), nl = json_array_size(links);
-    if (nn > MAX_UI_NODES || nl > MAX_UI_LINKS) return fg_errorf(FG_ERR_FORMAT, "%s: too many nodes or links", g->label);
-    g->nodes = calloc(nn ? nn : 1, sizeof *g->nodes);
-    g->links = calloc(nl ? nl : 1, sizeof *g->links);
-    if (!g->nodes || !g->links) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", g->label);
-    for (size_t i = 0; i < nn; i++) {
-        const json_t *n = json_array_get(nodes, i);
-        ui_node *u = &g->nodes[i];
-        u->obj = n;
-        u->type = json_string_value(json_object_get(n, "type"));
-        const json_t *mode = json_object_get(n, "mode");
-        u->mode = json_is_integer(mode) ? json_integer_value(mode) : 0;
-        if (!json_is_object(n) || !u->type || !node_id_string(json_object_get(n, "id"), u->id))
-            return fg_errorf(FG_ERR_FORMAT, "%s: node #%zu lacks a valid \"id\" or \"type\"", g->label, i);
-    }
-    for (size_t i = 0; i < nl; i++) FG_TRY(read_link(g, json_array_get(links, i), &g->links[i]));
-    g->n_nodes = nn;
-    g->n_links = nl;
-    qsort(g->nodes, nn, sizeof *g->nodes, cmp_node);
-    qsort(g->links, nl, sizeof *g->links, cmp_link);
-    for (size_t i = 1; i < nn; i++)
-        if (strcmp(g->nodes[i].id, g->nodes[i - 1].id) == 0)
-            return fg_errorf(FG_ERR_FORMAT, "%s: two nodes have id %s", g->label, g->nodes[i].id);
+/* An instance is followed by its inner nodes, depth first in the definition's order; inside
+ * a subgraph even a muted or bypassed instance is expanded (the frontend checks the mode of
+ * root nodes only). */
+static fg_error *expand(ui_doc *doc, ui_flat *f, const ui_scope *s, ui_node *n) {
+    FG_TRY(push_dto(f, s, n, doc->label));
+    if (!n->sub || (s->depth == 0 && (n->mode == 2 || n->mode == 4))) return NULL;
+    if (s->depth + 1 > UI_MAX_DEPTH)
+        return fg_errorf(FG_ERR_FORMAT, "%s: subgraphs nested deeper than %d (does '%s' contain itself?)", doc->label,
+                         UI_MAX_DEPTH, n->sub->name);
+    FG_TRY(grow((void **)&f->scopes, &f->cap_scopes, f->n_scopes + 1, sizeof *f->scopes, doc->label));
+    ui_scope *child = malloc(sizeof *child);
+    if (!child) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
+    f->scopes[f->n_scopes++] = child;
+    ui_scope_child(s, n, child);
+    for (size_t i = 0; i < child->g->n_nodes; i++) FG_TRY(expand(doc, f, child, child->g->in_file_order[i]));
     return NULL;
 }
 
-static const json_t *slot_at(const ui_node *n, const char *array, long long i) {
-    const json_t *a = json_object_get(n->obj, array);
-    return i >= 0 && (size_t)i < json_array_size(a) ? json_array_get(a, (size_t)i) : NULL;
-}
+/* ---- emitting a node (§1.6-1.8) --------------------------------------------------------- */
 
-static fg_error *resolve(const ui_graph *g, const json_t *link_id, const char *consumer, int hops, origin *out);
-
-/* A bypassed node passes its input of the output's type through, preferring the same index. */
-static fg_error *resolve_bypass(const ui_graph *g, const ui_node *src, long long slot, int hops, origin *out) {
-    const char *type = json_string_value(json_object_get(slot_at(src, "outputs", slot), "type"));
-    const json_t *inputs = json_object_get(src->obj, "inputs");
-    const json_t *pick = NULL;
-    const json_t *same = slot_at(src, "inputs", slot);
-    const char *same_type = json_string_value(json_object_get(same, "type"));
-    if (type && same_type && strcmp(type, same_type) == 0) pick = same;
-    for (size_t i = 0; !pick && type && i < json_array_size(inputs); i++) {
-        const char *t = json_string_value(json_object_get(json_array_get(inputs, i), "type"));
-        if (t && strcmp(t, type) == 0) pick = json_array_get(inputs, i);
+/* The value as JSON.stringify writes a JS value: integral numbers without ".0", arrays
+ * wrapped as {"__value__": [...]}. */
+static json_t *js_value(const json_t *v) {
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) return json_integer((json_int_t)d);
+        return json_real(d);
     }
-    out->kind = ORIGIN_NONE;
-    if (!pick) return NULL;
-    return resolve(g, json_object_get(pick, "link"), src->id, hops + 1, out);
-}
-
-static fg_error *resolve(const ui_graph *g, const json_t *link_id, const char *consumer, int hops, origin *out) {
-    out->kind = ORIGIN_NONE;
-    if (!link_id || json_is_null(link_id)) return NULL;
-    if (hops > MAX_HOPS) return fg_errorf(FG_ERR_FORMAT, "%s: a loop of Reroute or bypassed nodes", g->label);
-    if (!json_is_integer(link_id)) return fg_errorf(FG_ERR_FORMAT, "%s: node %s: a link id is not an integer", g->label, consumer);
-    /* A stale link is skipped as the frontend skips it (the input is then omitted and
-     * validation names it if it was required); the warning says why. */
-    const ui_link *l = find_link(g, json_integer_value(link_id));
-    if (!l) {
-        FG_LOG_W("%s: node %s refers to link %lld, which does not exist; input omitted", g->label, consumer,
-                 (long long)json_integer_value(link_id));
-        return NULL;
-    }
-    const ui_node *src = find_node(g, l->from);
-    if (!src) {
-        FG_LOG_W("%s: link %lld comes from node %s, which does not exist; input omitted", g->label, l->id, l->from);
-        return NULL;
-    }
-    /* A PrimitiveNode is UI-only whatever its mode: its value is the target widget's value. */
-    if (strcmp(src->type, "PrimitiveNode") == 0) {
-        const json_t *wv = json_object_get(src->obj, "widgets_values");
-        if (json_array_size(wv) > 0) out->kind = ORIGIN_CONST, out->value = json_array_get(wv, 0);
-        return NULL;
-    }
-    if (src->mode == 2) return NULL;
-    if (strcmp(src->type, "Reroute") == 0)
-        return resolve(g, json_object_get(slot_at(src, "inputs", 0), "link"), src->id, hops + 1, out);
-    if (strcmp(src->type, "Note") == 0 || strcmp(src->type, "MarkdownNote") == 0) return NULL;
-    if (src->mode == 4) return resolve_bypass(g, src, l->from_slot, hops, out);
-    out->kind = ORIGIN_LINK;
-    out->node_id = src->id;
-    out->slot = l->from_slot;
-    return NULL;
-}
-
-static bool is_widget(const fg_input_spec *in) {
-    return !in->force_input && (in->type == FG_TYPE_INT || in->type == FG_TYPE_FLOAT || in->type == FG_TYPE_STRING ||
-                                in->type == FG_TYPE_BOOLEAN || in->type == FG_TYPE_COMBO);
-}
-
-static json_t *default_value(const fg_input_spec *in) {
-    switch (in->type) {
-    case FG_TYPE_INT: return json_integer((json_int_t)in->def);
-    case FG_TYPE_FLOAT: return json_real(in->def);
-    case FG_TYPE_BOOLEAN: return json_boolean(in->def != 0);
-    default: return in->def_string ? json_string(in->def_string) : NULL;
-    }
-}
-
-/* A FLOAT widget saved as 1 reads back as 1.0, as Python sees the value ComfyUI sent. */
-static json_t *widget_value(const fg_input_spec *in, const json_t *v) {
-    if (in->type == FG_TYPE_FLOAT && json_is_integer(v)) return json_real((double)json_integer_value(v));
+    if (json_is_array(v)) return json_pack("{s:O}", "__value__", (json_t *)v);
     return json_deep_copy(v);
 }
 
-static fg_error *map_widgets(const ui_graph *g, const ui_node *n, const fg_node_spec *spec, json_t *inputs) {
-    const json_t *wv = json_object_get(n->obj, "widgets_values");
-    if (wv && !json_is_array(wv) && !json_is_object(wv))
-        return fg_errorf(FG_ERR_FORMAT, "%s: node %s (%s): widgets_values is neither an array nor an object",
-                         g->label, n->id, n->type);
-    size_t idx = 0;
-    for (int i = 0; i < spec->n_inputs; i++) {
-        const fg_input_spec *in = &spec->inputs[i];
-        if (!is_widget(in)) continue;
-        const json_t *v = json_is_object(wv) ? json_object_get(wv, in->name)
-                          : idx < json_array_size(wv) ? json_array_get(wv, idx) : NULL;
-        idx++;
-        json_t *val = v ? widget_value(in, v) : default_value(in);
-        if (val && json_object_set_new(inputs, in->name, val) != 0)
-            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", g->label);
-        /* Pseudo-widgets stored after the value: the seed's control mode, the upload button. */
-        if (in->control_after_generate || in->image_upload) idx++;
+static const json_t *override_for(const ui_scope *s, const ui_node *n, const char *widget) {
+    if (!s->instance || !s->instance->overrides) return NULL;
+    return json_object_get(json_object_get(s->instance->overrides, n->id), widget);
+}
+
+static fg_error *put(json_t *inputs, const char *name, json_t *v, const char *label) {
+    if (!v || json_object_set_new(inputs, name, v) != 0) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
+    return NULL;
+}
+
+static fg_error *node_inputs(ui_doc *doc, const ui_dto *d, json_t *inputs) {
+    ui_node *n = d->node;
+    for (size_t i = 0; n->layout && i < n->layout->n_widgets; i++) {
+        const fg_comfy_widget *w = &n->layout->widgets[i];
+        const json_t *v = override_for(d->scope, n, w->name);
+        if (!v) v = n->values[i];
+        if (!w->serialize || !*w->name || !v) continue;
+        FG_TRY(put(inputs, w->name, js_value(v), doc->label));
+    }
+    for (size_t j = 0; j < n->n_ins; j++) {
+        ui_origin o = {0};
+        FG_TRY(ui_resolve_input(doc, d->scope, n, j, NULL, 0, &o));
+        if (o.kind == UI_LINK) FG_TRY(put(inputs, n->ins[j].name, json_pack("[sI]", o.node, (json_int_t)o.slot), doc->label));
+        else if (o.kind == UI_VALUE) FG_TRY(put(inputs, n->ins[j].name, js_value(o.value), doc->label));
     }
     return NULL;
 }
 
-static fg_error *map_links(const ui_graph *g, const ui_node *n, json_t *inputs) {
-    const json_t *slots = json_object_get(n->obj, "inputs");
-    if (slots && !json_is_array(slots))
-        return fg_errorf(FG_ERR_FORMAT, "%s: node %s (%s): \"inputs\" is not an array", g->label, n->id, n->type);
-    for (size_t i = 0; i < json_array_size(slots); i++) {
-        const json_t *s = json_array_get(slots, i);
-        const char *name = json_string_value(json_object_get(s, "name"));
-        const json_t *link = json_object_get(s, "link");
-        if (!name) return fg_errorf(FG_ERR_FORMAT, "%s: node %s (%s): input slot %zu has no name", g->label, n->id, n->type, i);
-        if (!link || json_is_null(link)) continue;
-        origin o;
-        FG_TRY(resolve(g, link, n->id, 0, &o));
-        json_t *val = NULL;
-        if (o.kind == ORIGIN_LINK)
-            val = json_pack("[sI]", o.node_id, (json_int_t)o.slot);
-        else if (o.kind == ORIGIN_CONST)
-            val = json_deep_copy(o.value);
-        if (val) {
-            if (json_object_set_new(inputs, name, val) != 0) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", g->label);
-        } else {
-            json_object_del(inputs, name); /* fed by a muted node: the input is omitted */
-        }
-    }
-    return NULL;
-}
-
-static fg_error *emit_node(const ui_graph *g, const ui_node *n, json_t *prompt) {
-    const fg_node_spec *spec = fg_node_find(n->type);
+static fg_error *emit(ui_doc *doc, const ui_dto *d, json_t *prompt) {
+    ui_node *n = d->node;
     json_t *inputs = json_object();
-    fg_error *err = inputs ? NULL : fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", g->label);
-    if (!err && spec) err = map_widgets(g, n, spec, inputs);
-    if (!err) err = map_links(g, n, inputs);
+    if (!inputs) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
+    fg_error *err = node_inputs(doc, d, inputs);
     if (err) {
         json_decref(inputs);
         return err;
     }
-    const char *title = json_string_value(json_object_get(n->obj, "title"));
-    if (!title) title = spec ? spec->display_name : n->type;
+    const char *title = n->title ? n->title : n->layout && n->layout->display_name ? n->layout->display_name : n->type;
+    char id[UI_PATH_MAX];
+    if (snprintf(id, sizeof id, "%s%s", d->scope->path, n->id) >= (int)sizeof id) id[0] = 0;
     json_t *node = json_pack("{s:o, s:s, s:{s:s}}", "inputs", inputs, "class_type", n->type, "_meta", "title", title);
-    if (!node || json_object_set_new(prompt, n->id, node) != 0) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", g->label);
+    if (!node || json_object_set_new(prompt, id, node) != 0) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
     return NULL;
 }
 
-static int cmp_numeric_id(const void *a, const void *b) {
-    const ui_node *x = *(const ui_node *const *)a, *y = *(const ui_node *const *)b;
-    char *ex, *ey;
-    long long nx = strtoll(x->id, &ex, 10), ny = strtoll(y->id, &ey, 10);
-    if (!*ex && !*ey && nx != ny) return nx < ny ? -1 : 1;
-    return strcmp(x->id, y->id);
+/* §1.9: a link to a node that was not emitted is dropped. */
+static void drop_dangling_links(json_t *prompt) {
+    const char *id, *name;
+    json_t *node, *v;
+    void *tmp;
+    json_object_foreach(prompt, id, node) {
+        json_t *inputs = json_object_get(node, "inputs");
+        json_object_foreach_safe(inputs, tmp, name, v) {
+            if (json_is_array(v) && json_array_size(v) == 2 && json_is_string(json_array_get(v, 0)) &&
+                !json_object_get(prompt, json_string_value(json_array_get(v, 0))))
+                json_object_del(inputs, name);
+        }
+    }
+}
+
+/* §1.10: JavaScript lists index-like keys first, ascending, then the rest as inserted. */
+static json_t *js_key_order(json_t *prompt) {
+    json_t *out = json_object();
+    const char *id;
+    json_t *node;
+    size_t n = json_object_size(prompt), k = 0;
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    if (!out || !ids) return free(ids), json_decref(out), NULL;
+    unsigned long long v;
+    json_object_foreach(prompt, id, node) if (js_index_key(id, &v)) ids[k++] = id;
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0; j--) {
+            unsigned long long a, b;
+            js_index_key(ids[j - 1], &a), js_index_key(ids[j], &b);
+            if (a <= b) break;
+            const char *t = ids[j];
+            ids[j] = ids[j - 1], ids[j - 1] = t;
+        }
+    json_object_foreach(prompt, id, node) if (!js_index_key(id, &v)) ids[k++] = id;
+    for (size_t i = 0; i < k; i++) json_object_set(out, ids[i], json_object_get(prompt, ids[i]));
+    free(ids);
+    return out;
+}
+
+static fg_error *flatten_and_emit(ui_doc *doc, json_t *prompt) {
+    ui_graph *root = &doc->root;
+    ui_node **order = calloc(root->n_nodes ? root->n_nodes : 1, sizeof *order);
+    ui_scope top = {.g = root};
+    ui_flat f = {0};
+    fg_error *err = order ? execution_order(doc, root, order) : fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
+    for (size_t i = 0; !err && i < root->n_nodes; i++) err = expand(doc, &f, &top, order[i]);
+    for (size_t i = 0; !err && i < f.n; i++) {
+        const ui_node *n = f.dtos[i].node;
+        if (ui_is_virtual(n) || n->mode == 2 || n->mode == 4) continue;
+        err = emit(doc, &f.dtos[i], prompt);
+    }
+    for (size_t i = 0; i < f.n_scopes; i++) free(f.scopes[i]);
+    free(f.scopes), free(f.dtos), free(order);
+    return err;
 }
 
 fg_error *fg_workflow_ui_to_api(const json_t *ui, const char *label, json_t **prompt) {
     FG_CHECK_ARG(ui && prompt, "fg_workflow_ui_to_api: NULL argument");
     *prompt = NULL;
-    ui_graph g = {.label = label ? label : "workflow"};
-    const ui_node **order = NULL;
-    json_t *out = json_object();
-    fg_error *err = out ? index_graph(ui, &g) : fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", g.label);
-    if (!err) err = reject_subgraphs(ui, &g);
-    /* Emitted in ascending node id order, as the frontend walks the graph. */
-    if (!err && !(order = malloc((g.n_nodes ? g.n_nodes : 1) * sizeof *order)))
-        err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", g.label);
+    ui_doc doc;
+    json_t *out = json_object(), *ordered = NULL;
+    fg_error *err = out ? ui_doc_open(ui, label ? label : "workflow", &doc) : fg_errorf(FG_ERR_OUT_OF_MEMORY, "workflow");
+    if (!err) err = flatten_and_emit(&doc, out);
     if (!err) {
-        for (size_t i = 0; i < g.n_nodes; i++) order[i] = &g.nodes[i];
-        qsort(order, g.n_nodes, sizeof *order, cmp_numeric_id);
+        drop_dangling_links(out);
+        if (!(ordered = js_key_order(out))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc.label);
     }
-    for (size_t i = 0; !err && i < g.n_nodes; i++) {
-        const ui_node *n = order[i];
-        if (is_virtual(n->type) || n->mode == 2 || n->mode == 4) continue;
-        err = emit_node(&g, n, out);
-    }
-    if (!err) err = fg_workflow_ui_text_tokens(ui, out);
-    free(order);
-    free(g.nodes);
-    free(g.links);
+    if (!err) err = fg_workflow_ui_text_tokens(ui, ordered);
+    if (out) ui_doc_close(&doc);
+    json_decref(out);
     if (err) {
-        json_decref(out);
+        json_decref(ordered);
         return err;
     }
-    *prompt = out;
+    *prompt = ordered;
     return NULL;
+}
+
+static const json_t *node_with_id(const json_t *graph, const char *id) {
+    size_t i;
+    const json_t *n;
+    json_array_foreach(json_object_get(graph, "nodes"), i, n) {
+        const json_t *nid = json_object_get(n, "id");
+        char buf[UI_ID_MAX];
+        if (json_is_integer(nid)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(nid));
+        else if (json_is_string(nid)) snprintf(buf, sizeof buf, "%s", json_string_value(nid));
+        else continue;
+        if (strcmp(buf, id) == 0) return n;
+    }
+    return NULL;
+}
+
+void fg_workflow_subgraph_of(const json_t *ui, const char *flat_id, char *out, size_t cap) {
+    if (cap) out[0] = 0;
+    const json_t *graph = ui, *defs = json_object_get(json_object_get(ui, "definitions"), "subgraphs");
+    size_t used = 0;
+    for (const char *p = flat_id; p && cap;) {
+        const char *colon = strchr(p, ':');
+        if (!colon) return;
+        char seg[UI_ID_MAX];
+        snprintf(seg, sizeof seg, "%.*s", (int)(colon - p < UI_ID_MAX - 1 ? colon - p : UI_ID_MAX - 1), p);
+        const char *type = json_string_value(json_object_get(node_with_id(graph, seg), "type"));
+        const json_t *def = NULL, *d;
+        size_t i;
+        json_array_foreach(defs, i, d) if (type && json_is_string(json_object_get(d, "id")) &&
+                                           strcmp(json_string_value(json_object_get(d, "id")), type) == 0) def = d;
+        if (!def) return (void)(out[0] = 0);
+        const char *name = json_string_value(json_object_get(def, "name"));
+        int w = snprintf(out + used, cap - used, "%s'%s'", used ? " > " : "", name ? name : type);
+        if (w < 0 || (size_t)w >= cap - used) return;
+        used += (size_t)w;
+        graph = def;
+        p = colon + 1;
+    }
 }

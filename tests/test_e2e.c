@@ -347,7 +347,40 @@ static int same_pixels(const char *a_path, const char *b_path) {
     return rc;
 }
 
+/* --write-checkpoint DST: the tiny models as one ComfyUI all-in-one checkpoint (each under its
+ * component's prefix), for the templates that use CheckpointLoaderSimple. */
+static int write_checkpoint(const char *dst) {
+    static const char *const parts[][2] = {
+        {"models/diffusion_models/tiny-flux.safetensors", "model.diffusion_model."},
+        {"models/text_encoders/tiny-clip-l.safetensors", "text_encoders.clip_l.transformer."},
+        {"models/text_encoders/tiny-t5xxl.safetensors", "text_encoders.t5xxl.transformer."},
+        {"models/vae/tiny-ae.safetensors", "vae."},
+    };
+    fg_safetensors *st[4] = {0};
+    fg_st_writer *w = NULL;
+    fg_error *err = fg_st_writer_create(&w);
+    for (size_t p = 0; !err && p < 4; p++) {
+        err = fg_safetensors_open(test_fixture(parts[p][0]), &st[p]);
+        for (size_t i = 0; !err && i < fg_safetensors_count(st[p]); i++) {
+            const fg_st_entry *e = fg_safetensors_entry(st[p], i);
+            fg_tensor t;
+            char name[512];
+            snprintf(name, sizeof name, "%s%s", parts[p][1], e->name);
+            err = fg_safetensors_entry_tensor(st[p], e, &t);
+            if (!err) err = fg_st_writer_add(w, name, &t);
+        }
+    }
+    if (!err) err = fg_st_writer_write(w, dst);
+    fg_st_writer_free(w);
+    for (size_t p = 0; p < 4; p++) fg_safetensors_close(st[p]);
+    if (!err) return 0;
+    fprintf(stderr, "%s\n", fg_error_message(err));
+    fg_error_free(err);
+    return 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--write-checkpoint") == 0) return write_checkpoint(argv[2]);
     if (argc == 4 && strcmp(argv[1], "--compare-png") == 0) return compare_png(argv[2], argv[3], &f32_limits);
     if (argc == 4 && strcmp(argv[1], "--compare-png-bf16") == 0) return compare_png(argv[2], argv[3], &bf16_limits);
     if (argc == 4 && strcmp(argv[1], "--same-pixels") == 0) return same_pixels(argv[2], argv[3]);

@@ -496,31 +496,41 @@ static char *slurp(const char *path) {
     return buf;
 }
 
-/* A PNG as SaveImage writes it: the "workflow" chunk wins over "prompt"; "prompt" alone works. */
+/* A PNG as SaveImage writes it: the "prompt" chunk (what ran; a run with --set or --seed
+ * changes it but not the UI copy) wins, the "workflow" chunk is kept beside it; a broken
+ * prompt falls back to the UI; "prompt" alone works. */
 static void test_png_workflows(void) {
     char *ui_text = slurp(test_fixture(EX "flux__flux_dev_example.ui.json"));
     char *api_text = slurp(test_fixture(EX "flux__flux_schnell_example.api.json"));
     fg_image img;
     CHECK_OK(fg_image_alloc(2, 2, 3, &img));
     memset(img.data, 128, 12);
-    char both[600], only_prompt[600];
+    char both[600], only_prompt[600], broken[600];
     snprintf(both, sizeof both, "%s/both.png", test_tmpdir());
     snprintf(only_prompt, sizeof only_prompt, "%s/prompt.png", test_tmpdir());
+    snprintf(broken, sizeof broken, "%s/broken_prompt.png", test_tmpdir());
     fg_png_text texts[2] = {fg_png_text_str("prompt", api_text), fg_png_text_str("workflow", ui_text)};
+    fg_png_text bad[2] = {fg_png_text_str("prompt", "{\"1\": "), fg_png_text_str("workflow", ui_text)};
     CHECK_OK(fg_png_write(both, &img, texts, 2, FG_PNG_LEVEL_SAVE));
     CHECK_OK(fg_png_write(only_prompt, &img, texts, 1, FG_PNG_LEVEL_SAVE));
+    CHECK_OK(fg_png_write(broken, &img, bad, 2, FG_PNG_LEVEL_SAVE));
     fg_image_free(&img);
-    fg_workflow *wf = NULL, *direct = load_example("flux__flux_dev_example", "ui");
+    fg_workflow *wf = NULL, *ran = load_example("flux__flux_schnell_example", "api");
+    fg_workflow *ui = load_example("flux__flux_dev_example", "ui");
     CHECK_OK(fg_workflow_load_file(both, &wf));
-    CHECK(wf && wf->ui && direct && json_equal(wf->prompt, direct->prompt), "the UI workflow is preferred");
+    CHECK(wf && ran && json_equal(wf->prompt, ran->prompt), "the prompt that ran is preferred");
+    CHECK(wf && wf->ui && ui && json_equal(wf->ui, ui->ui), "the UI workflow is kept beside it");
     fg_workflow_free(wf);
-    fg_workflow_free(direct);
     wf = NULL;
-    direct = load_example("flux__flux_schnell_example", "api");
-    CHECK_OK(fg_workflow_load_file(only_prompt, &wf));
-    CHECK(wf && !wf->ui && direct && json_equal(wf->prompt, direct->prompt));
+    CHECK_OK(fg_workflow_load_file(broken, &wf));
+    CHECK(wf && wf->ui && ui && json_equal(wf->prompt, ui->prompt), "a broken prompt chunk falls back to the UI");
     fg_workflow_free(wf);
-    fg_workflow_free(direct);
+    wf = NULL;
+    CHECK_OK(fg_workflow_load_file(only_prompt, &wf));
+    CHECK(wf && !wf->ui && ran && json_equal(wf->prompt, ran->prompt));
+    fg_workflow_free(wf);
+    fg_workflow_free(ran);
+    fg_workflow_free(ui);
     free(ui_text);
     free(api_text);
 }

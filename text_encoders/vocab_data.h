@@ -3,12 +3,7 @@
 #ifndef FG_TEXT_ENCODERS_VOCAB_DATA_H
 #define FG_TEXT_ENCODERS_VOCAB_DATA_H
 
-#include <stddef.h>
-
-typedef struct fg_blob {
-    const unsigned char *data;
-    size_t size;
-} fg_blob;
+#include "core/embed.h"
 
 fg_blob fg_vocab_clip_vocab_json(void);   /* clip_l/vocab.json: token -> id */
 fg_blob fg_vocab_clip_merges_txt(void);   /* clip_l/merges.txt: "#version" line + ranked merges */

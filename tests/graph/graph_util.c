@@ -16,7 +16,7 @@ char *graph_validate_text(const json_t *prompt, const fg_run_settings *settings,
         fprintf(f, "%s", fg_error_message(err));
         fg_error_free(err);
     } else {
-        fg_validation_print(&v, f);
+        fg_validation_print(&v, NULL, f);
     }
     fclose(f);
     *ok = !err && v.ok && !v.error;
