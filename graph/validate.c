@@ -325,6 +325,8 @@ static void print_unsupported(const fg_validation *v, const json_t *ui, FILE *f)
             fprintf(f, "%s %s%s%s%s", i ? "," : "", id, *sub ? " (in subgraph " : "", sub, *sub ? ")" : "");
         }
         if (json_array_size(ids) > 8) fprintf(f, " and %zu more", json_array_size(ids) - 8);
+        if (strncmp(cls, "workflow>", 9) == 0 || strncmp(cls, "workflow/", 9) == 0)
+            fprintf(f, " (a legacy group node whose definition is missing from extra.groupNodes)");
         fprintf(f, "\n");
     }
 }

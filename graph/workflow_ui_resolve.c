@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/log.h"
 #include "graph/workflow_ui_internal.h"
 
 #define MAX_HOPS 4096
@@ -203,6 +202,10 @@ static fg_error *resolve_output(ui_doc *doc, const ui_scope *s, ui_node *o, long
     }
     if (strcmp(o->type, "PrimitiveNode") == 0) return NULL; /* its value is already in the widget */
     if (ui_is_virtual(o)) return k < (long long)o->n_ins ? ui_resolve_input(doc, s, o, (size_t)k, want, hops + 1, out) : NULL;
+    /* A core node's outputs are known: the frontend breaks on loading such a link. */
+    if (o->layout && k >= (long long)o->n_outs)
+        return fg_errorf(FG_ERR_FORMAT, "%s: a link comes from node %s%s (%s) output index %lld, which does not exist (the node has %zu outputs)",
+                         doc->label, s->path, o->id, o->type, k, o->n_outs);
     out->kind = UI_LINK;
     if (snprintf(out->node, sizeof out->node, "%s%s", s->path, o->id) >= (int)sizeof out->node) out->kind = UI_NONE;
     out->slot = k;
@@ -223,10 +226,10 @@ static fg_error *resolve_link(ui_doc *doc, const ui_scope *s, const ui_link *l, 
         return NULL;
     }
     ui_node *o = ui_find_node(s->g, l->from);
-    if (!o) {
-        FG_LOG_W("%s: link %lld comes from node %s%s, which does not exist; input omitted", doc->label, l->id, s->path, l->from);
-        return NULL;
-    }
+    /* The frontend cannot queue such a workflow either (InvalidLinkError). */
+    if (!o)
+        return fg_errorf(FG_ERR_FORMAT, "%s: link %lld (into node %s%s) comes from node %s%s, which does not exist",
+                         doc->label, l->id, s->path, l->to, s->path, l->from);
     return resolve_output(doc, s, o, l->from_slot, want, hops, out);
 }
 
@@ -238,10 +241,8 @@ fg_error *ui_resolve_input(ui_doc *doc, const ui_scope *s, ui_node *n, size_t sl
     if (!json_is_integer(in->link))
         return fg_errorf(FG_ERR_FORMAT, "%s: node %s%s: a link id is not an integer", doc->label, s->path, n->id);
     const ui_link *l = ui_find_link(s->g, json_integer_value(in->link));
-    if (!l) {
-        FG_LOG_W("%s: node %s%s refers to link %lld, which does not exist; input omitted", doc->label, s->path, n->id,
-                 (long long)json_integer_value(in->link));
-        return NULL;
-    }
+    if (!l) /* the frontend cannot queue such a workflow either (InvalidLinkError) */
+        return fg_errorf(FG_ERR_FORMAT, "%s: node %s%s (%s) input '%s' refers to link %lld, which is not in the workflow",
+                         doc->label, s->path, n->id, n->type, in->name, (long long)json_integer_value(in->link));
     return resolve_link(doc, s, l, want ? want : in->type, hops, out);
 }

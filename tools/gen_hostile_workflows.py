@@ -133,11 +133,11 @@ def main():
     n_save = {"id": 1, "type": "SaveImage", "mode": 0, "inputs": [{"name": "images", "type": "IMAGE", "link": 5}], "widgets_values": ["x"]}
     n_dec = {"id": 2, "type": "VAEDecode", "mode": 0, "inputs": [{"name": "samples", "type": "LATENT", "link": None}, {"name": "vae", "type": "VAE", "link": None}], "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [5]}]}
     # stale links are skipped as the frontend skips them (warning on stderr); the input is then missing
-    ui("ui_missing_link.json", "node 1 (SaveImage) input 'images': Required input is missing", [n_save], [])
-    ui("ui_link_missing_node.json", "node 1 (SaveImage) input 'images': Required input is missing", [n_save], [[5, 77, 0, 1, 0, "IMAGE"]])
+    ui("ui_missing_link.json", "node 1 (SaveImage) input 'images' refers to link 5, which is not in the workflow", [n_save], [])
+    ui("ui_link_missing_node.json", "link 5 (into node 1) comes from node 77, which does not exist", [n_save], [[5, 77, 0, 1, 0, "IMAGE"]])
     ui("ui_bad_link_shape.json", "not a 6-element array", [n_save], [[5, 2]])
     ui("ui_link_string_slot.json", "malformed link", [n_save, n_dec], [[5, 2, "zero", 1, 0, "IMAGE"]])
-    ui("ui_link_bad_slot.json", "output index 4 does not exist", [n_save, n_dec], [[5, 2, 4, 1, 0, "IMAGE"]])
+    ui("ui_link_bad_slot.json", "node 2 (VAEDecode) output index 4, which does not exist", [n_save, n_dec], [[5, 2, 4, 1, 0, "IMAGE"]])
     ui("ui_node_without_type.json", "lacks a valid", [{"id": 1}], [])
     ui("ui_duplicate_ids.json", "two nodes have id 1", [n_save, dict(n_save)], [])
     ui("ui_inputs_not_array.json", "\"inputs\" is not an array", [dict(n_save, inputs={"a": 1})], [])

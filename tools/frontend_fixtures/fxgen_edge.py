@@ -547,6 +547,15 @@ HANDMADE = {
         "txt2img with a node of a type that does not exist "
         "(FancyUpscaleNotInstalled, 2 widget values) between VAEDecode and "
         "SaveImage",
+    "stale_link_id":
+        "txt2img whose VAEDecode.vae input refers to link 99, which is not in "
+        "the links array",
+    "link_from_missing_node":
+        "txt2img whose VAEDecode.vae comes through link 9 from node 77, which "
+        "does not exist",
+    "link_from_missing_output_slot":
+        "txt2img whose VAEDecode.vae comes through link 9 from output 7 of the "
+        "CheckpointLoaderSimple, which has 3 outputs",
 }
 
 JS_HANDMADE = r"""
@@ -612,6 +621,26 @@ def _summary(wf):
     return out
 
 
+def _reload_page(drv):
+    """Reload the page and wait until the app is ready again (as open_browser)."""
+    import time
+    drv.refresh()
+    t0 = time.time()
+    while not drv.execute_script(
+            "return !!(window.app && window.app.rootGraph && window.app.canvas"
+            " && window.LiteGraph && Object.keys(LiteGraph.registered_node_types)"
+            ".length > 100)"):
+        if time.time() - t0 > 180:
+            raise SystemExit("frontend did not become ready after reload")
+        time.sleep(0.5)
+    time.sleep(3)
+    drv.execute_script("""
+      for (const b of document.querySelectorAll(
+          '.p-dialog .p-dialog-close-button, .p-dialog-header-close')) {
+        try { b.click() } catch (e) {}
+      }""")
+
+
 def convert_handmade(drv, indir, outdir, run_js):
     import glob
     import shutil
@@ -626,6 +655,7 @@ def convert_handmade(drv, indir, outdir, run_js):
         if os.path.exists(api_path):
             os.remove(api_path)
         entry = {"description": HANDMADE.get(name, "")}
+        _reload_page(drv)  # a case that breaks the graph must not leak into the next
         try:
             r = run_js(drv, JS_HANDMADE, text)
         except Exception as e:  # the page itself failed
