@@ -165,8 +165,10 @@ static fg_error *node_inputs(ui_doc *doc, const ui_dto *d, json_t *inputs) {
     for (size_t j = 0; j < n->n_ins; j++) {
         ui_origin o = {0};
         FG_TRY(ui_resolve_input(doc, d->scope, n, j, NULL, 0, &o));
-        if (o.kind == UI_LINK) FG_TRY(put(inputs, n->ins[j].name, json_pack("[sI]", o.node, (json_int_t)o.slot), doc->label));
-        else if (o.kind == UI_VALUE) FG_TRY(put(inputs, n->ins[j].name, js_value(o.value), doc->label));
+        if (o.kind == UI_LINK)
+            FG_TRY(put(inputs, n->ins[j].name, json_pack("[sI]", o.node, (json_int_t)o.slot), doc->label));
+        else if (o.kind == UI_VALUE)
+            FG_TRY(put(inputs, n->ins[j].name, js_value(o.value), doc->label));
     }
     return NULL;
 }
@@ -212,7 +214,9 @@ static json_t *js_key_order(json_t *prompt) {
     const char **ids = calloc(n ? n : 1, sizeof *ids);
     if (!out || !ids) return free(ids), json_decref(out), NULL;
     unsigned long long v;
-    json_object_foreach(prompt, id, node) if (js_index_key(id, &v)) ids[k++] = id;
+    json_object_foreach(prompt, id, node) {
+        if (js_index_key(id, &v)) ids[k++] = id;
+    }
     for (size_t i = 1; i < k; i++)
         for (size_t j = i; j > 0; j--) {
             unsigned long long a, b;
@@ -221,7 +225,9 @@ static json_t *js_key_order(json_t *prompt) {
             const char *t = ids[j];
             ids[j] = ids[j - 1], ids[j - 1] = t;
         }
-    json_object_foreach(prompt, id, node) if (!js_index_key(id, &v)) ids[k++] = id;
+    json_object_foreach(prompt, id, node) {
+        if (!js_index_key(id, &v)) ids[k++] = id;
+    }
     for (size_t i = 0; i < k; i++) json_object_set(out, ids[i], json_object_get(prompt, ids[i]));
     free(ids);
     return out;
@@ -249,7 +255,8 @@ fg_error *fg_workflow_ui_to_api(const json_t *ui, const char *label, json_t **pr
     *prompt = NULL;
     ui_doc doc;
     json_t *out = json_object(), *ordered = NULL;
-    fg_error *err = out ? ui_doc_open(ui, label ? label : "workflow", &doc) : fg_errorf(FG_ERR_OUT_OF_MEMORY, "workflow");
+    fg_error *err =
+        out ? ui_doc_open(ui, label ? label : "workflow", &doc) : fg_errorf(FG_ERR_OUT_OF_MEMORY, "workflow");
     if (!err) err = flatten_and_emit(&doc, out);
     if (!err) {
         drop_dangling_links(out);
@@ -272,9 +279,12 @@ static const json_t *node_with_id(const json_t *graph, const char *id) {
     json_array_foreach(json_object_get(graph, "nodes"), i, n) {
         const json_t *nid = json_object_get(n, "id");
         char buf[UI_ID_MAX];
-        if (json_is_integer(nid)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(nid));
-        else if (json_is_string(nid)) snprintf(buf, sizeof buf, "%s", json_string_value(nid));
-        else continue;
+        if (json_is_integer(nid))
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(nid));
+        else if (json_is_string(nid))
+            snprintf(buf, sizeof buf, "%s", json_string_value(nid));
+        else
+            continue;
         if (strcmp(buf, id) == 0) return n;
     }
     return NULL;
@@ -292,8 +302,10 @@ void fg_workflow_subgraph_of(const json_t *ui, const char *flat_id, char *out, s
         const char *type = json_string_value(json_object_get(node_with_id(graph, seg), "type"));
         const json_t *def = NULL, *d;
         size_t i;
-        json_array_foreach(defs, i, d) if (type && json_is_string(json_object_get(d, "id")) &&
-                                           strcmp(json_string_value(json_object_get(d, "id")), type) == 0) def = d;
+        json_array_foreach(defs, i, d) {
+            const char *id = json_string_value(json_object_get(d, "id"));
+            if (type && id && strcmp(id, type) == 0) def = d;
+        }
         if (!def) return (void)(out[0] = 0);
         const char *name = json_string_value(json_object_get(def, "name"));
         int w = snprintf(out + used, cap - used, "%s'%s'", used ? " > " : "", name ? name : type);

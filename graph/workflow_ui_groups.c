@@ -28,11 +28,16 @@ typedef struct group_type {
     int out_node[MAX_GROUP_SLOTS];
     long long out_slot[MAX_GROUP_SLOTS];
     size_t n_outs;
-    struct { char key[160]; int count; } seen[MAX_GROUP_SLOTS];
+    struct {
+        char key[160];
+        int count;
+    } seen[MAX_GROUP_SLOTS];
     size_t n_seen;
 } group_type;
 
-static long long num(const json_t *v) { return json_is_integer(v) ? json_integer_value(v) : json_is_real(v) ? (long long)json_real_value(v) : -1; }
+static long long num(const json_t *v) {
+    return json_is_integer(v) ? json_integer_value(v) : json_is_real(v) ? (long long)json_real_value(v) : -1;
+}
 
 /* The group's first own link [origin, origin_slot, target, target_slot, ...] whose end `at`
  * (0: origin, 2: target) is (node, slot), with both ends set. */
@@ -40,8 +45,8 @@ static const json_t *group_link(const group_type *g, size_t at, int node, long l
     size_t i;
     const json_t *l;
     json_array_foreach(g->links, i, l) {
-        bool ends = num(json_array_get(l, 0)) >= 0 && num(json_array_get(l, 1)) >= 0 && num(json_array_get(l, 2)) >= 0 &&
-                    num(json_array_get(l, 3)) >= 0;
+        bool ends = num(json_array_get(l, 0)) >= 0 && num(json_array_get(l, 1)) >= 0 &&
+                    num(json_array_get(l, 2)) >= 0 && num(json_array_get(l, 3)) >= 0;
         if (ends && num(json_array_get(l, at)) == node && num(json_array_get(l, at + 1)) == slot) return l;
     }
     return NULL;
@@ -53,10 +58,11 @@ static bool linked_from(const group_type *g, int node, long long slot) { return 
 static bool external_from(const group_type *g, int node, long long slot) {
     size_t i;
     const json_t *e;
-    json_array_foreach(json_object_get(g->data, "external"), i, e) if (num(json_array_get(e, 0)) == node &&
-                                                                        num(json_array_get(e, 1)) == slot &&
-                                                                        !json_is_null(json_array_get(e, 2)) &&
-                                                                        json_array_get(e, 2)) return true;
+    json_array_foreach(json_object_get(g->data, "external"), i, e) {
+        const json_t *type = json_array_get(e, 2);
+        if (num(json_array_get(e, 0)) == node && num(json_array_get(e, 1)) == slot && type && !json_is_null(type))
+            return true;
+    }
     return false;
 }
 
@@ -78,11 +84,13 @@ static void input_name(group_type *g, int node, const char *input, char out[160]
     const json_t *n = json_array_get(g->nodes, (size_t)node), *s;
     const char *name = json_string_value(json_object_get(node_config(g, node, "input", input), "name"));
     size_t i;
-    json_array_foreach(json_object_get(n, "inputs"), i, s) if (!name && json_is_string(json_object_get(s, "label")) &&
-                                                                strcmp(json_string_value(json_object_get(s, "name")) ?: "", input) == 0) name =
-        json_string_value(json_object_get(s, "label"));
+    json_array_foreach(json_object_get(n, "inputs"), i, s) {
+        const char *label = json_string_value(json_object_get(s, "label"));
+        if (!name && label && strcmp(json_string_value(json_object_get(s, "name")) ?: "", input) == 0) name = label;
+    }
     if (!name) name = input;
-    const char *type = json_string_value(json_object_get(n, "type")), *title = json_string_value(json_object_get(n, "title"));
+    const char *type = json_string_value(json_object_get(n, "type")),
+               *title = json_string_value(json_object_get(n, "title"));
     char key[160];
     snprintf(key, sizeof key, "%s", name);
     snprintf(out, 160, "%s", name);
@@ -95,7 +103,8 @@ static void input_name(group_type *g, int node, const char *input, char out[160]
         if (c) snprintf(out, 160, "%s%d %s", prefix, *c, input);
     }
     int *c = seen_count(g, key);
-    if (c) (*c)++;
+    if (c)
+        (*c)++;
     else if (g->n_seen < MAX_GROUP_SLOTS) {
         snprintf(g->seen[g->n_seen].key, sizeof g->seen[0].key, "%s", key);
         g->seen[g->n_seen++].count = 2;
@@ -128,7 +137,8 @@ static void add_widget(group_type *g, int node, const char *inner, const json_t 
 /* One inner node's contribution (processNodeInputs / processNodeOutputs): its widget inputs
  * (only inputs whose type is a string: list combos become sockets), then its sockets not fed
  * inside the group; converted widgets wait until every node is done. */
-static size_t process_node(group_type *g, int i, const json_t *def, const char **converted, size_t *n_conv, int *conv_node) {
+static size_t process_node(group_type *g, int i, const json_t *def, const char **converted, size_t *n_conv,
+                           int *conv_node) {
     const json_t *n = json_array_get(g->nodes, (size_t)i), *input = json_object_get(def, "input");
     const char *slots[MAX_GROUP_SLOTS];
     size_t n_slots = 0;
@@ -144,11 +154,15 @@ static size_t process_node(group_type *g, int i, const json_t *def, const char *
             bool conv = false;
             size_t k;
             const json_t *s;
-            json_array_foreach(json_object_get(n, "inputs"), k, s) conv |=
-                strcmp(json_string_value(json_object_get(s, "name")) ?: "", name) == 0 &&
-                strcmp(json_string_value(json_object_get(json_object_get(s, "widget"), "name")) ?: "", name) == 0;
-            if (conv && *n_conv < MAX_GROUP_SLOTS) converted[*n_conv] = name, conv_node[(*n_conv)++] = i;
-            else if (!conv) add_widget(g, i, name, spec);
+            json_array_foreach(json_object_get(n, "inputs"), k, s) {
+                const char *widget = json_string_value(json_object_get(json_object_get(s, "widget"), "name"));
+                conv |= strcmp(json_string_value(json_object_get(s, "name")) ?: "", name) == 0 && widget &&
+                        strcmp(widget, name) == 0;
+            }
+            if (conv && *n_conv < MAX_GROUP_SLOTS)
+                converted[*n_conv] = name, conv_node[(*n_conv)++] = i;
+            else if (!conv)
+                add_widget(g, i, name, spec);
         }
     }
     for (size_t j = 0; j < n_slots; j++) {
@@ -163,7 +177,8 @@ static size_t process_node(group_type *g, int i, const json_t *def, const char *
         char key[24];
         snprintf(key, sizeof key, "%zu", o);
         const json_t *vis = json_object_get(node_config(g, i, "output", key), "visible");
-        bool visible = vis ? json_is_true(vis) : !(linked_from(g, i, (long long)o) && !external_from(g, i, (long long)o));
+        bool visible =
+            vis ? json_is_true(vis) : !(linked_from(g, i, (long long)o) && !external_from(g, i, (long long)o));
         if (!visible) continue;
         g->out_node[g->n_outs] = i, g->out_slot[g->n_outs++] = (long long)o;
     }
@@ -177,7 +192,8 @@ static fg_error *build_type(const char *label, const char *name, const json_t *d
     const json_t *nodes = json_object_get(data, "nodes");
     if (!json_is_array(nodes) || json_array_size(nodes) > MAX_GROUP_NODES ||
         json_array_size(json_object_get(data, "links")) > MAX_GROUP_SLOTS)
-        return fg_errorf(FG_ERR_FORMAT, "%s: group node '%s': \"nodes\" is not an array of at most %d nodes with at most %d links",
+        return fg_errorf(FG_ERR_FORMAT,
+                         "%s: group node '%s': \"nodes\" is not an array of at most %d nodes with at most %d links",
                          label, name, MAX_GROUP_NODES, MAX_GROUP_SLOTS);
     group_type *g = calloc(1, sizeof *g);
     if (!g) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", label);
@@ -203,7 +219,8 @@ static fg_error *build_type(const char *label, const char *name, const json_t *d
     for (size_t k = 0; k < n_conv; k++) {
         int i = conv_node[k];
         if (link_to(g, i, (long long)(n_slots[i] + conv_seen[i]++))) continue;
-        const json_t *def = fg_comfy_def_find(json_string_value(json_object_get(json_array_get(nodes, (size_t)i), "type")));
+        const json_t *def =
+            fg_comfy_def_find(json_string_value(json_object_get(json_array_get(nodes, (size_t)i), "type")));
         const json_t *spec = json_object_get(json_object_get(json_object_get(def, "input"), "required"), converted[k]);
         if (!spec) spec = json_object_get(json_object_get(json_object_get(def, "input"), "optional"), converted[k]);
         size_t at = g->n_widgets;
@@ -240,7 +257,9 @@ static void set_link_end(json_t *l, bool origin, long long node, long long slot)
 static const json_t *group_input(const json_t *group_node, const char *name) {
     size_t i;
     const json_t *s;
-    json_array_foreach(json_object_get(group_node, "inputs"), i, s) if (strcmp(json_string_value(json_object_get(s, "name")) ?: "", name) == 0) return s;
+    json_array_foreach(json_object_get(group_node, "inputs"), i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "name")) ?: "", name) == 0) return s;
+    }
     return NULL;
 }
 
@@ -254,8 +273,10 @@ static json_t *inner_values(const group_type *g, int i, const json_t *inner, con
     for (size_t k = 0; k < L->n_widgets; k++) {
         const json_t *v = json_is_array(own) && k < json_array_size(own) ? json_array_get(own, k) : L->widgets[k].def;
         for (size_t w = 0; w < g->n_widgets; w++) {
-            if (g->widgets[w].node != i || !g->widgets[w].inner || strcmp(g->widgets[w].inner, L->widgets[k].name) != 0) continue;
-            v = json_is_array(group_wv) && w < json_array_size(group_wv) ? json_array_get(group_wv, w) : L->widgets[k].def;
+            if (g->widgets[w].node != i || !g->widgets[w].inner || strcmp(g->widgets[w].inner, L->widgets[k].name) != 0)
+                continue;
+            v = json_is_array(group_wv) && w < json_array_size(group_wv) ? json_array_get(group_wv, w)
+                                                                         : L->widgets[k].def;
         }
         json_array_append_new(out, v ? json_deep_copy(v) : json_null());
     }
@@ -266,9 +287,12 @@ static json_t *inner_values(const group_type *g, int i, const json_t *inner, con
 static long long inner_input_index(json_t *inner, const char *name, const char *type) {
     json_t *ins = json_object_get(inner, "inputs"), *s;
     size_t i;
-    json_array_foreach(ins, i, s) if (strcmp(json_string_value(json_object_get(s, "name")) ?: "", name) == 0) return (long long)i;
+    json_array_foreach(ins, i, s) {
+        if (strcmp(json_string_value(json_object_get(s, "name")) ?: "", name) == 0) return (long long)i;
+    }
     if (!ins) json_object_set_new(inner, "inputs", ins = json_array());
-    json_array_append_new(ins, json_pack("{s:s, s:s, s:{s:s}, s:n}", "name", name, "type", type, "widget", "name", name, "link"));
+    json_array_append_new(ins, json_pack("{s:s, s:s, s:{s:s}, s:n}", "name", name, "type", type, "widget", "name", name,
+                                         "link"));
     return (long long)json_array_size(ins) - 1;
 }
 
@@ -277,11 +301,12 @@ typedef struct expansion {
     long long *fresh, next_link;
 } expansion;
 
-static void add_def_link(expansion *x, long long from, long long from_slot, long long to, long long to_slot, const char *type) {
-    json_array_append_new(x->def_links, json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "id", (json_int_t)x->next_link,
-                                                  "origin_id", (json_int_t)from, "origin_slot", (json_int_t)from_slot,
-                                                  "target_id", (json_int_t)to, "target_slot", (json_int_t)to_slot, "type",
-                                                  type ? type : "*"));
+static void add_def_link(expansion *x, long long from, long long from_slot, long long to, long long to_slot,
+                         const char *type) {
+    json_array_append_new(x->def_links,
+                          json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "id", (json_int_t)x->next_link, "origin_id",
+                                    (json_int_t)from, "origin_slot", (json_int_t)from_slot, "target_id", (json_int_t)to,
+                                    "target_slot", (json_int_t)to_slot, "type", type ? type : "*"));
     x->next_link++;
 }
 
@@ -293,10 +318,11 @@ static void paste_inner(const group_type *g, const json_t *group_node, expansion
         json_t *c = json_deep_copy(n);
         json_object_set_new(c, "id", json_integer(x->fresh[i]));
         json_object_del(c, "index");
-        json_object_set_new(c, "widgets_values", inner_values(g, (int)i, n, json_object_get(group_node, "widgets_values")));
+        json_object_set_new(c, "widgets_values",
+                            inner_values(g, (int)i, n, json_object_get(group_node, "widgets_values")));
         json_t *s;
         size_t k;
-        json_array_foreach(json_object_get(c, "inputs"), k, s) json_object_set_new(s, "link", json_null());
+        json_array_foreach(json_object_get(c, "inputs"), k, s) { json_object_set_new(s, "link", json_null()); }
         json_array_append_new(x->def_nodes, c);
     }
     json_array_foreach(g->links, i, l) {
@@ -320,11 +346,13 @@ static void rewire(json_t *work, const group_type *g, const json_t *group_node, 
         size_t at = json_array_size(x->def_inputs);
         json_t *inner = json_array_get(x->def_nodes, (size_t)g->sockets[k].node);
         long long slot = inner_input_index(inner, g->sockets[k].inner, type);
-        json_object_set_new(json_array_get(json_object_get(inner, "inputs"), (size_t)slot), "link", json_integer(x->next_link));
-        json_array_append_new(x->def_inputs, json_pack("{s:s, s:s, s:[I]}", "name", g->sockets[k].name, "type", type, "linkIds",
-                                                       (json_int_t)x->next_link));
+        json_object_set_new(json_array_get(json_object_get(inner, "inputs"), (size_t)slot), "link",
+                            json_integer(x->next_link));
+        json_array_append_new(x->def_inputs, json_pack("{s:s, s:s, s:[I]}", "name", g->sockets[k].name, "type", type,
+                                                       "linkIds", (json_int_t)x->next_link));
         add_def_link(x, UI_INPUT_NODE, (long long)at, x->fresh[g->sockets[k].node], slot, type);
-        json_array_append_new(x->inst_inputs, json_pack("{s:s, s:s, s:O}", "name", g->sockets[k].name, "type", type, "link", lid));
+        json_array_append_new(x->inst_inputs,
+                              json_pack("{s:s, s:s, s:O}", "name", g->sockets[k].name, "type", type, "link", lid));
         set_link_end(root_link(work, lid), false, inst, (long long)at);
     }
     size_t o;
@@ -334,17 +362,20 @@ static void rewire(json_t *work, const group_type *g, const json_t *group_node, 
         if (o >= g->n_outs || json_array_size(links) == 0) continue;
         const char *type = json_string_value(json_object_get(out, "type")) ?: "*";
         size_t at = json_array_size(x->def_outputs);
-        json_array_append_new(x->def_outputs, json_pack("{s:s, s:s, s:[I]}", "name", json_string_value(json_object_get(out, "name")) ?: type,
-                                                        "type", type, "linkIds", (json_int_t)x->next_link));
+        json_array_append_new(x->def_outputs, json_pack("{s:s, s:s, s:[I]}", "name",
+                                                        json_string_value(json_object_get(out, "name")) ?: type, "type",
+                                                        type, "linkIds", (json_int_t)x->next_link));
         add_def_link(x, x->fresh[g->out_node[o]], g->out_slot[o], UI_OUTPUT_NODE, (long long)at, type);
-        json_array_append_new(x->inst_outputs, json_pack("{s:s, s:s, s:O}", "name", type, "type", type, "links", links));
+        json_array_append_new(x->inst_outputs,
+                              json_pack("{s:s, s:s, s:O}", "name", type, "type", type, "links", links));
         size_t k;
         const json_t *lid;
-        json_array_foreach(links, k, lid) set_link_end(root_link(work, lid), true, inst, (long long)at);
+        json_array_foreach(links, k, lid) { set_link_end(root_link(work, lid), true, inst, (long long)at); }
     }
 }
 
-static fg_error *expand_one(json_t *work, size_t pos, const group_type *g, long long *last, int serial, const char *label) {
+static fg_error *expand_one(json_t *work, size_t pos, const group_type *g, long long *last, int serial,
+                            const char *label) {
     json_t *nodes = json_object_get(work, "nodes"), *group_node = json_incref(json_array_get(nodes, pos));
     expansion x = {.next_link = 1};
     x.fresh = calloc(json_array_size(g->nodes) + 1, sizeof *x.fresh);
@@ -358,10 +389,10 @@ static fg_error *expand_one(json_t *work, size_t pos, const group_type *g, long 
     if (ok) {
         paste_inner(g, group_node, &x);
         rewire(work, g, group_node, inst, &x);
-        json_t *def = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "id", def_id, "name", g->name, "nodes", x.def_nodes, "links",
-                                x.def_links, "inputs", x.def_inputs, "outputs", x.def_outputs);
-        json_t *instance = json_pack("{s:I, s:s, s:i, s:O, s:O, s:[]}", "id", (json_int_t)inst, "type", def_id, "mode", 0,
-                                     "inputs", x.inst_inputs, "outputs", x.inst_outputs, "widgets_values");
+        json_t *def = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "id", def_id, "name", g->name, "nodes", x.def_nodes,
+                                "links", x.def_links, "inputs", x.def_inputs, "outputs", x.def_outputs);
+        json_t *instance = json_pack("{s:I, s:s, s:i, s:O, s:O, s:[]}", "id", (json_int_t)inst, "type", def_id, "mode",
+                                     0, "inputs", x.inst_inputs, "outputs", x.inst_outputs, "widgets_values");
         json_t *defs = json_object_get(work, "definitions");
         if (!json_is_object(defs)) json_object_set_new(work, "definitions", defs = json_object());
         json_t *subgraphs = json_object_get(defs, "subgraphs");
@@ -385,15 +416,19 @@ static const char *group_name_of(const json_t *node) {
 static long long max_node_id(const json_t *nodes, long long m) {
     size_t i;
     const json_t *n;
-    json_array_foreach(nodes, i, n) if (json_is_integer(json_object_get(n, "id")) && json_integer_value(json_object_get(n, "id")) > m) m =
-        json_integer_value(json_object_get(n, "id"));
+    json_array_foreach(nodes, i, n) {
+        const json_t *id = json_object_get(n, "id");
+        if (json_is_integer(id) && json_integer_value(id) > m) m = json_integer_value(id);
+    }
     return m;
 }
 
 bool ui_has_group_nodes(const json_t *ui) {
     size_t i;
     const json_t *n;
-    json_array_foreach(json_object_get(ui, "nodes"), i, n) if (group_name_of(n)) return true;
+    json_array_foreach(json_object_get(ui, "nodes"), i, n) {
+        if (group_name_of(n)) return true;
+    }
     return false;
 }
 
@@ -408,9 +443,14 @@ fg_error *ui_expand_group_nodes(json_t *work, const char *label) {
         last = max_node_id(json_object_get(sg, "nodes"), last);
         const json_t *n;
         size_t k;
-        json_array_foreach(json_object_get(sg, "nodes"), k, n) if (group_name_of(n))
-            return fg_errorf(FG_ERR_UNSUPPORTED, "%s: subgraph '%s' holds a legacy group node ('%s'); open the workflow in ComfyUI and save it again",
-                             label, json_string_value(json_object_get(sg, "name")) ?: "?", json_string_value(json_object_get(n, "type")));
+        json_array_foreach(json_object_get(sg, "nodes"), k, n) {
+            if (!group_name_of(n)) continue;
+            return fg_errorf(FG_ERR_UNSUPPORTED,
+                             "%s: subgraph '%s' holds a legacy group node ('%s'); open the workflow in ComfyUI and "
+                             "save it again",
+                             label, json_string_value(json_object_get(sg, "name")) ?: "?",
+                             json_string_value(json_object_get(n, "type")));
+        }
     }
     const json_t *kept[MAX_GROUP_NODES]; /* group nodes left as they are (unknown inner class) */
     size_t n_kept = 0;

@@ -138,19 +138,24 @@ static fg_error *build_inputs(const ui_doc *doc, ui_node *n) {
     if (!n->ins) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
     for (size_t i = 0; n->sub && i < n->sub->n_inputs; i++) {
         const json_t *s = stored_input(n, n->sub->inputs[i].name, n->sub->inputs[i].type);
-        n->ins[n->n_ins++] = (ui_input){n->sub->inputs[i].name, n->sub->inputs[i].type, link_of(s), stored_widget_name(s)};
+        n->ins[n->n_ins++] =
+            (ui_input){n->sub->inputs[i].name, n->sub->inputs[i].type, link_of(s), stored_widget_name(s)};
     }
     for (size_t i = 0; n->layout && i < n->layout->n_inputs; i++) {
         const fg_comfy_slot *d = &n->layout->inputs[i];
-        n->ins[n->n_ins++] = (ui_input){d->name, d->type, link_of(stored_input(n, d->name, NULL)), d->widget ? d->name : NULL};
+        n->ins[n->n_ins++] =
+            (ui_input){d->name, d->type, link_of(stored_input(n, d->name, NULL)), d->widget ? d->name : NULL};
     }
     size_t i;
     const json_t *s;
     json_array_foreach(stored, i, s) {
         const char *name = json_string_value(json_object_get(s, "name"));
-        if (!name) return fg_errorf(FG_ERR_FORMAT, "%s: node %s (%s): input slot %zu has no name", doc->label, n->id, n->type, i);
+        if (!name)
+            return fg_errorf(FG_ERR_FORMAT, "%s: node %s (%s): input slot %zu has no name", doc->label, n->id, n->type,
+                             i);
         bool known = n->sub != NULL; /* an instance drops inputs its definition lacks */
-        for (size_t k = 0; n->layout && k < n->layout->n_inputs && !known; k++) known = strcmp(n->ins[k].name, name) == 0;
+        for (size_t k = 0; n->layout && k < n->layout->n_inputs && !known; k++)
+            known = strcmp(n->ins[k].name, name) == 0;
         if (known) continue;
         const char *type = json_string_value(json_object_get(s, "type"));
         n->ins[n->n_ins++] = (ui_input){name, type ? type : "*", link_of(s), stored_widget_name(s)};
@@ -164,7 +169,7 @@ static void build_outputs(ui_node *n) {
     n->out_types = calloc(cap ? cap : 1, sizeof *n->out_types);
     if (!n->out_types) return;
     for (size_t i = 0; i < cap; i++) {
-        const char *t = n->sub ? n->sub->outputs[i].type
+        const char *t = n->sub      ? n->sub->outputs[i].type
                         : n->layout ? n->layout->outputs[i]
                                     : json_string_value(json_object_get(json_array_get(stored, i), "type"));
         n->out_types[n->n_outs++] = t ? t : "*";
@@ -188,8 +193,8 @@ static fg_error *assign_widgets(const ui_doc *doc, ui_node *n) {
     const fg_comfy_layout *L = n->layout;
     const json_t *wv = json_object_get(n->obj, "widgets_values");
     if (wv && !json_is_array(wv) && !json_is_object(wv) && !json_is_null(wv))
-        return fg_errorf(FG_ERR_FORMAT, "%s: node %s (%s): widgets_values is neither an array nor an object", doc->label,
-                         n->id, n->type);
+        return fg_errorf(FG_ERR_FORMAT, "%s: node %s (%s): widgets_values is neither an array nor an object",
+                         doc->label, n->id, n->type);
     n->values = calloc(L->n_widgets ? L->n_widgets : 1, sizeof *n->values);
     if (!n->values) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
     bool drop_forced = json_is_array(wv) && L->has_legacy_force && json_array_size(wv) == L->n_legacy;
@@ -217,8 +222,10 @@ static fg_error *read_io(const ui_doc *doc, ui_graph *g, const char *key, ui_io 
     if (!*out) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
     size_t i;
     json_array_foreach(arr, i, s) {
-        const char *name = json_string_value(json_object_get(s, "name")), *type = json_string_value(json_object_get(s, "type"));
-        if (!name) return fg_errorf(FG_ERR_FORMAT, "%s: subgraph '%s': %s slot %zu has no name", doc->label, g->name, key, i);
+        const char *name = json_string_value(json_object_get(s, "name")),
+                   *type = json_string_value(json_object_get(s, "type"));
+        if (!name)
+            return fg_errorf(FG_ERR_FORMAT, "%s: subgraph '%s': %s slot %zu has no name", doc->label, g->name, key, i);
         (*out)[(*n)++] = (ui_io){name, type ? type : "*", json_object_get(s, "linkIds")};
     }
     return NULL;
@@ -229,9 +236,11 @@ static fg_error *index_graph(const ui_doc *doc, ui_graph *g) {
     char where[160] = "";
     if (g->sg_id) snprintf(where, sizeof where, ": subgraph '%.100s'", g->name);
     if (!json_is_array(nodes)) return fg_errorf(FG_ERR_FORMAT, "%s%s: \"nodes\" is not an array", doc->label, where);
-    if (links && !json_is_array(links)) return fg_errorf(FG_ERR_FORMAT, "%s%s: \"links\" is not an array", doc->label, where);
+    if (links && !json_is_array(links))
+        return fg_errorf(FG_ERR_FORMAT, "%s%s: \"links\" is not an array", doc->label, where);
     size_t nn = json_array_size(nodes), nl = json_array_size(links);
-    if (nn > MAX_UI_NODES || nl > MAX_UI_LINKS) return fg_errorf(FG_ERR_FORMAT, "%s%s: too many nodes or links", doc->label, where);
+    if (nn > MAX_UI_NODES || nl > MAX_UI_LINKS)
+        return fg_errorf(FG_ERR_FORMAT, "%s%s: too many nodes or links", doc->label, where);
     g->nodes = calloc(nn ? nn : 1, sizeof *g->nodes);
     g->in_file_order = calloc(nn ? nn : 1, sizeof *g->in_file_order);
     g->links = calloc(nl ? nl : 1, sizeof *g->links);
@@ -290,7 +299,8 @@ static fg_error *apply_primitives(const ui_doc *doc, ui_graph *g) {
             int w = ui_widget_index(t, stored_widget_name(slot));
             if (w < 0) continue;
             json_decref(t->values[w]);
-            if (!(t->values[w] = json_deep_copy(json_array_get(wv, 0)))) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
+            if (!(t->values[w] = json_deep_copy(json_array_get(wv, 0))))
+                return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
         }
     }
     return NULL;
@@ -301,8 +311,8 @@ static fg_error *open_definitions(const json_t *ui, ui_doc *doc) {
     if (subgraphs && !json_is_array(subgraphs))
         return fg_errorf(FG_ERR_FORMAT, "%s: definitions.subgraphs is not an array", doc->label);
     if (json_array_size(subgraphs) > MAX_SUBGRAPHS)
-        return fg_errorf(FG_ERR_FORMAT, "%s: %zu subgraph definitions (at most %d)", doc->label, json_array_size(subgraphs),
-                         MAX_SUBGRAPHS);
+        return fg_errorf(FG_ERR_FORMAT, "%s: %zu subgraph definitions (at most %d)", doc->label,
+                         json_array_size(subgraphs), MAX_SUBGRAPHS);
     doc->defs = calloc(json_array_size(subgraphs) + 1, sizeof *doc->defs);
     if (!doc->defs) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", doc->label);
     size_t i;
@@ -324,7 +334,6 @@ static fg_error *open_definitions(const json_t *ui, ui_doc *doc) {
     }
     return NULL;
 }
-
 
 /* ---- node ids of subgraph definitions (§8.4) ------------------------------------------------
  * An inner node whose id is already taken (by a root node or a node of an earlier definition)
@@ -391,8 +400,10 @@ static void patch_link_end(json_t *link, const char *key, size_t index, const js
     if (!id_string(end, k)) return;
     json_t *to = json_object_get(remap, k);
     if (!to) return;
-    if (json_is_array(link)) json_array_set(link, index, to);
-    else json_object_set(link, key, to);
+    if (json_is_array(link))
+        json_array_set(link, index, to);
+    else
+        json_object_set(link, key, to);
 }
 
 static void patch_proxy_widgets(json_t *nodes, const json_t *remaps) {
@@ -426,7 +437,8 @@ static bool remap_definition(json_t *def, id_set *used, long long *last, json_t 
         do snprintf(fresh, sizeof fresh, "%lld", ++*last);
         while (set_has(used, fresh) && *last < MAX_NODE_ID);
         json_t *id = json_integer(*last);
-        if (!id || !set_add(used, fresh) || json_object_set(remap, key, id) != 0 || json_object_set_new(n, "id", id) != 0)
+        if (!id || !set_add(used, fresh) || json_object_set(remap, key, id) != 0 ||
+            json_object_set_new(n, "id", id) != 0)
             return false;
     }
     json_t *l;
@@ -446,14 +458,17 @@ static fg_error *dedup_definitions(const ui_doc *doc, const json_t *ui, json_t *
     id_set used = {0};
     bool ok = work && remaps;
     const json_t *state = json_object_get(ui, "state");
-    long long last = json_is_integer(json_object_get(ui, "last_node_id")) ? json_integer_value(json_object_get(ui, "last_node_id"))
-                     : json_is_integer(json_object_get(state, "lastNodeId")) ? json_integer_value(json_object_get(state, "lastNodeId"))
-                                                                           : 0;
+    long long last = json_is_integer(json_object_get(ui, "last_node_id"))
+                         ? json_integer_value(json_object_get(ui, "last_node_id"))
+                     : json_is_integer(json_object_get(state, "lastNodeId"))
+                         ? json_integer_value(json_object_get(state, "lastNodeId"))
+                         : 0;
     size_t i;
     json_t *n, *def;
     json_array_foreach(json_object_get(work, "nodes"), i, n) {
         char key[UI_ID_MAX];
-        if (ok && json_is_integer(json_object_get(n, "id")) && id_string(json_object_get(n, "id"), key)) ok = set_add(&used, key);
+        if (ok && json_is_integer(json_object_get(n, "id")) && id_string(json_object_get(n, "id"), key))
+            ok = set_add(&used, key);
     }
     json_array_foreach(json_object_get(json_object_get(work, "definitions"), "subgraphs"), i, def) {
         json_t *remap = json_object();

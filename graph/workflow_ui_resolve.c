@@ -37,7 +37,8 @@ static fg_error *initial_promoted(ui_doc *doc, ui_node *inst, size_t i, int dept
     json_array_foreach(d->inputs[i].link_ids, k, lid) {
         const ui_link *l = json_is_integer(lid) ? ui_find_link(d, json_integer_value(lid)) : NULL;
         ui_node *t = l ? ui_find_node(d, l->to) : NULL;
-        const json_t *slot = t && l->to_slot >= 0 ? json_array_get(json_object_get(t->obj, "inputs"), (size_t)l->to_slot) : NULL;
+        const json_t *slot =
+            t && l->to_slot >= 0 ? json_array_get(json_object_get(t->obj, "inputs"), (size_t)l->to_slot) : NULL;
         if (!slot) continue;
         const json_t *v = NULL;
         if (t->sub) {
@@ -129,7 +130,8 @@ static fg_error *apply_proxy_widgets(ui_doc *doc, ui_node *inst) {
 fg_error *ui_instance_promoted(ui_doc *doc, ui_node *inst, int depth) {
     if (inst->promoted_state == 2) return NULL;
     if (inst->promoted_state == 1 || depth > UI_MAX_DEPTH)
-        return fg_errorf(FG_ERR_FORMAT, "%s: subgraph '%s' contains itself (node %s)", doc->label, inst->sub->name, inst->id);
+        return fg_errorf(FG_ERR_FORMAT, "%s: subgraph '%s' contains itself (node %s)", doc->label, inst->sub->name,
+                         inst->id);
     inst->promoted_state = 1;
     size_t n = inst->sub->n_inputs;
     inst->promoted = calloc(n ? n : 1, sizeof *inst->promoted);
@@ -179,7 +181,8 @@ static int bypass_slot(const ui_node *o, long long k, const char *want) {
     return -1;
 }
 
-static fg_error *resolve_link(ui_doc *doc, const ui_scope *s, const ui_link *l, const char *want, int hops, ui_origin *out);
+static fg_error *resolve_link(ui_doc *doc, const ui_scope *s, const ui_link *l, const char *want, int hops,
+                              ui_origin *out);
 
 static fg_error *resolve_output(ui_doc *doc, const ui_scope *s, ui_node *o, long long k, const char *want, int hops,
                                 ui_origin *out) {
@@ -190,8 +193,8 @@ static fg_error *resolve_output(ui_doc *doc, const ui_scope *s, ui_node *o, long
     }
     if (o->sub) {
         if (s->depth + 1 > UI_MAX_DEPTH)
-            return fg_errorf(FG_ERR_FORMAT, "%s: subgraphs nested deeper than %d (does '%s' contain itself?)", doc->label,
-                             UI_MAX_DEPTH, o->sub->name);
+            return fg_errorf(FG_ERR_FORMAT, "%s: subgraphs nested deeper than %d (does '%s' contain itself?)",
+                             doc->label, UI_MAX_DEPTH, o->sub->name);
         if (k >= (long long)o->sub->n_outputs) return NULL;
         const json_t *first = json_array_get(o->sub->outputs[k].link_ids, 0);
         const ui_link *l = json_is_integer(first) ? ui_find_link(o->sub, json_integer_value(first)) : NULL;
@@ -201,23 +204,29 @@ static fg_error *resolve_output(ui_doc *doc, const ui_scope *s, ui_node *o, long
         return resolve_link(doc, &child, l, want, hops + 1, out);
     }
     if (strcmp(o->type, "PrimitiveNode") == 0) return NULL; /* its value is already in the widget */
-    if (ui_is_virtual(o)) return k < (long long)o->n_ins ? ui_resolve_input(doc, s, o, (size_t)k, want, hops + 1, out) : NULL;
+    if (ui_is_virtual(o))
+        return k < (long long)o->n_ins ? ui_resolve_input(doc, s, o, (size_t)k, want, hops + 1, out) : NULL;
     /* A core node's outputs are known: the frontend breaks on loading such a link. */
     if (o->layout && k >= (long long)o->n_outs)
-        return fg_errorf(FG_ERR_FORMAT, "%s: a link comes from node %s%s (%s) output index %lld, which does not exist (the node has %zu outputs)",
-                         doc->label, s->path, o->id, o->type, k, o->n_outs);
+        return fg_errorf(
+            FG_ERR_FORMAT,
+            "%s: a link comes from node %s%s (%s) output index %lld, which does not exist (the node has %zu outputs)",
+            doc->label, s->path, o->id, o->type, k, o->n_outs);
     out->kind = UI_LINK;
     if (snprintf(out->node, sizeof out->node, "%s%s", s->path, o->id) >= (int)sizeof out->node) out->kind = UI_NONE;
     out->slot = k;
     return NULL;
 }
 
-static fg_error *resolve_link(ui_doc *doc, const ui_scope *s, const ui_link *l, const char *want, int hops, ui_origin *out) {
-    if (hops > MAX_HOPS) return fg_errorf(FG_ERR_FORMAT, "%s: a loop of Reroute, bypassed or subgraph links", doc->label);
+static fg_error *resolve_link(ui_doc *doc, const ui_scope *s, const ui_link *l, const char *want, int hops,
+                              ui_origin *out) {
+    if (hops > MAX_HOPS)
+        return fg_errorf(FG_ERR_FORMAT, "%s: a loop of Reroute, bypassed or subgraph links", doc->label);
     if (strcmp(l->from, "-10") == 0) {
         ui_node *inst = s->instance;
         if (!inst || l->from_slot >= (long long)inst->n_ins) return NULL;
-        if (inst->ins[l->from_slot].link) return ui_resolve_input(doc, s->parent, inst, (size_t)l->from_slot, want, hops + 1, out);
+        if (inst->ins[l->from_slot].link)
+            return ui_resolve_input(doc, s->parent, inst, (size_t)l->from_slot, want, hops + 1, out);
         FG_TRY(ui_instance_promoted(doc, inst, s->depth));
         if (inst->has_promoted[l->from_slot] && inst->promoted[l->from_slot]) {
             out->kind = UI_VALUE;
@@ -242,7 +251,8 @@ fg_error *ui_resolve_input(ui_doc *doc, const ui_scope *s, ui_node *n, size_t sl
         return fg_errorf(FG_ERR_FORMAT, "%s: node %s%s: a link id is not an integer", doc->label, s->path, n->id);
     const ui_link *l = ui_find_link(s->g, json_integer_value(in->link));
     if (!l) /* the frontend cannot queue such a workflow either (InvalidLinkError) */
-        return fg_errorf(FG_ERR_FORMAT, "%s: node %s%s (%s) input '%s' refers to link %lld, which is not in the workflow",
-                         doc->label, s->path, n->id, n->type, in->name, (long long)json_integer_value(in->link));
+        return fg_errorf(FG_ERR_FORMAT,
+                         "%s: node %s%s (%s) input '%s' refers to link %lld, which is not in the workflow", doc->label,
+                         s->path, n->id, n->type, in->name, (long long)json_integer_value(in->link));
     return resolve_link(doc, s, l, want ? want : in->type, hops, out);
 }

@@ -41,18 +41,16 @@ const json_t *fg_comfy_def_find(const char *class_type) {
 
 /* Types the frontend builds a widget for (scripts/widgets.ts ComfyWidgets). */
 bool fg_comfy_is_widget_type(const char *t) {
-    static const char *const types[] = {"INT",       "FLOAT",      "BOOLEAN",   "STRING",       "MARKDOWN",
-                                        "COMBO",     "IMAGEUPLOAD", "COLOR",    "IMAGECOMPARE", "BOUNDING_BOX",
-                                        "CHART",     "GALLERIA",   "PAINTER",   "COMPOSITOR",   "TEXTAREA",
-                                        "CURVE",     "RANGE",      "BOUNDING_BOXES", "COLORS"};
+    static const char *const types[] = {"INT",   "FLOAT",       "BOOLEAN",        "STRING",       "MARKDOWN",
+                                        "COMBO", "IMAGEUPLOAD", "COLOR",          "IMAGECOMPARE", "BOUNDING_BOX",
+                                        "CHART", "GALLERIA",    "PAINTER",        "COMPOSITOR",   "TEXTAREA",
+                                        "CURVE", "RANGE",       "BOUNDING_BOXES", "COLORS"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (strcmp(t, types[i]) == 0) return true;
     return false;
 }
 
-static bool dynamic_type(const char *t) {
-    return strncmp(t, "COMFY_", 6) == 0 && strstr(t, "_V3") != NULL;
-}
+static bool dynamic_type(const char *t) { return strncmp(t, "COMFY_", 6) == 0 && strstr(t, "_V3") != NULL; }
 
 /* An input spec [type_or_options, {opts}] as (type, options object, combo option list). */
 typedef struct spec_view {
@@ -105,8 +103,8 @@ static const json_t *default_of(const spec_view *v) {
 }
 
 static bool upload_combo(const spec_view *v) {
-    return strcmp(v->type, "COMBO") == 0 &&
-           (truthy(opt(v, "image_upload")) || truthy(opt(v, "animated_image_upload")) || truthy(opt(v, "video_upload")));
+    return strcmp(v->type, "COMBO") == 0 && (truthy(opt(v, "image_upload")) ||
+                                             truthy(opt(v, "animated_image_upload")) || truthy(opt(v, "video_upload")));
 }
 
 static void add_widget(fg_comfy_layout *L, const char *name, const char *type, const json_t *def, bool serialize,
@@ -119,8 +117,9 @@ static void add_value_widget(fg_comfy_layout *L, const spec_view *v) {
     add_widget(L, v->name, v->type, default_of(v), true, json_array_size(v->list) ? json_array_get(v->list, 0) : NULL);
     /* A seed's control combo follows it (useIntWidget / useComboWidget). */
     const json_t *cag = opt(v, "control_after_generate");
-    bool control = cag ? truthy(cag) || json_is_string(cag)
-                       : strcmp(v->type, "INT") == 0 && (strcmp(v->name, "seed") == 0 || strcmp(v->name, "noise_seed") == 0);
+    bool control =
+        cag ? truthy(cag) || json_is_string(cag)
+            : strcmp(v->type, "INT") == 0 && (strcmp(v->name, "seed") == 0 || strcmp(v->name, "noise_seed") == 0);
     if (strcmp(v->type, "INT") != 0 && strcmp(v->type, "COMBO") != 0) control = false;
     if (control) add_widget(L, "control_after_generate", "COMBO", json_is_string(cag) ? cag : g_randomize, false, NULL);
 }
@@ -159,7 +158,8 @@ static void legacy_layout(const spec_view *specs, size_t n, fg_comfy_layout *L) 
         if (!force && !fg_comfy_is_widget_type(specs[i].type)) continue;
         L->legacy_force[L->n_legacy++] = force;
         L->has_legacy_force |= force;
-        if (truthy(opt(&specs[i], "control_after_generate")) || json_is_string(opt(&specs[i], "control_after_generate")))
+        if (truthy(opt(&specs[i], "control_after_generate")) ||
+            json_is_string(opt(&specs[i], "control_after_generate")))
             L->legacy_force[L->n_legacy++] = false;
     }
 }

@@ -13,19 +13,22 @@ static void expect_widgets(const char *cls, const char *const *names, const bool
     CHECK(fg_comfy_layout_of(cls, &L), "%s is a ComfyUI 0.30 node", cls);
     CHECK(L.n_widgets == n, "%s: %zu widgets, want %zu", cls, L.n_widgets, n);
     for (size_t i = 0; i < n && i < L.n_widgets; i++) {
-        CHECK(strcmp(L.widgets[i].name, names[i]) == 0, "%s widget %zu: %s, want %s", cls, i, L.widgets[i].name, names[i]);
+        CHECK(strcmp(L.widgets[i].name, names[i]) == 0, "%s widget %zu: %s, want %s", cls, i, L.widgets[i].name,
+              names[i]);
         CHECK(L.widgets[i].serialize == serialize[i], "%s widget %s: serialize", cls, names[i]);
     }
 }
 
 static void test_ksampler_layout(void) {
-    static const char *const names[] = {"seed", "control_after_generate", "steps", "cfg", "sampler_name", "scheduler", "denoise"};
+    static const char *const names[] = {"seed",   "control_after_generate", "steps", "cfg", "sampler_name", "scheduler",
+                                        "denoise"};
     static const bool ser[] = {true, false, true, true, true, true, true};
     expect_widgets("KSampler", names, ser, 7);
     fg_comfy_layout L;
     if (!fg_comfy_layout_of("KSampler", &L)) return;
     static const char *const inputs[] = {"model", "positive", "negative", "latent_image", "seed", "steps"};
-    for (size_t i = 0; i < 6; i++) CHECK(strcmp(L.inputs[i].name, inputs[i]) == 0, "input %zu: %s", i, L.inputs[i].name);
+    for (size_t i = 0; i < 6; i++)
+        CHECK(strcmp(L.inputs[i].name, inputs[i]) == 0, "input %zu: %s", i, L.inputs[i].name);
     CHECK(!L.inputs[3].widget && L.inputs[4].widget, "sockets come before widget sockets");
     CHECK(json_integer_value(L.widgets[2].def) == 20 && json_real_value(L.widgets[3].def) == 8.0, "defaults");
     CHECK(strcmp(json_string_value(L.widgets[1].def), "randomize") == 0, "the control combo starts at randomize");
