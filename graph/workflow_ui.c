@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/dynamic_prompts.h"
 #include "graph/workflow.h"
 #include "graph/workflow_internal.h"
 #include "graph/workflow_ui_internal.h"
@@ -160,6 +161,13 @@ static fg_error *node_inputs(ui_doc *doc, const ui_dto *d, json_t *inputs) {
         const json_t *v = override_for(d->scope, n, w->name);
         if (!v) v = n->values[i];
         if (!w->serialize || !*w->name || !v) continue;
+        if (w->dynamic_prompts && json_is_string(v) && fg_dynamic_prompt_has_syntax(json_string_value(v))) {
+            char *text = fg_dynamic_prompt(json_string_value(v), &doc->rng);
+            json_t *j = text ? json_string(text) : NULL;
+            free(text);
+            FG_TRY(put(inputs, w->name, j, doc->label));
+            continue;
+        }
         FG_TRY(put(inputs, w->name, js_value(v), doc->label));
     }
     for (size_t j = 0; j < n->n_ins; j++) {

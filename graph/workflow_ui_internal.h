@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "nodes/comfy_defs.h"
@@ -79,6 +80,7 @@ typedef struct ui_doc {
     ui_graph *defs;
     size_t n_defs;
     struct layout_cache *layouts;
+    uint64_t rng;       /* dynamic prompt choices (seeded from the clock on first use) */
     json_t *renumbered; /* the workflow as the frontend rewrites it on opening (subgraph node
                            ids renumbered, group nodes made subgraphs), or NULL if unchanged */
 } ui_doc;

@@ -110,11 +110,12 @@ static bool upload_combo(const spec_view *v) {
 static void add_widget(fg_comfy_layout *L, const char *name, const char *type, const json_t *def, bool serialize,
                        const json_t *first) {
     if (L->n_widgets < FG_COMFY_MAX_SLOTS)
-        L->widgets[L->n_widgets++] = (fg_comfy_widget){name, type, def, first, serialize};
+        L->widgets[L->n_widgets++] = (fg_comfy_widget){name, type, def, first, serialize, false};
 }
 
 static void add_value_widget(fg_comfy_layout *L, const spec_view *v) {
     add_widget(L, v->name, v->type, default_of(v), true, json_array_size(v->list) ? json_array_get(v->list, 0) : NULL);
+    L->widgets[L->n_widgets - 1].dynamic_prompts = json_is_true(opt(v, "dynamicPrompts"));
     /* A seed's control combo follows it (useIntWidget / useComboWidget). */
     const json_t *cag = opt(v, "control_after_generate");
     bool control =

@@ -21,6 +21,7 @@ typedef struct fg_comfy_widget {
     const json_t *first;  /* a combo's first option (what it falls back to), else NULL */
     bool serialize;       /* false: control_after_generate, the upload button (they still
                              take a place in widgets_values) */
+    bool dynamic_prompts; /* a text widget whose {a|b} syntax the frontend resolves */
 } fg_comfy_widget;
 
 /* One input slot in the frontend's runtime order: sockets first, then one per widget. */

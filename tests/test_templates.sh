@@ -51,7 +51,7 @@ for f in $FE/edge/*.ui.json; do
     fi
     same_prompt "edge case $stem" "$f" "$FE/edge/$stem.api.json"; n=$((n + 1))
 done
-check "30 edge cases compared, 3 refused" "$([ $n = 30 ] && [ $refused = 3 ]; echo $?)"
+check "31 edge cases compared, 3 refused" "$([ $n = 31 ] && [ $refused = 3 ]; echo $?)"
 # A node of an unknown class: the frontend sends it without class_type (ComfyUI then refuses
 # the whole prompt); fluxgraph keeps the class so validation can name it. The rest is the same.
 $FG convert $FE/edge/unknown_node_type.ui.json >$tmp/ours.json 2>/dev/null
@@ -62,6 +62,13 @@ check "edge case unknown_node_type: the same prompt, the unknown node keeping it
 $FG validate $FE/edge/unknown_node_type.ui.json >/dev/null 2>$tmp/e
 [ $? = 2 ] && grep -q "FancyUpscaleNotInstalled: node 10" $tmp/e
 check "the unknown class is reported by validation" $?
+
+# Dynamic prompts pick at random, as the frontend does (the deterministic rest is an edge case
+# above): over 40 reads both options of {red|blue} appear, and nothing else.
+printf '%s' '{"version": 0.4, "links": [], "nodes": [{"id": 6, "type": "CLIPTextEncode", "widgets_values": ["a {red|blue} car"]}]}' >$tmp/dp.json
+for i in $(seq 40); do $FG convert $tmp/dp.json 2>/dev/null | grep -o '"text": "[^"]*"'; done | sort | uniq -c >$tmp/picks
+[ "$(wc -l <$tmp/picks)" = 2 ] && grep -q '"text": "a red car"' $tmp/picks && grep -q '"text": "a blue car"' $tmp/picks
+check "dynamic prompts: {red|blue} gives both, and only them" $?
 
 # ---- a models folder with the real file names (copies of the tiny models) ----------------------
 M=$tmp/models

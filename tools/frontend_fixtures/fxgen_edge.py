@@ -556,6 +556,13 @@ HANDMADE = {
     "link_from_missing_output_slot":
         "txt2img whose VAEDecode.vae comes through link 9 from output 7 of the "
         "CheckpointLoaderSimple, which has 3 outputs",
+    "dynamic_prompts_deterministic":
+        "txt2img whose positive CLIPTextEncode text uses dynamic prompt "
+        "syntax: {cat}, // and /* */ comments, nested {red|red|{red|red}}, "
+        "escaped \\{x\\}, a URL, \\r\\n, a block {unclosed\\nend |unclosed\\nend } "
+        "across a newline, then 'stray brace' and a trailing backslash; every "
+        "choice block has identical options, so the result is deterministic. "
+        "Negative text 'plain text, no syntax'",
 }
 
 JS_HANDMADE = r"""
