@@ -10,6 +10,18 @@
 
 #define VALIDATE_USAGE "usage: fluxgraph validate FILE [--models DIR] [--json]\n"
 
+/* --json answers in ComfyUI's error shape even when the file is no workflow at all. */
+static void print_unreadable(const char *path, const fg_error *err) {
+    json_t *j = json_pack("{s:{s:s, s:s, s:s, s:{}}, s:{}}", "error", "type", "invalid_prompt", "message",
+                          fg_error_message(err), "details", path, "extra_info", "node_errors");
+    char *text = j ? fg_workflow_dump_api(j) : NULL;
+    if (text) printf("%s\n", text);
+    else printf("{\"error\": {\"type\": \"invalid_prompt\", \"message\": \"unreadable workflow\", \"details\": \"\", "
+                "\"extra_info\": {}}, \"node_errors\": {}}\n");
+    free(text);
+    json_decref(j);
+}
+
 int cmd_validate(int argc, char **argv) {
     const char *path = NULL, *models = getenv("FLUXGRAPH_MODELS");
     int json = 0;
@@ -27,6 +39,7 @@ int cmd_validate(int argc, char **argv) {
     }
     fg_workflow *wf = NULL;
     fg_error *err = fg_workflow_load_file(path, &wf);
+    if (err && json) print_unreadable(path, err);
     if (err) return cli_workflow_error("validate", err);
     fg_run_settings settings = {.models_dir = models && *models ? models : NULL};
     fg_validation v;

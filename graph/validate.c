@@ -161,25 +161,40 @@ static fg_error *top_error(fg_validation *out, const char *type, const char *mes
     return out->error ? NULL : fg_errorf(FG_ERR_OUT_OF_MEMORY, "validation");
 }
 
-/* ComfyUI stops at the first unknown class; we name it the same way and list every
- * unsupported class of the prompt in extra_info.unsupported_class_types. */
+/* ComfyUI 0.30 (execution.py validate_prompt) stops at the first node, in prompt order,
+ * without a class_type or of a class it lacks: error type missing_node_type naming the node
+ * by its title. We report that one the same way and list every unsupported class of the
+ * prompt in extra_info.unsupported_class_types (and their node ids in unsupported_nodes). */
+static fg_error *missing_node_error(fg_validation *out, const char *id, const json_t *node, const char *class_type,
+                                    json_t *unsupported, json_t *where) {
+    const char *title = json_string_value(json_object_get(json_object_get(node, "_meta"), "title"));
+    char msg[600], details[600];
+    if (!class_type)
+        snprintf(msg, sizeof msg, "Node '%s%.300s' has no class_type. The workflow may be corrupted or a custom node is missing.",
+                 title ? "" : "ID #", title ? title : id);
+    else
+        snprintf(msg, sizeof msg, "Node '%.300s' not found. The custom node may not be installed.", title ? title : class_type);
+    snprintf(details, sizeof details, "Node ID '#%.500s'", id);
+    const char *sugg[4];
+    size_t ns = class_type ? fg_node_suggest(class_type, sugg, 4) : 0;
+    json_t *list = json_array();
+    for (size_t k = 0; k < ns; k++) json_array_append_new(list, json_string(sugg[k]));
+    json_t *extra = json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o}", "node_id", id, "class_type", class_type, "node_title",
+                              title ? title : class_type, "suggestions", list, "unsupported_class_types", unsupported,
+                              "unsupported_nodes", where);
+    return top_error(out, "missing_node_type", msg, details, extra);
+}
+
 static fg_error *check_classes(const json_t *prompt, fg_validation *out, vctx *c) {
-    const char *id, *first_id = NULL, *first_class = NULL;
-    json_t *node, *unsupported = json_array(), *where = json_object();
+    const char *id, *first_id = NULL;
+    json_t *node, *first = NULL, *unsupported = json_array(), *where = json_object();
     size_t i = 0;
     json_object_foreach((json_t *)prompt, id, node) {
-        char details[600];
-        snprintf(details, sizeof details, "Node ID '#%s'", id);
         const char *class_type = json_string_value(json_object_get(node, "class_type"));
-        if (!class_type) {
-            json_decref(unsupported);
-            json_decref(where);
-            return top_error(out, "invalid_prompt", "Cannot execute because a node is missing the class_type property.",
-                             details, NULL);
-        }
-        const fg_node_spec *spec = fg_node_find(class_type);
+        const fg_node_spec *spec = class_type ? fg_node_find(class_type) : NULL;
+        if (!spec && !first_id) first_id = id, first = node;
+        if (!class_type) continue;
         if (!spec) {
-            if (!first_id) first_id = id, first_class = class_type;
             bool dup = false;
             for (size_t k = 0; k < json_array_size(unsupported); k++)
                 dup = dup || strcmp(json_string_value(json_array_get(unsupported, k)), class_type) == 0;
@@ -196,16 +211,8 @@ static fg_error *check_classes(const json_t *prompt, fg_validation *out, vctx *c
         json_decref(where);
         return NULL;
     }
-    char msg[400], details[600];
-    snprintf(msg, sizeof msg, "Cannot execute because node %.300s does not exist.", first_class);
-    snprintf(details, sizeof details, "Node ID '#%s'", first_id);
-    const char *sugg[4];
-    size_t ns = fg_node_suggest(first_class, sugg, 4);
-    json_t *list = json_array();
-    for (size_t k = 0; k < ns; k++) json_array_append_new(list, json_string(sugg[k]));
-    return top_error(out, "invalid_prompt", msg, details,
-                     json_pack("{s:o, s:o, s:o}", "suggestions", list, "unsupported_class_types", unsupported,
-                               "unsupported_nodes", where));
+    return missing_node_error(out, first_id, first, json_string_value(json_object_get(first, "class_type")), unsupported,
+                              where);
 }
 
 /* Every output whose ancestry contains a node with errors depends on that node. */

@@ -1,6 +1,8 @@
 /* Node context helpers: progress, cancellation and model lookup in a ComfyUI-style models
  * folder. A model name is hostile input: it must stay a relative path inside its folder, so
- * absolute names, ".." components and symlinks leading outside are refused. */
+ * absolute names and ".." components are refused. Symlinks the user placed inside the folder
+ * are followed wherever they lead, as ComfyUI follows them (folder_paths.recursive_search
+ * walks with followlinks=True): sharing one checkpoint between installs is a symlink. */
 #include "nodes/node_ctx.h"
 
 #include <dirent.h>
@@ -68,14 +70,6 @@ static fg_error *root_of(const fg_run_settings *s, fg_combo_source source, const
     return NULL;
 }
 
-/* True when `path` really lies inside `root` (both resolved through symlinks). */
-static bool inside(const char *root, const char *path) {
-    char rr[PATH_MAX], rp[PATH_MAX];
-    if (!realpath(root, rr) || !realpath(path, rp)) return false;
-    size_t n = strlen(rr);
-    return strncmp(rr, rp, n) == 0 && (rp[n] == '/' || (n == 1 && rr[0] == '/'));
-}
-
 typedef struct name_list {
     char **items;
     size_t count, cap;
@@ -96,8 +90,22 @@ static fg_error *list_push(name_list *l, const char *name) {
     return NULL;
 }
 
+/* The folders being walked, outermost first: a symlink back to one of them is not entered
+ * again (ComfyUI would loop). */
+typedef struct walk_stack {
+    dev_t dev[MAX_LIST_DEPTH + 2];
+    ino_t ino[MAX_LIST_DEPTH + 2];
+    int n;
+} walk_stack;
+
+static bool on_stack(const walk_stack *w, const struct stat *st) {
+    for (int i = 0; i < w->n; i++)
+        if (w->dev[i] == st->st_dev && w->ino[i] == st->st_ino) return true;
+    return false;
+}
+
 static fg_error *walk(const char *root, const char *rel, int depth, bool recursive, fg_combo_source source,
-                      name_list *out) {
+                      name_list *out, walk_stack *stack) {
     char dir[PATH_MAX];
     if (snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel) >= (int)sizeof dir) return NULL;
     DIR *d = opendir(dir);
@@ -111,9 +119,12 @@ static fg_error *walk(const char *root, const char *rel, int depth, bool recursi
             snprintf(full, sizeof full, "%s/%s", root, child_rel) >= (int)sizeof full)
             continue;
         struct stat st;
-        if (stat(full, &st) != 0 || !inside(root, full)) continue;
+        if (stat(full, &st) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
-            if (recursive && depth < MAX_LIST_DEPTH) err = walk(root, child_rel, depth + 1, recursive, source, out);
+            if (!recursive || depth >= MAX_LIST_DEPTH || on_stack(stack, &st)) continue;
+            stack->dev[stack->n] = st.st_dev, stack->ino[stack->n++] = st.st_ino;
+            err = walk(root, child_rel, depth + 1, recursive, source, out, stack);
+            stack->n--;
         } else if (S_ISREG(st.st_mode) && has_extension(e->d_name, source)) {
             err = list_push(out, child_rel);
         }
@@ -139,7 +150,10 @@ fg_error *fg_node_list_models(const fg_run_settings *settings, fg_combo_source s
     for (int i = 0; i < nf && !err; i++) {
         char root[PATH_MAX];
         err = root_of(settings, source, folders[i], root, sizeof root);
-        if (!err) err = walk(root, "", 0, source != FG_COMBO_INPUT_IMAGES, source, &l);
+        struct stat st;
+        walk_stack stack = {.n = 0};
+        if (!err && stat(root, &st) == 0) stack.dev[0] = st.st_dev, stack.ino[0] = st.st_ino, stack.n = 1;
+        if (!err) err = walk(root, "", 0, source != FG_COMBO_INPUT_IMAGES, source, &l, &stack);
     }
     if (err) {
         fg_string_list_free(l.items);
@@ -210,21 +224,15 @@ fg_error *fg_node_resolve_model(const fg_run_settings *settings, fg_combo_source
                          "invalid %s name '%s': names are relative paths inside the folder (no absolute "
                          "paths, no '..') with a known extension",
                          source == FG_COMBO_INPUT_IMAGES ? "image" : "model", name ? name : "(null)");
-    bool outside = false;
     for (int i = 0; i < nf; i++) {
         char root[PATH_MAX], full[PATH_MAX];
         FG_TRY(root_of(settings, source, folders[i], root, sizeof root));
         if (snprintf(full, sizeof full, "%s/%s", root, name) >= (int)sizeof full) continue;
         struct stat st;
         if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (!inside(root, full)) {
-            outside = true;
-            continue;
-        }
         if (strlen(full) >= cap) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "model path too long: %s", full);
         memcpy(path, full, strlen(full) + 1);
         return NULL;
     }
-    if (outside) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "model '%s' is a link that leads outside its folder", name);
     return not_found(settings, source, name, "not found");
 }

@@ -19,10 +19,11 @@ const fg_node_spec fg_nodes_image[] = {
     {.class_type = "SaveImage", .execute = exec_save_image, .display_name = "Save Image", .category = "image",
      .description = "Saves images as PNG files in the output folder.",
      .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE), IN_STRING("filename_prefix", "ComfyUI")}, .n_inputs = 2,
-     .output_node = true},
+     .outputs = {FG_TYPE_IMAGE}, .output_names = {"images"}, .n_outputs = 1, .output_node = true},
     {.class_type = "PreviewImage", .execute = exec_preview_image, .display_name = "Preview Image", .category = "image",
      .description = "Saves images to the temporary folder.",
-     .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE)}, .n_inputs = 1, .output_node = true},
+     .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE)}, .n_inputs = 1, .outputs = {FG_TYPE_IMAGE},
+     .output_names = {"images"}, .n_outputs = 1, .output_node = true},
     {.class_type = "LoadImage", .execute = exec_load_image, .display_name = "Load Image", .category = "image",
      .description = "Loads an image from the input folder; its alpha becomes the mask.",
      .inputs = {{.name = "image", .type = FG_TYPE_COMBO, .source = FG_COMBO_INPUT_IMAGES, .image_upload = true}},
@@ -300,17 +301,17 @@ static fg_error *save_images(fg_node_ctx *ctx, const fg_image_obj *im, const cha
     return err;
 }
 
+/* ComfyUI 0.30's SaveImage and PreviewImage also pass their images on (RETURN_TYPES IMAGE). */
 static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
-    (void)out;
     const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "images is not an IMAGE");
     save_opts o = {.root = ctx->settings->output_dir, .type = "output", .level = FG_PNG_LEVEL_SAVE,
                    .jpeg = ctx->settings->image_format == 1};
-    return save_images(ctx, im, in[1].type == FG_TYPE_STRING ? in[1].u.s : "ComfyUI", &o);
+    FG_TRY(save_images(ctx, im, in[1].type == FG_TYPE_STRING ? in[1].u.s : "ComfyUI", &o));
+    return fg_value_copy(&in[0], &out[0]);
 }
 
 static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
-    (void)out;
     const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "images is not an IMAGE");
     static const char letters[] = "abcdefghijklmnopqrstupvxyz"; /* ComfyUI's own alphabet */
@@ -324,7 +325,8 @@ static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_value *in, fg_val
     prefix[18] = 0;
     save_opts o = {.root = ctx->settings->temp_dir, .type = "temp", .level = FG_PNG_LEVEL_PREVIEW};
     FG_CHECK_ARG(o.root, "no temporary folder configured for PreviewImage");
-    return save_images(ctx, im, prefix, &o);
+    FG_TRY(save_images(ctx, im, prefix, &o));
+    return fg_value_copy(&in[0], &out[0]);
 }
 
 /* ---- LoadImage ---------------------------------------------------------------------- */

@@ -42,7 +42,7 @@ const fg_node_spec fg_nodes_latent[] = {
      .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("amount", 1, 1, 64, 1)}, .n_inputs = 2, OUT_LATENT},
     {.class_type = "LatentFromBatch", .execute = exec_latent_from_batch, .display_name = "Latent From Batch", .category = "latent/batch",
      .description = "Picks a slice of a latent batch.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("batch_index", 0, 0, 63, 1), IN_INT("length", 1, 1, 64, 1)},
+     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("batch_index", 0, -16384, 16384, 1), IN_INT("length", 1, 1, 64, 1)},
      .n_inputs = 3, OUT_LATENT},
 };
 const size_t fg_nodes_latent_count = sizeof fg_nodes_latent / sizeof fg_nodes_latent[0];
@@ -239,9 +239,11 @@ static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_value *in, fg
     const fg_latent *l = latent_in(&in[0]);
     FG_CHECK_ARG(l, "samples is not a LATENT");
     int64_t b = l->samples.shape[0], index = in[1].u.i, length = in[2].u.i;
-    FG_CHECK_ARG(b >= 1 && index >= 0 && length >= 1, "batch_index %lld / length %lld out of range", (long long)index,
+    FG_CHECK_ARG(b >= 1 && length >= 1, "batch_index %lld / length %lld out of range", (long long)index,
                  (long long)length);
-    index = index < b - 1 ? index : b - 1;
+    /* ComfyUI 0.30: a negative index counts from the end, then it is clamped into the batch. */
+    if (index < 0) index += b;
+    index = index < 0 ? 0 : index < b - 1 ? index : b - 1;
     length = length < b - index ? length : b - index;
     int64_t mb = l->noise_mask.data ? l->noise_mask.shape[0] : 0;
     int64_t mask_n = mb == 1 ? 1 : (mb > 1 ? length : 0);

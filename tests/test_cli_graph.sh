@@ -36,5 +36,15 @@ $FG convert tests/hostile_workflows/jpeg.jpg >/dev/null 2>&1; t "convert jpeg ex
 $FG convert tests/hostile_workflows/ui_subgraph.json >/dev/null 2>$tmp/e; t "convert subgraph exit 2" "[ $? = 2 ]"
 t "convert subgraph names it" "grep -q \"subgraph 'My Sub'\" $tmp/e"
 $FG validate 2>/dev/null; t "validate usage exit 2" "[ $? = 2 ]"
+# Not a workflow at all: --json still answers in ComfyUI's error shape on stdout (issue 14).
+printf '[1, 2]' >$tmp/arr.json; printf 'NaN' >$tmp/nan.json; printf '{"a": "\\ud800"}' >$tmp/sur.json
+for f in arr nan sur; do
+    $FG validate --json $tmp/$f.json >$tmp/vj 2>/dev/null; rc=$?
+    t "validate --json $f: exit 2 and the error shape" "[ $rc = 2 ] && grep -q '^{\"error\": {\"type\": \"invalid_prompt\", \"message\": .*\"node_errors\": {}}$' $tmp/vj"
+done
+# ComfyUI 0.30: an unknown class is missing_node_type, named by the node's title.
+printf '{"5": {"class_type": "KSamplr", "inputs": {}, "_meta": {"title": "My Sampler"}}}' >$tmp/u.json
+$FG validate --json $tmp/u.json >$tmp/vj 2>/dev/null
+t "unknown class: missing_node_type" "grep -q '\"type\": \"missing_node_type\", \"message\": \"Node .My Sampler. not found. The custom node may not be installed.\", \"details\": \"Node ID .#5.\", \"extra_info\": {\"node_id\": \"5\", \"class_type\": \"KSamplr\", \"node_title\": \"My Sampler\"' $tmp/vj"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

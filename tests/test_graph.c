@@ -275,9 +275,24 @@ static void test_model_folders(void) {
     snprintf(p, sizeof p, "%s/diffusion_models/sub/b.sft", root), write_file(p);
     snprintf(p, sizeof p, "%s/diffusion_models/readme.txt", root), write_file(p);
     snprintf(p, sizeof p, "%s/unet/a.gguf.pth", root), write_file(p);
-    snprintf(p, sizeof p, "%s/vae/evil.safetensors", root);
+    /* Links the user placed: a checkpoint shared with another install, a folder elsewhere and
+     * a link back to the folder itself (followed as ComfyUI follows them; the loop once). */
+    char shared[600];
+    snprintf(shared, sizeof shared, "%s/elsewhere", test_tmpdir());
+    mkdir(shared, 0755);
+    char target[700];
+    snprintf(target, sizeof target, "%s/shared_ae.safetensors", shared), write_file(target);
+    snprintf(p, sizeof p, "%s/vae/linked.safetensors", root);
     unlink(p);
-    CHECK(symlink("/etc/hostname", p) == 0);
+    snprintf(shared, sizeof shared, "%s/elsewhere/shared_ae.safetensors", test_tmpdir());
+    CHECK(symlink(shared, p) == 0);
+    snprintf(p, sizeof p, "%s/vae/more", root);
+    unlink(p);
+    snprintf(shared, sizeof shared, "%s/elsewhere", test_tmpdir());
+    CHECK(symlink(shared, p) == 0);
+    snprintf(p, sizeof p, "%s/vae/loop", root);
+    unlink(p);
+    CHECK(symlink(".", p) == 0);
     fg_run_settings s = {.models_dir = root};
     char **names = NULL;
     size_t n = 0;
@@ -286,7 +301,8 @@ static void test_model_folders(void) {
           strcmp(names[2], "sub/b.sft") == 0);
     fg_string_list_free(names);
     CHECK_OK(fg_node_list_models(&s, FG_COMBO_VAE, &names, &n));
-    CHECK(n == 0, "a link leading outside is not listed");
+    CHECK(n == 2 && strcmp(names[0], "linked.safetensors") == 0 && strcmp(names[1], "more/shared_ae.safetensors") == 0,
+          "links are followed, the loop is entered once: %zu names", n);
     fg_string_list_free(names);
     char path[1024];
     CHECK_OK(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "sub/b.sft", path, sizeof path));
@@ -294,7 +310,9 @@ static void test_model_folders(void) {
     CHECK_OK(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "a.gguf.pth", path, sizeof path));
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "../vae/x", path, sizeof path), "no '..'");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "/etc/passwd", path, sizeof path), "no absolute");
-    CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_VAE, "evil.safetensors", path, sizeof path), "outside");
+    CHECK_OK(fg_node_resolve_model(&s, FG_COMBO_VAE, "linked.safetensors", path, sizeof path));
+    CHECK_OK(fg_node_resolve_model(&s, FG_COMBO_VAE, "more/shared_ae.safetensors", path, sizeof path));
+    CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_VAE, "../elsewhere/shared_ae.safetensors", path, sizeof path), "no '..'");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "readme.txt", path, sizeof path), "known extension");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "sub//b.sft", path, sizeof path), "no '..'");
     CHECK_ERR(fg_node_resolve_model(&s, FG_COMBO_DIFFUSION_MODELS, "nope.safetensors", path, sizeof path),

@@ -70,10 +70,10 @@ def main():
     raw("neither_format.json", '{"foo": 1}', "neither an API prompt")
     raw("empty_object.json", "{}", "Prompt has no outputs")
     # --- class types
-    api("missing_class_type.json", "missing the class_type", mutate=lambda p: p["3"].pop("class_type"))
-    api("unknown_class.json", "KSamplr does not exist", mutate=lambda p: p["5"].__setitem__("class_type", "KSamplr"))
+    api("missing_class_type.json", "has no class_type. The workflow may be corrupted", mutate=lambda p: p["3"].pop("class_type"))
+    api("unknown_class.json", "Node 'KSamplr' not found", mutate=lambda p: p["5"].__setitem__("class_type", "KSamplr"))
     api("unknown_class_suggestion.json", "Did you mean: KSampler", mutate=lambda p: p["5"].__setitem__("class_type", "KSamplerr"))
-    api("class_type_number.json", "missing the class_type", mutate=lambda p: p["5"].__setitem__("class_type", 5))
+    api("class_type_number.json", "has no class_type. The workflow may be corrupted", mutate=lambda p: p["5"].__setitem__("class_type", 5))
     api("no_outputs.json", "Prompt has no outputs", mutate=lambda p: p.pop("8"))
     # --- links
     api("cycle.json", "Dependency cycle detected", node="3", inp="clip", value=["9", 0],
@@ -155,7 +155,7 @@ def main():
     png("png_bad_crc.png", [struct.pack(">I", 3) + b"tEXtabc" + b"\x00\x00\x00\x00", (b"IEND", b"")], "bad CRC")
     png("png_huge_length.png", [struct.pack(">I", 0x7FFFFFF0) + b"tEXt" + b"x" * 16], "truncated PNG")
     png("png_bad_ztxt.png", [(b"zTXt", b"workflow\x00\x00" + b"not zlib data"), (b"IEND", b"")], "bad zlib data")
-    png("png_prompt_unknown_class.png", [(b"tEXt", b"prompt\x00" + json.dumps({"1": {"class_type": "Evil", "inputs": {}}}).encode()), (b"IEND", b"")], "node Evil does not exist")
+    png("png_prompt_unknown_class.png", [(b"tEXt", b"prompt\x00" + json.dumps({"1": {"class_type": "Evil", "inputs": {}}}).encode()), (b"IEND", b"")], "Node 'Evil' not found")
     raw("only_signature.png", b"\x89PNG\r\n\x1a\n", "truncated PNG")
     raw("jpeg.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 20, "JPEG files carry no ComfyUI workflow")
     with open(os.path.join(OUT, "EXPECTED.txt"), "w") as f:

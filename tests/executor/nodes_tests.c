@@ -62,7 +62,9 @@ static void test_latent_from_batch(void) {
     if (!l) return;
     struct {
         int64_t index, length, want_first, want_len;
-    } cases[] = {{0, 1, 0, 1}, {7, 3, 4, 1}, {1, 10, 1, 4}, {2, 2, 2, 2}, {4, 64, 4, 1}};
+    } cases[] = {{0, 1, 0, 1}, {7, 3, 4, 1}, {1, 10, 1, 4}, {2, 2, 2, 2}, {4, 64, 4, 1},
+                 /* ComfyUI 0.30: negative indices count from the end, then clamp */
+                 {-1, 1, 4, 1}, {-2, 5, 3, 2}, {-5, 1, 0, 1}, {-16384, 2, 0, 2}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fg_value in[3] = {obj(l), fg_value_int(cases[k].index), fg_value_int(cases[k].length)}, out[1] = {0};
         if (CHECK_OK(call_node("LatentFromBatch", &s, in, out, NULL))) {

@@ -140,8 +140,11 @@ static void test_jpeg_and_preview(void) {
     if (CHECK_OK(call_node("PreviewImage", &s, in, out, &ui))) {
         CHECK(ui && strstr(ui, "\"type\":\"temp\"") && strstr(ui, "ComfyUI_temp_"));
         CHECK(count_files(s.temp_dir) == 1 && count_files(test_path("jpeg", "output")) == 1);
+        /* ComfyUI 0.30: the images are passed on as the node's IMAGE output */
+        CHECK(out[0].type == FG_TYPE_IMAGE && out[0].u.obj == in[0].u.obj, "PreviewImage passes its images on");
     }
     free(ui);
+    fg_value_clear(&out[0]);
     fg_value_clear(&in[0]);
 }
 
