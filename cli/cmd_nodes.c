@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "nodes/comfy_defs.h"
 #include "graph/workflow.h"
 #include "nodes/node_ctx.h"
 
@@ -57,6 +58,8 @@ static json_t *input_entry(const fg_input_spec *in, const fg_run_settings *setti
     return json_pack("[o, o]", type, opts);
 }
 
+static const char *node_category(const fg_node_spec *s);
+
 static json_t *node_info(const fg_node_spec *s, const fg_run_settings *settings) {
     json_t *req = json_object(), *opt = json_object(), *req_order = json_array(), *opt_order = json_array();
     for (int i = 0; i < s->n_inputs; i++) {
@@ -78,16 +81,27 @@ static json_t *node_info(const fg_node_spec *s, const fg_run_settings *settings)
         json_array_append_new(is_list, json_false());
         json_array_append_new(names, json_string(s->output_names[i] ? s->output_names[i] : fg_type_name(s->outputs[i])));
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:b}", "input", input, "input_order", order,
+    /* Display name, description and category as ComfyUI 0.30 reports them (null where it does). */
+    const json_t *def = fg_comfy_def_find(s->class_type);
+    json_t *display = def ? json_deep_copy(json_object_get(def, "display_name")) : json_string(s->display_name);
+    json_t *description = def ? json_deep_copy(json_object_get(def, "description"))
+                              : json_string(s->description ? s->description : "");
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:s, s:b}", "input", input, "input_order", order,
                      "output", out, "output_is_list", is_list, "output_name", names, "name", s->class_type,
-                     "display_name", s->display_name, "description", s->description ? s->description : "",
-                     "category", s->category, "output_node", s->output_node);
+                     "display_name", display ? display : json_null(), "description",
+                     description ? description : json_null(), "category", node_category(s), "output_node",
+                     s->output_node);
+}
+
+static const char *node_category(const fg_node_spec *s) {
+    const char *c = json_string_value(json_object_get(fg_comfy_def_find(s->class_type), "category"));
+    return c ? c : s->category;
 }
 
 static void print_text(void) {
     for (size_t i = 0; i < fg_node_count(); i++) {
         const fg_node_spec *s = fg_node_at(i);
-        printf("%s (%s)%s%s\n  in: ", s->class_type, s->category, s->output_node ? " [output]" : "",
+        printf("%s (%s)%s%s\n  in: ", s->class_type, node_category(s), s->output_node ? " [output]" : "",
                s->execute ? "" : " [declared, not runnable yet]");
         for (int k = 0; k < s->n_inputs; k++)
             printf("%s%s %s%s", k ? ", " : "", s->inputs[k].name, fg_type_name(s->inputs[k].type),

@@ -26,7 +26,7 @@ t "validate --models names the file" "grep -q \"unet_name: 'flux1-schnell.safete
 $FG validate tests/hostile_workflows/unknown_class_suggestion.json 2>$tmp/e; t "unknown class exit 2" "[ $? = 2 ]"
 t "unknown class suggestion" "grep -q 'Did you mean: KSampler' $tmp/e"
 $FG nodes >$tmp/n; t "nodes exit 0" "[ $? = 0 ]"
-t "nodes lists KSampler" "grep -q '^KSampler (sampling)' $tmp/n"
+t "nodes lists KSampler" "grep -q '^KSampler (model/sampling)' $tmp/n"
 $FG nodes --json >$tmp/nj; t "nodes --json exit 0" "[ $? = 0 ]"
 t "nodes --json seed" "grep -q '\"seed\": \[\"INT\", {\"default\": 0, \"min\": 0, \"max\": 18446744073709551615, \"step\": 1, \"control_after_generate\": true}\]' $tmp/nj"
 t "nodes --json output_node" "grep -q '\"SaveImage\": {\"input\": {\"required\": {\"images\": \[\"IMAGE\"\], \"filename_prefix\"' $tmp/nj"
