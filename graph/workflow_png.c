@@ -2,12 +2,31 @@
  * re-run uses: the "workflow" chunk (UI format, what ComfyUI's "load" shows) can be older than
  * the prompt when a run changed values (--set, --seed, --prompt, batch seeds), and the two
  * agree otherwise. The UI workflow is kept beside the prompt (re-embedded in new images,
- * names subgraphs in messages); either chunk alone is used as it is. Chunk parsing and its
+ * names subgraphs in messages) and fills in inputs an older prompt lacks; either chunk alone
+ * is used as it is. Chunk parsing and its
  * hostile-input checks live in core/image. */
 #include <string.h>
 
 #include "core/image.h"
 #include "graph/workflow_internal.h"
+
+/* A prompt written by an older ComfyUI lacks inputs that nodes gained since; its UI copy,
+ * converted with today's definitions, has them (with their defaults). Each node of the same id
+ * and class takes the inputs it lacks from there; values it has are kept. */
+static void fill_missing_inputs(json_t *prompt, const json_t *converted) {
+    const char *id, *name;
+    json_t *node, *v;
+    json_object_foreach(prompt, id, node) {
+        const json_t *other = json_object_get(converted, id);
+        const char *a = json_string_value(json_object_get(node, "class_type"));
+        const char *b = json_string_value(json_object_get(other, "class_type"));
+        json_t *inputs = json_object_get(node, "inputs");
+        if (!a || !b || strcmp(a, b) != 0 || !json_is_object(inputs)) continue;
+        json_object_foreach(json_object_get(other, "inputs"), name, v) {
+            if (!json_object_get(inputs, name)) json_object_set(inputs, name, v);
+        }
+    }
+}
 
 static fg_error *from_both(const fg_text_entry *ui_text, const fg_text_entry *prompt_text, const char *label,
                            fg_workflow **out) {
@@ -25,6 +44,7 @@ static fg_error *from_both(const fg_text_entry *ui_text, const fg_text_entry *pr
         return ui_err;
     }
     if (!ui_err && ui->ui) {
+        fill_missing_inputs(ran->prompt, ui->prompt);
         ran->ui = ui->ui;
         ui->ui = NULL;
     }
