@@ -6,34 +6,13 @@
  * the frontend does with the odd cases is kept: an unclosed `{` takes the rest of the text as its options, a stray `}` stays, and a
  * backslash at the very end becomes "\undefined". */
 #include "graph/dynamic_prompts.h"
+#include "graph/text_buffer.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct text {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} text;
-
-static void put(text *t, const char *s, size_t n) {
-    if (t->oom) return;
-    if (t->n + n + 1 > t->cap) {
-        size_t c = (t->n + n + 1) * 2;
-        char *q = realloc(t->p, c);
-        if (!q) {
-            t->oom = true;
-            return;
-        }
-        t->p = q, t->cap = c;
-    }
-    memcpy(t->p + t->n, s, n);
-    t->n += n;
-    t->p[t->n] = 0;
-}
 
 /* A JavaScript regex `.` stops at \n, \r, U+2028 and U+2029. */
 static size_t line_terminator(const char *s) {
@@ -44,7 +23,7 @@ static size_t line_terminator(const char *s) {
 }
 
 /* /\/\*[\s\S]*?\*\/|\/\/.*\/g */
-static void strip_comments(const char *s, text *out) {
+static void strip_comments(const char *s, sbuf *out) {
     while (*s) {
         const char *end;
         if (s[0] == '/' && s[1] == '*' && (end = strstr(s + 2, "*/"))) {
@@ -52,7 +31,7 @@ static void strip_comments(const char *s, text *out) {
         } else if (s[0] == '/' && s[1] == '/') {
             while (*s && !line_terminator(s)) s++;
         } else {
-            put(out, s++, 1);
+            sbuf_put(out, s++, 1);
         }
     }
 }
@@ -70,7 +49,7 @@ static uint64_t next_random(uint64_t *state) {
 static char *process(const char *s, size_t n, uint64_t *rng, int depth);
 
 /* The option of the block that starts after `{` at *i, chosen at random, processed itself. */
-static void choice_block(const char *s, size_t n, size_t *i, text *out, uint64_t *rng, int depth) {
+static void choice_block(const char *s, size_t n, size_t *i, sbuf *out, uint64_t *rng, int depth) {
     size_t starts[256], ends[256], count = 0, start = *i;
     int nest = 0;
     while (*i < n) {
@@ -94,40 +73,40 @@ static void choice_block(const char *s, size_t n, size_t *i, text *out, uint64_t
     if (start != SIZE_MAX && count < 256) starts[count] = start, ends[count++] = n; /* unclosed */
     size_t pick = count > 1 ? (size_t)(next_random(rng) % count) : 0;
     char *chosen = process(s + starts[pick], ends[pick] - starts[pick], rng, depth + 1);
-    if (chosen) put(out, chosen, strlen(chosen));
-    else out->oom = true;
+    if (chosen) sbuf_put(out, chosen, strlen(chosen));
+    else out->failed = true;
     free(chosen);
 }
 
 /* processDynamicPrompt: comments out, blocks chosen, escapes kept; then \{ \} \| lose their
  * backslash (at every level, as the recursion does it for each chosen option). */
 static char *process(const char *s, size_t n, uint64_t *rng, int depth) {
-    text in = {0}, res = {0}, out = {0};
-    put(&in, "", 0), put(&res, "", 0), put(&out, "", 0);
+    sbuf in = {0}, res = {0}, out = {0};
+    sbuf_put(&in, "", 0), sbuf_put(&res, "", 0), sbuf_put(&out, "", 0);
     char *copy = strndup(s, n);
     bool have = copy != NULL;
     if (have) strip_comments(copy, &in);
     free(copy);
-    for (size_t i = 0; have && !in.oom && i < in.n;) {
-        char c = in.p[i++];
+    for (size_t i = 0; have && !in.failed && i < in.len;) {
+        char c = in.data[i++];
         if (c == '\\') {
-            put(&res, "\\", 1);
-            if (i < in.n) put(&res, in.p + i++, 1);
-            else put(&res, "undefined", 9);
+            sbuf_put(&res, "\\", 1);
+            if (i < in.len) sbuf_put(&res, in.data + i++, 1);
+            else sbuf_put(&res, "undefined", 9);
         } else if (c == '{' && depth < 64) {
-            choice_block(in.p, in.n, &i, &res, rng, depth);
+            choice_block(in.data, in.len, &i, &res, rng, depth);
         } else {
-            put(&res, &c, 1);
+            sbuf_put(&res, &c, 1);
         }
     }
-    for (size_t i = 0; !res.oom && i < res.n; i++) {
-        if (res.p[i] == '\\' && i + 1 < res.n && strchr("{}|", res.p[i + 1]) && res.p[i + 1]) i++;
-        put(&out, res.p + i, 1);
+    for (size_t i = 0; !res.failed && i < res.len; i++) {
+        if (res.data[i] == '\\' && i + 1 < res.len && strchr("{}|", res.data[i + 1]) && res.data[i + 1]) i++;
+        sbuf_put(&out, res.data + i, 1);
     }
-    bool oom = !have || in.oom || res.oom || out.oom;
-    free(in.p), free(res.p);
-    if (oom) return free(out.p), NULL;
-    return out.p;
+    bool oom = !have || in.failed || res.failed || out.failed;
+    free(in.data), free(res.data);
+    if (oom) return free(out.data), NULL;
+    return out.data;
 }
 
 bool fg_dynamic_prompt_has_syntax(const char *s) {

@@ -6,35 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/text_buffer.h"
 #include "graph/workflow.h"
-
-typedef struct sbuf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n) {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = 0;
-}
-
-static void puts_(sbuf *b, const char *s) {
-    put(b, s, strlen(s));
-}
 
 /* Python's float repr. */
 void fg_format_python_float(double v, char *out, size_t cap) {
@@ -97,7 +70,7 @@ static int utf8_decode(const unsigned char *s, size_t n, unsigned *cp) {
 }
 
 static void put_string(sbuf *b, const char *s, size_t n) {
-    puts_(b, "\"");
+    sbuf_puts(b, "\"");
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         unsigned cp;
@@ -105,28 +78,28 @@ static void put_string(sbuf *b, const char *s, size_t n) {
         i += (size_t)len;
         char tmp[16];
         switch (cp) {
-        case '"': puts_(b, "\\\""); continue;
-        case '\\': puts_(b, "\\\\"); continue;
-        case '\n': puts_(b, "\\n"); continue;
-        case '\r': puts_(b, "\\r"); continue;
-        case '\t': puts_(b, "\\t"); continue;
-        case '\b': puts_(b, "\\b"); continue;
-        case '\f': puts_(b, "\\f"); continue;
+        case '"': sbuf_puts(b, "\\\""); continue;
+        case '\\': sbuf_puts(b, "\\\\"); continue;
+        case '\n': sbuf_puts(b, "\\n"); continue;
+        case '\r': sbuf_puts(b, "\\r"); continue;
+        case '\t': sbuf_puts(b, "\\t"); continue;
+        case '\b': sbuf_puts(b, "\\b"); continue;
+        case '\f': sbuf_puts(b, "\\f"); continue;
         default: break;
         }
         if (cp >= 0x20 && cp < 0x7F) {
             char c = (char)cp;
-            put(b, &c, 1);
+            sbuf_put(b, &c, 1);
         } else if (cp > 0xFFFF) {
             cp -= 0x10000;
             snprintf(tmp, sizeof tmp, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
-            puts_(b, tmp);
+            sbuf_puts(b, tmp);
         } else {
             snprintf(tmp, sizeof tmp, "\\u%04x", cp);
-            puts_(b, tmp);
+            sbuf_puts(b, tmp);
         }
     }
-    puts_(b, "\"");
+    sbuf_puts(b, "\"");
 }
 
 static void put_value(sbuf *b, const json_t *v, int depth) {
@@ -138,43 +111,43 @@ static void put_value(sbuf *b, const json_t *v, int depth) {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         if (fg_json_is_bigint(v)) {
-            puts_(b, json_string_value(json_object_get(v, FG_BIGINT_KEY)));
+            sbuf_puts(b, json_string_value(json_object_get(v, FG_BIGINT_KEY)));
             return;
         }
-        puts_(b, "{");
+        sbuf_puts(b, "{");
         const char *key;
         json_t *child;
         bool first = true;
         json_object_foreach((json_t *)v, key, child) {
-            if (!first) puts_(b, ", ");
+            if (!first) sbuf_puts(b, ", ");
             first = false;
             put_string(b, key, strlen(key));
-            puts_(b, ": ");
+            sbuf_puts(b, ": ");
             put_value(b, child, depth + 1);
         }
-        puts_(b, "}");
+        sbuf_puts(b, "}");
         return;
     }
     case JSON_ARRAY:
-        puts_(b, "[");
+        sbuf_puts(b, "[");
         for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i) puts_(b, ", ");
+            if (i) sbuf_puts(b, ", ");
             put_value(b, json_array_get(v, i), depth + 1);
         }
-        puts_(b, "]");
+        sbuf_puts(b, "]");
         return;
     case JSON_STRING: put_string(b, json_string_value(v), json_string_length(v)); return;
     case JSON_INTEGER:
         snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
-        puts_(b, tmp);
+        sbuf_puts(b, tmp);
         return;
     case JSON_REAL:
         fg_format_python_float(json_real_value(v), tmp, sizeof tmp);
-        puts_(b, tmp);
+        sbuf_puts(b, tmp);
         return;
-    case JSON_TRUE: puts_(b, "true"); return;
-    case JSON_FALSE: puts_(b, "false"); return;
-    case JSON_NULL: puts_(b, "null"); return;
+    case JSON_TRUE: sbuf_puts(b, "true"); return;
+    case JSON_FALSE: sbuf_puts(b, "false"); return;
+    case JSON_NULL: sbuf_puts(b, "null"); return;
     }
 }
 
