@@ -67,7 +67,7 @@ CUDA_HOST_TESTS := $(BUILD)/tests/test_cuda_plans
 endif
 
 .SECONDARY:
-.PHONY: all features test test-gpu asan clean demo bench bench-gpu
+.PHONY: all features test test-gpu test-aarch64 test-hostile-asan asan clean demo bench bench-gpu
 all: $(BUILD)/fluxgraph $(TEST_BINS) $(CUDA_HOST_TESTS) features
 
 features: $(CONFIG)
@@ -116,8 +116,23 @@ test-gpu: all
 	else echo "test-gpu: no CUDA device here ($$($(BUILD)/fluxgraph version | grep 'cuda:' | sed 's/^ *//')); skipped"; fi
 
 # Same tests under AddressSanitizer + UBSan (CPU-only build in its own folder).
+ASAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) BUILD=build-asan FG_NO_CUDA=1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	$(MAKE) BUILD=build-asan FG_NO_CUDA=1 CFLAGS="$(ASAN_CFLAGS)" test
+
+# The hostile corpora (safetensors, images, workflows) under AddressSanitizer + UBSan: builds
+# only what they need into build-asan; .ci/run runs it after the test command.
+test-hostile-asan:
+	$(MAKE) BUILD=build-asan FG_NO_CUDA=1 CFLAGS="$(ASAN_CFLAGS)" build-asan/fluxgraph \
+		build-asan/tests/test_safetensors build-asan/tests/test_image build-asan/tests/test_graph
+	@bash tests/hostile_asan.sh build-asan
+
+# The suite on aarch64 (DGX Spark's architecture) without one: cross-builds the CPU-only binary
+# and the tests into build-aarch64 with Debian's aarch64 toolchain (installing it and the arm64
+# libraries as root) and runs tests/run_tests.sh under qemu-user (slow; not part of .ci/run).
+# See docs/platforms.md.
+test-aarch64:
+	+@bash tools/test_aarch64.sh build-aarch64
 
 # One program per bench/bench_NAME.c.
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/%,$(wildcard bench/bench_*.c))
@@ -139,6 +154,6 @@ demo: all
 	@bash tools/demo.sh $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-aarch64
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

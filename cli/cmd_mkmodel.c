@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "core/fs.h"
 #include "models/model_layouts.h"
 #include "core/log.h"
 #include "core/safetensors.h"
@@ -49,17 +50,10 @@ static fg_error *make_parent_dirs(const char *path) {
     size_t len = strlen(path);
     if (len >= sizeof buf) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s: path too long", path);
     memcpy(buf, path, len + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return fg_errorf(FG_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-        struct stat st;
-        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-            return fg_errorf(FG_ERR_IO, "%s exists and is not a directory", buf);
-        *p = '/';
-    }
-    return NULL;
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return NULL;
+    *slash = '\0';
+    return fg_make_dirs(buf);
 }
 
 typedef struct fill_ctx {

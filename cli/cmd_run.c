@@ -3,14 +3,17 @@
  * serves them all, so loaded models and unchanged results are reused. Exit codes: 0 ok,
  * 2 invalid workflow or usage, 3 runtime failure (including Ctrl-C). */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/fs.h"
 #include "core/progress.h"
 #include "graph/executor.h"
 #include "graph/validate.h"
@@ -19,7 +22,7 @@
 #define RUN_USAGE                                                                                          \
     "usage: fluxgraph run FILE [--models DIR] [--output DIR] [--input DIR] [--set NODE.INPUT=VALUE]...\n" \
     "                     [--seed N] [--prompt TEXT] [--batch-count N] [--prompts FILE] [--json]\n"       \
-    "                     [--no-metadata] [--format png|jpeg] [--quality N] [--strict-lora]\n"
+    "                     [--no-metadata] [--format png|jpeg] [--quality N] [--strict-lora] [--fail-fast]\n"
 #define EXIT_INVALID 2
 #define EXIT_RUNTIME 3
 #define MAX_SETS 256
@@ -28,7 +31,7 @@ typedef struct run_opts {
     const char *path, *models, *output, *input, *prompt, *prompts_file;
     const char *sets[MAX_SETS];
     int nsets;
-    bool has_seed, json, no_metadata, jpeg, strict_lora;
+    bool has_seed, json, no_metadata, jpeg, strict_lora, fail_fast;
     uint64_t seed;
     long batch_count;
     int quality;
@@ -36,10 +39,11 @@ typedef struct run_opts {
 
 static volatile int g_cancel;
 
-/* The first Ctrl-C asks for a clean stop after the current node or step; a second one
+/* The first Ctrl-C (or SIGTERM / SIGHUP: a service manager, a closed terminal) asks for a clean
+ * stop after the current node or step, so no half-written image is left behind; a second one
  * falls back to the default action (immediate exit). */
-static void on_sigint(int sig) {
-    static const char msg[] = "\nfluxgraph run: stopping after the current step (Ctrl-C again to abort)\n";
+static void on_stop_signal(int sig) {
+    static const char msg[] = "\nfluxgraph run: stopping after the current step (signal again to abort)\n";
     g_cancel = 1;
     signal(sig, SIG_DFL);
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
@@ -105,8 +109,10 @@ static fg_error *parse_typed(const fg_input_spec *in, const char *text, json_t *
     case FG_TYPE_FLOAT: {
         double v = strtod(text, &end);
         if (end == text || *end) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "'%s' is not a number", text);
+        /* JSON has no nan/inf (jansson refuses them), and 1e999 overflows to inf. */
+        if (!isfinite(v)) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "'%s' is not a finite number", text);
         *out = json_real(v);
-        return NULL;
+        return *out ? NULL : fg_errorf(FG_ERR_OUT_OF_MEMORY, "'%s'", text);
     }
     case FG_TYPE_BOOLEAN:
         if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0) *out = json_true();
@@ -481,7 +487,7 @@ static int run_job(fg_executor *ex, const fg_workflow *base, json_t *prompt, con
     fg_error *err = fg_executor_run(ex, &job, prompt_id, on_event, ui);
     if (!err) return 0;
     if (fg_error_code_of(err) == FG_ERR_CANCELLED || g_cancel)
-        fprintf(stderr, "fluxgraph run: interrupted (Ctrl-C): %s; no partial image was written\n",
+        fprintf(stderr, "fluxgraph run: interrupted (Ctrl-C or signal): %s; no partial image was written\n",
                 fg_error_message(err));
     else fprintf(stderr, "fluxgraph run: error: %s\n", fg_error_message(err));
     fg_error_free(err);
@@ -497,44 +503,91 @@ static fg_error *base_overrides(json_t *prompt, const run_opts *o) {
     return NULL;
 }
 
-/* One job per line of FILE (blank lines skipped), or one job without it. */
-static fg_error *read_lines(const char *path, char ***lines, size_t *n) {
-    *lines = NULL;
-    *n = 0;
+/* The jobs of --prompts FILE: its non-blank lines, with their line numbers in the file (for
+ * messages: a user looks a bad job up by the number their editor shows). */
+typedef struct job_lines {
+    char **text;
+    size_t *file_line;
+    size_t n, cap;
+} job_lines;
+
+static void job_lines_free(job_lines *jl) {
+    for (size_t i = 0; i < jl->n; i++) free(jl->text[i]);
+    free(jl->text);
+    free(jl->file_line);
+}
+
+static fg_error *job_lines_add(job_lines *jl, const char *line, size_t file_line) {
+    if (jl->n == jl->cap) {
+        size_t cap = jl->cap ? jl->cap * 2 : 16;
+        char **text = realloc(jl->text, cap * sizeof *text);
+        if (text) jl->text = text;
+        size_t *numbers = text ? realloc(jl->file_line, cap * sizeof *numbers) : NULL;
+        if (!numbers) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "--prompts");
+        jl->file_line = numbers;
+        jl->cap = cap;
+    }
+    if (!(jl->text[jl->n] = strdup(line))) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "--prompts");
+    jl->file_line[jl->n++] = file_line;
+    return NULL;
+}
+
+/* One job per non-blank line of FILE, or one job without it. */
+static fg_error *read_lines(const char *path, job_lines *jl) {
     if (!path) return NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return fg_errorf(FG_ERR_IO, "--prompts %s: %s", path, strerror(errno));
     char *line = NULL;
-    size_t cap = 0, alloc = 0;
+    size_t cap = 0, file_line = 0;
     ssize_t len;
     fg_error *err = NULL;
     while (!err && (len = getline(&line, &cap, f)) >= 0) {
+        file_line++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if (len == 0) continue;
-        if (*n + 2 > alloc) {
-            alloc = alloc ? alloc * 2 : 16;
-            char **grown = realloc(*lines, alloc * sizeof *grown);
-            if (!grown) {
-                err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "--prompts");
-                break;
-            }
-            *lines = grown;
-        }
-        if (!((*lines)[*n] = strdup(line))) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "--prompts");
-        else (*lines)[++*n] = NULL;
+        if (len > 0) err = job_lines_add(jl, line, file_line);
     }
     free(line);
     fclose(f);
-    if (!err && *n == 0) err = fg_errorf(FG_ERR_INVALID_ARGUMENT, "--prompts %s has no jobs", path);
+    if (!err && jl->n == 0) err = fg_errorf(FG_ERR_INVALID_ARGUMENT, "--prompts %s has no jobs", path);
     return err;
+}
+
+/* Failed jobs of a batch: by default every job runs and the failures are listed at the end. */
+typedef struct job_failures {
+    size_t done, failed;
+    int rc;          /* EXIT_RUNTIME if any job failed while running, else EXIT_INVALID */
+    char list[512];  /* "lines 5, 30" / "jobs 3, 4" (cut with "..." when long) */
+} job_failures;
+
+static void note_failure(job_failures *f, int rc, const char *what, size_t number) {
+    f->failed++;
+    if (rc == EXIT_RUNTIME || !f->rc) f->rc = rc;
+    size_t used = strlen(f->list);
+    if (used + 32 >= sizeof f->list) {
+        if (!strstr(f->list, "...")) snprintf(f->list + used, sizeof f->list - used, ", ...");
+        return;
+    }
+    if (used) snprintf(f->list + used, sizeof f->list - used, ", %zu", number);
+    else snprintf(f->list, sizeof f->list, "%s %zu", what, number);
+}
+
+/* The folders a run writes to and reads from, checked before the first node runs so a typo
+ * does not surface only at SaveImage after all the sampling. The output folder itself is made
+ * (nested, as ComfyUI's makedirs) when the first image is saved. */
+static fg_error *check_folders(const run_opts *o) {
+    FG_TRY_CTX(fg_check_dirs_creatable(o->output), "--output %s", o->output);
+    struct stat st;
+    if (stat(o->input, &st) == 0 && !S_ISDIR(st.st_mode))
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "--input %s is not a folder", o->input);
+    return NULL;
 }
 
 static int run_jobs(const fg_workflow *wf, const run_opts *o, const fg_run_settings *settings) {
     json_t *base = json_deep_copy(wf->prompt);
     fg_error *err = base ? base_overrides(base, o) : fg_errorf(FG_ERR_OUT_OF_MEMORY, "copying the prompt");
-    char **lines = NULL;
-    size_t nlines = 0;
-    if (!err) err = read_lines(o->prompts_file, &lines, &nlines);
+    job_lines lines = {0};
+    if (!err) err = read_lines(o->prompts_file, &lines);
+    if (!err) err = check_folders(o);
     fg_executor *ex = NULL;
     if (!err) err = fg_executor_create(settings, &ex);
     int rc = 0;
@@ -544,31 +597,39 @@ static int run_jobs(const fg_workflow *wf, const run_opts *o, const fg_run_setti
         rc = EXIT_INVALID;
     }
     run_ui ui = {.o = o, .executed = json_array()};
-    size_t njobs = (nlines ? nlines : 1) * (size_t)o->batch_count;
+    job_failures failures = {0};
+    size_t njobs = (lines.n ? lines.n : 1) * (size_t)o->batch_count;
     for (size_t j = 0; !rc && j < njobs && !g_cancel; j++) {
         json_t *prompt = json_deep_copy(base);
         size_t line = j / (size_t)o->batch_count, b = j % (size_t)o->batch_count;
         err = prompt ? NULL : fg_errorf(FG_ERR_OUT_OF_MEMORY, "copying the prompt");
-        if (!err && nlines) err = fg_error_wrapf(apply_line(prompt, lines[line]), "--prompts line %zu", line + 1);
+        if (!err && lines.n)
+            err = fg_error_wrapf(apply_line(prompt, lines.text[line]), "--prompts line %zu", lines.file_line[line]);
         if (!err && b) adjust_seeds(prompt, false, 0, b);
+        int job_rc = EXIT_INVALID;
         if (err) {
             fprintf(stderr, "fluxgraph run: error: %s\n", fg_error_message(err));
             fg_error_free(err);
-            rc = EXIT_INVALID;
         } else {
             if (njobs > 1 && !o->json) fprintf(stderr, "job %zu/%zu\n", j + 1, njobs);
-            rc = run_job(ex, wf, prompt, settings, &ui);
+            job_rc = run_job(ex, wf, prompt, settings, &ui);
         }
         json_decref(prompt);
+        if (!job_rc) failures.done++;
+        else if (!g_cancel) note_failure(&failures, job_rc, lines.n ? "lines" : "jobs", lines.n ? lines.file_line[line] : j + 1);
+        if (job_rc && (g_cancel || o->fail_fast || njobs == 1)) rc = job_rc;
     }
     if (!rc && g_cancel) {
-        fprintf(stderr, "fluxgraph run: interrupted (Ctrl-C)\n");
+        fprintf(stderr, "fluxgraph run: interrupted (Ctrl-C or signal)\n");
         rc = EXIT_RUNTIME;
+    }
+    if (!rc && failures.failed) {
+        fprintf(stderr, "fluxgraph run: %zu done, %zu failed: %s\n", failures.done, failures.failed, failures.list);
+        rc = failures.rc;
     }
     if (!o->json) print_summary(&ui);
     fg_executor_free(ex);
-    for (size_t i = 0; i < nlines; i++) free(lines[i]);
-    free(lines);
+    job_lines_free(&lines);
     free(ui.times);
     json_decref(ui.executed);
     json_decref(base);
@@ -619,6 +680,7 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
         } else if (strcmp(a, "--json") == 0) o->json = true;
         else if (strcmp(a, "--no-metadata") == 0) o->no_metadata = true;
         else if (strcmp(a, "--strict-lora") == 0) o->strict_lora = true;
+        else if (strcmp(a, "--fail-fast") == 0) o->fail_fast = true;
         else if ((a[0] == '-' && a[1]) || o->path) return usage_error("unexpected argument '%s'", a);
         else o->path = a;
     }
@@ -643,12 +705,14 @@ int cmd_run(int argc, char **argv) {
     fg_run_settings settings = {.models_dir = o.models, .output_dir = o.output, .temp_dir = temp_dir,
                                 .input_dir = o.input, .device = g_cli.device, .act_dtype = g_cli.act_dtype, .embed_metadata = !o.no_metadata,
                                 .strict_lora = o.strict_lora, .image_format = o.jpeg ? 1 : 0, .jpeg_quality = o.quality, .cancel_flag = &g_cancel};
-    struct sigaction sa = {0}, old_int;
-    sa.sa_handler = on_sigint;
+    static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+    enum { NSTOP = sizeof stop_signals / sizeof stop_signals[0] };
+    struct sigaction sa = {0}, old[NSTOP];
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
+    for (int k = 0; k < NSTOP; k++) sigaction(stop_signals[k], &sa, &old[k]);
     rc = run_jobs(wf, &o, &settings);
-    sigaction(SIGINT, &old_int, NULL);
+    for (int k = 0; k < NSTOP; k++) sigaction(stop_signals[k], &old[k], NULL);
     fg_workflow_free(wf);
     return rc;
 }

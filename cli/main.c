@@ -1,13 +1,19 @@
 /* fluxgraph: run ComfyUI FLUX workflows without Python. This file parses the global options
  * and hands over to one subcommand; it is the only place allowed to decide exit codes. */
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/log.h"
+#include "core/mapped_files.h"
 #include "core/threadpool.h"
 #include "kernels/ops.h"
+#include "sampling/noise.h"
+#include "text_encoders/tokenizer_compat.h"
 
 cli_globals g_cli;
 
@@ -30,7 +36,7 @@ static const command commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: fluxgraph [--device cpu|cuda] [--activations f32|bf16] [--threads N] [-v|-q] COMMAND [ARGS]\n\ncommands:\n");
+    fprintf(f, "usage: fluxgraph [--device cpu|cuda] [--activations f32|bf16] [--threads N]\n                 [--noise-compat auto|avx2|default]\n                 [--tokenizer-compat transformers5|transformers4] [-v|-q] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 }
@@ -42,16 +48,84 @@ int cli_report(fg_error *err) {
     return 1;
 }
 
+/* --noise-compat (or FLUXGRAPH_NOISE_COMPAT; the option wins): which of torch's CPU randn
+ * kernels the seeded noise imitates, for comparing with a ComfyUI on another kind of machine. */
+static bool apply_noise_compat(const char *name) {
+    const char *env = getenv("FLUXGRAPH_NOISE_COMPAT");
+    if (!name && env && *env) name = env;
+    if (!name) return true;
+    fg_randn_variant v;
+    if (!fg_randn_variant_parse(name, &v)) {
+        fprintf(stderr, "fluxgraph: --noise-compat (or FLUXGRAPH_NOISE_COMPAT) must be auto, avx2 or default, not '%s'\n",
+                name);
+        return false;
+    }
+    fg_noise_set_variant(v);
+    return true;
+}
+
+/* --tokenizer-compat (or FLUXGRAPH_TOKENIZER_COMPAT; the option wins): which transformers major
+ * version's CLIP/T5 tokenizers ComfyUI is matched against (transformers5 by default). */
+static bool apply_tokenizer_compat(const char *name) {
+    const char *env = getenv("FLUXGRAPH_TOKENIZER_COMPAT");
+    if (!name && env && *env) name = env;
+    if (!name) return true;
+    fg_tokenizer_compat c;
+    fg_error *err = fg_tokenizer_compat_parse(name, &c);
+    if (err) {
+        fprintf(stderr, "fluxgraph: error: --tokenizer-compat (or FLUXGRAPH_TOKENIZER_COMPAT): %s\n", fg_error_message(err));
+        fg_error_free(err);
+        return false;
+    }
+    fg_tokenizer_compat_set_default(c);
+    return true;
+}
+
+/* SIGBUS: a mapped model file was truncated or rewritten in place while in use (cp over it, a
+ * download finishing into the same name). The fault cannot be turned into an error for the
+ * running node (it may hit any worker thread inside a GEMM), so name the file and stop with the
+ * runtime-failure exit code; anything else gets the default action. Async-signal-safe. */
+static void on_bus_error(int sig, siginfo_t *info, void *context) {
+    (void)context;
+    char path[512];
+    if (info && fg_mapped_files_find(info->si_addr, path, sizeof path)) {
+        static const char a[] = "\nfluxgraph: error: the model file ";
+        static const char b[] = " changed while in use (truncated or rewritten in place); stopping. Replace a model "
+                                "by moving a finished file over it (mv), which running jobs do not notice.\n";
+        ssize_t ignored = write(STDERR_FILENO, a, sizeof a - 1);
+        ignored = write(STDERR_FILENO, path, strlen(path));
+        ignored = write(STDERR_FILENO, b, sizeof b - 1);
+        (void)ignored;
+        _exit(3);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_bus_error_handler(void) {
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_bus_error;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
 int main(int argc, char **argv) {
     fg_log_init_from_env();
+    install_bus_error_handler();
     int i = 1;
-    const char *device = NULL, *activations = NULL;
+    const char *device = NULL, *activations = NULL, *noise_compat = NULL;
+    const char *tokenizer_compat = NULL;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--device") == 0 && i + 1 < argc) device = argv[++i];
         else if (strncmp(a, "--device=", 9) == 0) device = a + 9;
         else if (strcmp(a, "--activations") == 0 && i + 1 < argc) activations = argv[++i];
         else if (strncmp(a, "--activations=", 14) == 0) activations = a + 14;
+        else if (strcmp(a, "--noise-compat") == 0 && i + 1 < argc) noise_compat = argv[++i];
+        else if (strncmp(a, "--noise-compat=", 15) == 0) noise_compat = a + 15;
+        else if (strcmp(a, "--tokenizer-compat") == 0 && i + 1 < argc) tokenizer_compat = argv[++i];
+        else if (strncmp(a, "--tokenizer-compat=", 19) == 0) tokenizer_compat = a + 19;
         else if (strcmp(a, "--threads") == 0 && i + 1 < argc) g_cli.threads = atoi(argv[++i]);
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) fg_log_set_level(FG_LOG_DEBUG);
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) fg_log_set_level(FG_LOG_ERROR);
@@ -67,6 +141,8 @@ int main(int argc, char **argv) {
         }
     }
     if (g_cli.threads > 0) fg_threadpool_global_set_size(g_cli.threads);
+    if (!apply_noise_compat(noise_compat)) return 2;
+    if (!apply_tokenizer_compat(tokenizer_compat)) return 2;
     /* FLUXGRAPH_DEVICE sets the default (the test runner pins the CPU); --device wins. */
     const char *env_device = getenv("FLUXGRAPH_DEVICE");
     if (!device && env_device && *env_device) device = env_device;

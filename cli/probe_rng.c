@@ -8,6 +8,7 @@
 
 #include "cli/probe.h"
 #include "core/rng.h"
+#include "sampling/noise.h"
 
 /* Seeds are u64 decimal strings; 20 digits max, so anything longer is rejected by length. */
 enum { SEED_TEXT_CAP = 32 };
@@ -37,7 +38,8 @@ static fg_error *produce_one(probe_ctx *ctx, const fg_st_entry *e) {
     FG_TRY(fg_tensor_alloc_host(&t, FG_F32, ndim, shape));
     fg_torch_generator gen;
     fg_torch_manual_seed(&gen, seed);
-    fg_torch_randn(&gen, (float *)t.data, fg_tensor_numel(&t), FG_RANDN_AVX2);
+    /* The kernel --noise-compat chose, so each variant can be checked against its fixture. */
+    fg_torch_randn(&gen, (float *)t.data, fg_tensor_numel(&t), fg_noise_variant());
     return probe_output_add(ctx, e->name, &t);
 }
 

@@ -2,7 +2,8 @@
  * tokenizer file. Metadata: "count" (number of prompts) and "pI" (prompt I as a JSON string).
  * Output per prompt: pI_clip_ids I32 [chunks,77], pI_clip_w F32, pI_t5_ids I32 [1,L],
  * pI_t5_w F32, and the plain tokenizer output of the whole prompt without weight parsing:
- * pI_clip_raw I32 [n] (with bos/eos), pI_t5_raw I32 [n] (with eos). */
+ * pI_clip_raw I32 [n] (with bos/eos), pI_t5_raw I32 [n] (with eos). The tokenizers follow the
+ * --tokenizer-compat mode (docs/tokenizers.md). */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "cli/probe.h"
+#include "core/log.h"
 #include "text_encoders/flux_tokenizer.h"
 
 enum { MAX_PROMPTS = 100000 };
@@ -131,6 +133,7 @@ fg_error *probe_tokenize(probe_ctx *ctx) {
     tokenizers tk = {0};
     fg_error *err = fg_clip_tokenizer_load_default(&tk.clip);
     if (!err) err = fg_t5_tokenizer_load_default(&tk.t5);
+    if (!err) FG_LOG_I("probe tokenize: %s tokenizers", fg_tokenizer_compat_name(fg_clip_tokenizer_compat(tk.clip)));
     for (int i = 0; !err && i < count; i++) err = fg_error_wrapf(produce_prompt(ctx, &tk, i), "prompt p%d", i);
     fg_clip_tokenizer_free(tk.clip);
     fg_t5_tokenizer_free(tk.t5);

@@ -78,6 +78,7 @@ const char *fg_error_code_name(fg_error_code code) {
     case FG_ERR_NOT_FOUND: return "not found";
     case FG_ERR_DEVICE: return "device error";
     case FG_ERR_CANCELLED: return "cancelled";
+    case FG_ERR_EXISTS: return "already exists";
     }
     return "error";
 }

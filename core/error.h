@@ -16,6 +16,7 @@ typedef enum fg_error_code {
     FG_ERR_NOT_FOUND,
     FG_ERR_DEVICE,               /* CUDA or other accelerator failure */
     FG_ERR_CANCELLED,
+    FG_ERR_EXISTS,               /* a file that must not be replaced is already there */
 } fg_error_code;
 
 typedef struct fg_error fg_error;

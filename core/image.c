@@ -3,6 +3,10 @@
 #include "core/image.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,25 +120,45 @@ fg_error *fg_image_read_file(const char *path, fg_decoded_image *out) {
 
 /* ---- atomic output ------------------------------------------------------------------- */
 
-fg_error *fg_outfile_open(const char *path, fg_outfile *out) {
-    FG_CHECK_ARG(path && path[0] && out, "fg_outfile_open: NULL argument");
-    memset(out, 0, sizeof *out);
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
+/* A temporary name of the writer's own, "<path>.<pid>.<n>.tmp" created exclusively: two
+ * processes (or threads) writing the same path never share a temporary file. */
+static fg_error *open_temp(const char *path, char **tmp_out, FILE **fp_out) {
+    static atomic_uint sequence;
+    size_t cap = strlen(path) + 48;
+    char *tmp = malloc(cap);
     if (!tmp) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s: temporary name", path);
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    FILE *fp = fopen(tmp, "wb");
+    int fd = -1;
+    for (int attempt = 0; attempt < 64 && fd < 0; attempt++) {
+        snprintf(tmp, cap, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&sequence, 1u));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!fp) {
         fg_error *err = fg_errorf(FG_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         free(tmp);
         return err;
     }
-    out->fp = fp;
-    out->tmp = tmp;
-    out->path = path;
+    *tmp_out = tmp;
+    *fp_out = fp;
     return NULL;
 }
+
+static fg_error *outfile_open(const char *path, bool exclusive, fg_outfile *out) {
+    FG_CHECK_ARG(path && path[0] && out, "fg_outfile_open: NULL argument");
+    memset(out, 0, sizeof *out);
+    FG_TRY(open_temp(path, &out->tmp, &out->fp));
+    out->path = path;
+    out->exclusive = exclusive;
+    return NULL;
+}
+
+fg_error *fg_outfile_open(const char *path, fg_outfile *out) { return outfile_open(path, false, out); }
+fg_error *fg_outfile_open_new(const char *path, fg_outfile *out) { return outfile_open(path, true, out); }
 
 void fg_outfile_abort(fg_outfile *f) {
     if (!f || !f->tmp) return;
@@ -142,6 +166,19 @@ void fg_outfile_abort(fg_outfile *f) {
     unlink(f->tmp);
     free(f->tmp);
     memset(f, 0, sizeof *f);
+}
+
+/* Moves the finished temporary file to path without ever replacing a file there: the
+ * check and the move are one atomic step, so of two writers racing for a name exactly one
+ * gets it. Filesystems without RENAME_NOREPLACE get a hard link, just as atomic. */
+static int publish_new(const char *tmp, const char *path) {
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return -1;
+#endif
+    if (link(tmp, path) != 0) return -1;
+    unlink(tmp);
+    return 0;
 }
 
 fg_error *fg_outfile_commit(fg_outfile *f) {
@@ -153,7 +190,10 @@ fg_error *fg_outfile_commit(fg_outfile *f) {
     int rc = fclose(f->fp);
     f->fp = NULL;
     if (!err && rc != 0) err = fg_errorf(FG_ERR_IO, "%s: close failed: %s", f->tmp, strerror(errno));
-    if (!err && rename(f->tmp, f->path) != 0)
+    if (!err && f->exclusive && publish_new(f->tmp, f->path) != 0)
+        err = errno == EEXIST ? fg_errorf(FG_ERR_EXISTS, "%s already exists", f->path)
+                              : fg_errorf(FG_ERR_IO, "%s: cannot move %s there: %s", f->path, f->tmp, strerror(errno));
+    else if (!err && !f->exclusive && rename(f->tmp, f->path) != 0)
         err = fg_errorf(FG_ERR_IO, "%s: cannot rename %s over it: %s", f->path, f->tmp, strerror(errno));
     if (err) unlink(f->tmp);
     free(f->tmp);

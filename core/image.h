@@ -18,7 +18,9 @@
  *     on a gray or RGB image gives no alpha, as in ComfyUI.
  *   - JPEG: YCbCr, RGB and grayscale via libjpeg-turbo; CMYK/YCCK are read with Adobe's
  *     inverted convention (as Pillow assumes) and converted like Pillow's CMYK -> RGB.
- *     A truncated JPEG is an error (Pillow: "image file is truncated").
+ *     A truncated JPEG is an error (Pillow: "image file is truncated"), and so is one whose
+ *     scan data ends (at a marker) before the declared size is filled: a few hundred bytes
+ *     must not become a gigapixel gray image.
  *   - EXIF orientation 2..8 (JPEG APP1 "Exif", PNG eXIf) is applied like exif_transpose.
  *   - Only the first frame (APNG, MPO) is read.
  * Every input is treated as hostile: errors name the file, nothing is allocated for an image
@@ -26,6 +28,7 @@
 #ifndef FG_CORE_IMAGE_H
 #define FG_CORE_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +37,11 @@
 
 #define FG_IMAGE_MAX_SIDE 65535
 #define FG_IMAGE_MAX_PIXELS ((int64_t)1 << 28)
+/* Largest image a decoder accepts, checked from the header before anything is allocated:
+ * Pillow's decompression-bomb limit (2 * MAX_IMAGE_PIXELS = 2 * 1024^3 / 4 / 3), above which
+ * ComfyUI's LoadImage fails too. Writing allows up to FG_IMAGE_MAX_PIXELS (ComfyUI's largest
+ * latent decodes to 16384^2). */
+#define FG_IMAGE_MAX_READ_PIXELS ((int64_t)178956970)
 /* Total decompressed size of the text chunks of one PNG. */
 #define FG_PNG_MAX_TEXT_BYTES ((size_t)64 << 20)
 /* Largest file read into memory. */
@@ -70,6 +78,11 @@ fg_error *fg_png_write(const char *path, const fg_image *img, const fg_png_text 
                        int compression_level) FG_MUST_CHECK;
 /* Baseline JPEG (libjpeg defaults: 4:2:0, quality 1..100) of a 1- or 3-channel image. */
 fg_error *fg_jpeg_write(const char *path, const fg_image *img, int quality) FG_MUST_CHECK;
+/* The same, never replacing an existing file (FG_ERR_EXISTS): how SaveImage claims a numbered
+ * name when other processes save into the same folder. */
+fg_error *fg_png_write_new(const char *path, const fg_image *img, const fg_png_text *texts, size_t ntexts,
+                           int compression_level) FG_MUST_CHECK;
+fg_error *fg_jpeg_write_new(const char *path, const fg_image *img, int quality) FG_MUST_CHECK;
 
 /* ---- reading ------------------------------------------------------------------------- */
 
@@ -114,7 +127,8 @@ typedef struct fg_text_list {
 fg_error *fg_png_read_text_file(const char *path, fg_text_list *out) FG_MUST_CHECK;
 fg_error *fg_png_read_text_memory(const void *data, size_t size, const char *name, fg_text_list *out) FG_MUST_CHECK;
 void fg_text_list_free(fg_text_list *list);
-/* First entry with this key, or NULL. */
+/* Last entry with this key, or NULL: ComfyUI's frontend keeps the last of duplicate chunks
+ * (src/scripts/metadata/png.ts overwrites by keyword), so a PNG runs what ComfyUI shows. */
 const fg_text_entry *fg_text_list_find(const fg_text_list *list, const char *key);
 
 /* ---- shared by the image modules ----------------------------------------------------- */
@@ -122,14 +136,19 @@ const fg_text_entry *fg_text_list_find(const fg_text_list *list, const char *key
 /* Reads a whole file (at most FG_IMAGE_MAX_FILE_BYTES) into a malloc'ed buffer. */
 fg_error *fg_image_load_file(const char *path, uint8_t **data, size_t *size) FG_MUST_CHECK;
 
-/* Output through "<path>.tmp": commit flushes, fsyncs, closes and renames; abort closes and
- * removes the temporary file. Exactly one of them must follow a successful open. */
+/* Output through a temporary file of the writer's own ("<path>.<pid>.<n>.tmp"): commit
+ * flushes, fsyncs, closes and renames; abort closes and removes the temporary file. Exactly one
+ * of them must follow a successful open. */
 typedef struct fg_outfile {
     FILE *fp;
     char *tmp;
     const char *path;
+    bool exclusive;
 } fg_outfile;
 fg_error *fg_outfile_open(const char *path, fg_outfile *out) FG_MUST_CHECK;
+/* Like fg_outfile_open, but commit never replaces a file: if path exists (or appears meanwhile)
+ * commit fails with FG_ERR_EXISTS and removes the temporary file. */
+fg_error *fg_outfile_open_new(const char *path, fg_outfile *out) FG_MUST_CHECK;
 fg_error *fg_outfile_commit(fg_outfile *f) FG_MUST_CHECK;
 void fg_outfile_abort(fg_outfile *f);
 

@@ -38,6 +38,12 @@ static void on_jpeg_message(j_common_ptr cinfo, int level) {
     if (level >= 0) return; /* trace messages */
     jpeg_errors *e = (jpeg_errors *)cinfo->err;
     if (cinfo->err->msg_code == JWRN_JPEG_EOF) on_jpeg_error(cinfo);
+    /* The entropy-coded data ended at a marker with pixels still to decode: libjpeg would fill
+     * the rest with gray, so a tiny file could claim any size (a decompression bomb). */
+    if (cinfo->err->msg_code == JWRN_HIT_MARKER) {
+        snprintf(e->message, sizeof e->message, "the scan data ends before the image is filled (corrupt or a bomb)");
+        longjmp(e->jump, 1);
+    }
     if (e->warnings++ == 0) {
         char msg[JMSG_LENGTH_MAX];
         cinfo->err->format_message(cinfo, msg);
@@ -85,7 +91,7 @@ static int write_jpeg_body(jpeg_writer *w, const fg_image *img, int quality) {
     return 0;
 }
 
-fg_error *fg_jpeg_write(const char *path, const fg_image *img, int quality) {
+static fg_error *jpeg_write(const char *path, const fg_image *img, int quality, bool exclusive) {
     FG_CHECK_ARG(path && path[0], "fg_jpeg_write: NULL path");
     FG_CHECK_ARG(img && img->data, "%s: NULL image", path);
     FG_CHECK_ARG(img->channels == 1 || img->channels == 3, "%s: JPEG needs 1 or 3 channels, not %d (no alpha in JPEG)",
@@ -97,7 +103,7 @@ fg_error *fg_jpeg_write(const char *path, const fg_image *img, int quality) {
     jpeg_writer w;
     memset(&w, 0, sizeof w);
     init_errors(&w.errors, path);
-    FG_TRY(fg_outfile_open(path, &w.file));
+    FG_TRY(exclusive ? fg_outfile_open_new(path, &w.file) : fg_outfile_open(path, &w.file));
     fg_error *err = NULL;
     if (write_jpeg_body(&w, img, quality) != 0)
         err = fg_errorf(FG_ERR_IO, "%s: writing JPEG: %s", path, w.errors.message);
@@ -105,6 +111,14 @@ fg_error *fg_jpeg_write(const char *path, const fg_image *img, int quality) {
     if (err) fg_outfile_abort(&w.file);
     else err = fg_outfile_commit(&w.file);
     return err;
+}
+
+fg_error *fg_jpeg_write(const char *path, const fg_image *img, int quality) {
+    return jpeg_write(path, img, quality, false);
+}
+
+fg_error *fg_jpeg_write_new(const char *path, const fg_image *img, int quality) {
+    return jpeg_write(path, img, quality, true);
 }
 
 /* ---- decoding ------------------------------------------------------------------------ */
@@ -143,9 +157,9 @@ static void check_header(jpeg_reader *r) {
     j_decompress_ptr d = &r->cinfo;
     jpeg_errors *e = &r->errors;
     if (d->image_width > FG_IMAGE_MAX_SIDE || d->image_height > FG_IMAGE_MAX_SIDE ||
-        (uint64_t)d->image_width * d->image_height > (uint64_t)FG_IMAGE_MAX_PIXELS) {
+        (uint64_t)d->image_width * d->image_height > (uint64_t)FG_IMAGE_MAX_READ_PIXELS) {
         snprintf(e->message, sizeof e->message, "image size %ux%u exceeds the limit (sides <= %d, %lld pixels)",
-                 d->image_width, d->image_height, FG_IMAGE_MAX_SIDE, (long long)FG_IMAGE_MAX_PIXELS);
+                 d->image_width, d->image_height, FG_IMAGE_MAX_SIDE, (long long)FG_IMAGE_MAX_READ_PIXELS);
         longjmp(e->jump, 1);
     }
     switch (d->jpeg_color_space) {

@@ -123,8 +123,8 @@ static fg_error *check_image(const fg_image *img, const char *what) {
     return NULL;
 }
 
-fg_error *fg_png_write(const char *path, const fg_image *img, const fg_png_text *texts, size_t ntexts,
-                       int compression_level) {
+static fg_error *png_write(const char *path, const fg_image *img, const fg_png_text *texts, size_t ntexts,
+                           int compression_level, bool exclusive) {
     FG_CHECK_ARG(path && path[0], "fg_png_write: NULL path");
     FG_TRY_CTX(check_image(img, "PNG"), "%s", path);
     FG_CHECK_ARG(compression_level >= 0 && compression_level <= 9, "%s: PNG compression level %d (expected 0..9)",
@@ -134,7 +134,7 @@ fg_error *fg_png_write(const char *path, const fg_image *img, const fg_png_text 
 
     png_writer w = {.msgs = {.name = path}};
     fg_error *err = copy_texts(&w, texts, ntexts);
-    if (!err) err = fg_outfile_open(path, &w.file);
+    if (!err) err = exclusive ? fg_outfile_open_new(path, &w.file) : fg_outfile_open(path, &w.file);
     if (!err) {
         w.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &w.msgs, on_png_error, on_png_warning);
         w.info = w.png ? png_create_info_struct(w.png) : NULL;
@@ -146,6 +146,16 @@ fg_error *fg_png_write(const char *path, const fg_image *img, const fg_png_text 
     }
     free_texts(&w);
     return err;
+}
+
+fg_error *fg_png_write(const char *path, const fg_image *img, const fg_png_text *texts, size_t ntexts,
+                       int compression_level) {
+    return png_write(path, img, texts, ntexts, compression_level, false);
+}
+
+fg_error *fg_png_write_new(const char *path, const fg_image *img, const fg_png_text *texts, size_t ntexts,
+                           int compression_level) {
+    return png_write(path, img, texts, ntexts, compression_level, true);
 }
 
 /* ---- decoding ------------------------------------------------------------------------ */
@@ -202,7 +212,7 @@ static int decode_png_body(png_reader *r) {
     png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_NEVER, ignored_chunks, 5);
     png_read_info(r->png, r->info);
     png_uint_32 w = png_get_image_width(r->png, r->info), h = png_get_image_height(r->png, r->info);
-    if ((uint64_t)w * h > (uint64_t)FG_IMAGE_MAX_PIXELS) png_error(r->png, "image exceeds the pixel limit");
+    if ((uint64_t)w * h > (uint64_t)FG_IMAGE_MAX_READ_PIXELS) png_error(r->png, "image exceeds the pixel limit");
     int color_type = png_get_color_type(r->png, r->info), bit_depth = png_get_bit_depth(r->png, r->info);
     set_transforms(r, color_type, bit_depth);
     r->width = (int)w;

@@ -283,7 +283,7 @@ void fg_text_list_free(fg_text_list *list) {
 
 const fg_text_entry *fg_text_list_find(const fg_text_list *list, const char *key) {
     if (!list || !key) return NULL;
-    for (size_t i = 0; i < list->count; i++)
+    for (size_t i = list->count; i-- > 0;)
         if (strcmp(list->items[i].key, key) == 0) return &list->items[i];
     return NULL;
 }

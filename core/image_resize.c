@@ -1,13 +1,15 @@
 /* common_upscale: center crop, then PyTorch's interpolate modes or Pillow's LANCZOS on every
- * plane. Each method first builds per-axis tap tables (indices and weights, as PyTorch's
- * compute_indices_weights does), then the rows are filled in parallel; the sums follow
- * PyTorch's order (width taps inside, height taps outside, left to right). */
+ * plane (bislerp, which blends whole channel vectors, lives in image_bislerp.c). Each method
+ * first builds per-axis tap tables (indices and weights, as PyTorch's compute_indices_weights
+ * does), then the rows are filled in parallel; the sums follow PyTorch's order (width taps
+ * inside, height taps outside, left to right). */
 #include "core/image_resize.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/image_bislerp.h"
 #include "core/threadpool.h"
 
 static const char *const method_names[] = {"nearest-exact", "bilinear", "area", "bicubic", "lanczos", "bislerp"};
@@ -354,7 +356,7 @@ fg_error *fg_common_upscale(const float *src, int64_t batch, int64_t channels, i
                              "channels are supported)", (long long)channels);
         return resize_lanczos(&j, planes);
     case FG_UPSCALE_BISLERP:
-        return fg_errorf(FG_ERR_UNSUPPORTED, "upscale: bislerp is not implemented yet");
+        return fg_bislerp(j.src, j.src_plane, j.src_stride, batch, channels, j.in_h, j.in_w, dst, width, height);
     }
     return fg_errorf(FG_ERR_INVALID_ARGUMENT, "upscale: unknown method %d", (int)method);
 }

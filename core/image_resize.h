@@ -18,7 +18,11 @@
  *                  there by a few levels) of the planes quantised like
  *                  ComfyUI: uint8(clip(255 * x, 0, 255)) (truncation), output u8 / 255. Only
  *                  for 1 or 3 channels (Pillow premultiplies alpha in 2- and 4-channel images).
- *   bislerp        not implemented (FG_ERR_UNSUPPORTED).
+ *   bislerp        ComfyUI's comfy.utils.bislerp (core/image_bislerp.c, docs/upscale.md): width
+ *                  pass then height pass, each output pixel a slerp of the channel vectors of
+ *                  two source pixels, chosen from bilinearly resized coordinate rows; its
+ *                  special cases (zero vectors, near-parallel and near-opposite pairs) included.
+ *                  Agrees with ComfyUI to a few ulp. Any channel count.
  * Crop "center" keeps the window ComfyUI's double-precision, round-half-to-even arithmetic
  * gives (fg_upscale_crop_window); "disabled" resizes the whole image (aspect not kept). */
 #ifndef FG_CORE_IMAGE_RESIZE_H

@@ -165,7 +165,7 @@ static void normal16_avx2(float *d) {
 }
 
 /* normal_fill_16 of the DEFAULT (non-AVX2) build: libm float functions, theta in double. */
-static void normal16_scalar(float *d) {
+static void normal16_default(float *d) {
     for (int j = 0; j < 8; j++) {
         const float u1 = 1.0f - d[j];
         const float u2 = d[j + 8];
@@ -198,7 +198,7 @@ void fg_torch_randn(fg_torch_generator *g, float *out, int64_t n, fg_randn_varia
         for (int64_t i = 0; i < n; i++) out[i] = (float)normal_f64(g);
         return;
     }
-    void (*block16)(float *) = variant == FG_RANDN_SCALAR ? normal16_scalar : normal16_avx2;
+    void (*block16)(float *) = variant == FG_RANDN_DEFAULT ? normal16_default : normal16_avx2;
     for (int64_t i = 0; i < n; i++) out[i] = uniform_f32(g);
     for (int64_t i = 0; i + 16 <= n; i += 16) block16(out + i);
     if (n % 16 != 0) {
@@ -208,3 +208,23 @@ void fg_torch_randn(fg_torch_generator *g, float *out, int64_t n, fg_randn_varia
         block16(tail);
     }
 }
+
+fg_randn_variant fg_randn_native_variant(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    /* torch's cpuinfo check for its AVX2 capability: both AVX2 and FMA3. */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return FG_RANDN_AVX2;
+#endif
+    return FG_RANDN_DEFAULT;
+}
+
+bool fg_randn_variant_parse(const char *name, fg_randn_variant *out) {
+    if (!name) return false;
+    if (strcmp(name, "auto") == 0) *out = fg_randn_native_variant();
+    else if (strcmp(name, "avx2") == 0) *out = FG_RANDN_AVX2;
+    else if (strcmp(name, "default") == 0) *out = FG_RANDN_DEFAULT;
+    else return false;
+    return true;
+}
+
+const char *fg_randn_variant_name(fg_randn_variant v) { return v == FG_RANDN_DEFAULT ? "default" : "avx2"; }

@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/mapped_files.h"
 
 #define METADATA_KEY "__metadata__"
 
@@ -24,6 +27,12 @@ struct fg_safetensors {
     char *names;             /* one pool holding every tensor name */
     size_t meta_count;
     char **meta_keys, **meta_values;
+    /* Per entry: an aligned copy of a tensor whose bytes are not aligned to its element size in
+     * the file (the format allows any header length and offset), made on first use so every
+     * consumer reads properly aligned data. NULL until needed. */
+    void **aligned;
+    pthread_mutex_t aligned_lock;
+    int mapped_slot; /* in core/mapped_files.h's table, -1 when not recorded */
 };
 
 static char *dup_str(const char *s) {
@@ -288,6 +297,10 @@ static fg_error *parse_buffer(fg_safetensors *st, const uint8_t *bytes, uint64_t
 
 static fg_error *new_handle(const char *label, fg_safetensors **out) {
     fg_safetensors *st = calloc(1, sizeof *st);
+    if (st) {
+        pthread_mutex_init(&st->aligned_lock, NULL);
+        st->mapped_slot = -1;
+    }
     if (!st || !(st->label = dup_str(label))) {
         free(st);
         return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s: opening", label);
@@ -320,6 +333,7 @@ static fg_error *map_file(fg_safetensors *st, const char *path) {
         else {
             st->map = m;
             st->map_size = (size_t)sb.st_size;
+            st->mapped_slot = fg_mapped_files_add(m, st->map_size, path);
         }
     }
     close(fd);
@@ -358,6 +372,7 @@ fg_error *fg_safetensors_open_memory(const void *data, size_t size, const char *
 
 void fg_safetensors_close(fg_safetensors *st) {
     if (!st) return;
+    fg_mapped_files_remove(st->mapped_slot);
     if (st->map) munmap(st->map, st->map_size);
     for (size_t i = 0; i < st->meta_count; i++) {
         free(st->meta_keys[i]);
@@ -365,6 +380,11 @@ void fg_safetensors_close(fg_safetensors *st) {
     }
     free(st->meta_keys);
     free(st->meta_values);
+    if (st->aligned) {
+        for (size_t i = 0; i < st->count; i++) free(st->aligned[i]);
+        free(st->aligned);
+    }
+    pthread_mutex_destroy(&st->aligned_lock);
     free(st->entries);
     free(st->by_name);
     free(st->names);
@@ -395,13 +415,32 @@ const fg_st_entry *fg_safetensors_find(const fg_safetensors *st, const char *nam
     return NULL;
 }
 
+/* The aligned copy of a misaligned entry (see fg_safetensors.aligned), made once. */
+static fg_error *aligned_copy(fg_safetensors *st, const fg_st_entry *e, const void **bytes) {
+    const size_t index = (size_t)(e - st->entries), n = (size_t)(e->end - e->begin);
+    fg_error *err = NULL;
+    pthread_mutex_lock(&st->aligned_lock);
+    if (!st->aligned) st->aligned = calloc(st->count, sizeof *st->aligned);
+    if (!st->aligned) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "copying a misaligned tensor");
+    else if (!st->aligned[index]) {
+        st->aligned[index] = aligned_alloc(64, (n + 63) / 64 * 64);
+        if (st->aligned[index]) memcpy(st->aligned[index], st->data + e->begin, n);
+        else err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "copying a misaligned tensor of %zu bytes", n);
+    }
+    if (!err) *bytes = st->aligned[index];
+    pthread_mutex_unlock(&st->aligned_lock);
+    return err;
+}
+
 fg_error *fg_safetensors_entry_tensor(const fg_safetensors *st, const fg_st_entry *e, fg_tensor *out) {
     FG_CHECK_ARG(st && e && out, "fg_safetensors_entry_tensor: NULL argument");
     FG_CHECK_ARG(e >= st->entries && e < st->entries + st->count, "%s: entry does not belong to this file",
                  st->label);
+    const void *bytes = st->data + e->begin;
+    if ((uintptr_t)bytes % fg_dtype_size(e->dtype) != 0)
+        FG_TRY_CTX(aligned_copy((fg_safetensors *)st, e, &bytes), "%s: tensor '%s'", st->label, e->name);
     /* The mapping is read-only; fg_tensor has no const data, so callers must not write through it. */
-    return fg_error_wrapf(fg_tensor_view(out, e->dtype, FG_DEVICE_CPU, e->ndim, e->shape,
-                                         (void *)(uintptr_t)(st->data + e->begin)),
+    return fg_error_wrapf(fg_tensor_view(out, e->dtype, FG_DEVICE_CPU, e->ndim, e->shape, (void *)(uintptr_t)bytes),
                           "%s: tensor '%s'", st->label, e->name);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/image.h"
 #include "graph/workflow.h"
@@ -225,6 +226,28 @@ static void hash_input_file(sig_hash *h, const fg_plan_node *pn, const fg_run_se
     free(data);
 }
 
+/* A model file's identity (device, inode, size, modification time) takes part in its loader's
+ * key: the weights are used straight from a mapping of the file, so a checkpoint rewritten
+ * during a batch must be loaded again rather than read through the stale mapping. */
+static void hash_model_files(sig_hash *h, const fg_plan_node *pn, const fg_run_settings *settings) {
+    if (!settings || !settings->models_dir) return;
+    for (int i = 0; i < pn->spec->n_inputs; i++) {
+        const fg_input_spec *in = &pn->spec->inputs[i];
+        if (in->type != FG_TYPE_COMBO || in->source == FG_COMBO_FIXED || in->source == FG_COMBO_INPUT_IMAGES) continue;
+        const char *name = json_string_value(json_object_get(pn->inputs, in->name));
+        char path[4096];
+        struct stat st;
+        fg_error *err = name ? fg_node_resolve_model(settings, in->source, name, path, sizeof path) : NULL;
+        if (name && !err && stat(path, &st) == 0) {
+            const int64_t id[6] = {(int64_t)st.st_dev, (int64_t)st.st_ino, (int64_t)st.st_size,
+                                   (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec,
+                                   (int64_t)st.st_ctim.tv_nsec};
+            hash_bytes(h, id, sizeof id);
+        }
+        fg_error_free(err); /* the loader itself reports a missing file */
+    }
+}
+
 static fg_error *node_signature(fg_plan *plan, size_t k, const fg_run_settings *settings) {
     fg_plan_node *pn = &plan->nodes[k];
     sig_hash h = {0xcbf29ce484222325ULL, 0x243F6A8885A308D3ULL};
@@ -262,6 +285,7 @@ static fg_error *node_signature(fg_plan *plan, size_t k, const fg_run_settings *
     }
     free(names);
     hash_input_file(&h, pn, settings);
+    hash_model_files(&h, pn, settings);
     snprintf(pn->sig, sizeof pn->sig, "%016llx%016llx", (unsigned long long)h.a, (unsigned long long)h.b);
     return err;
 }

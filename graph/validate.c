@@ -11,6 +11,7 @@
 
 #include "graph/validate_internal.h"
 #include "graph/workflow.h"
+#include "nodes/node_info.h"
 
 #define MAX_DEPTH 2000
 
@@ -120,6 +121,30 @@ static bool check_link(vctx *c, vnode *n, const fg_input_spec *in, const json_t 
     return validate_node(c, src, depth + 1) == VALID;
 }
 
+/* ComfyUI's conversion, range and list errors carry the input's definition after its name
+ * (extra_info.input_config), null for a list longer than 20 (execution.py validate_inputs). */
+static void add_input_config(json_t *err, const fg_node_spec *spec, int i, const fg_run_settings *settings) {
+    static const char *const types[] = {"invalid_input_type", "value_smaller_than_min", "value_bigger_than_max",
+                                        "value_not_in_list"};
+    const char *type = json_string_value(json_object_get(err, "type"));
+    json_t *extra = json_object_get(err, "extra_info");
+    bool wanted = false;
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) wanted |= type && strcmp(type, types[k]) == 0;
+    if (!wanted || !json_is_object(extra)) return;
+    json_t *config = fg_node_input_info(spec, i, settings);
+    if (strcmp(type, "value_not_in_list") == 0) {
+        const json_t *t = json_array_get(config, 0);
+        const json_t *list = json_is_array(t) ? t : json_object_get(json_array_get(config, 1), "options");
+        if (json_array_size(list) > 20) json_decref(config), config = json_null();
+    }
+    json_t *out = json_pack("{s:O, s:o}", "input_name", json_object_get(extra, "input_name"), "input_config",
+                            config ? config : json_null());
+    const char *key;
+    json_t *val;
+    json_object_foreach(extra, key, val) if (!json_object_get(out, key)) json_object_set(out, key, val);
+    json_object_set_new(err, "extra_info", out);
+}
+
 static int validate_node(vctx *c, vnode *n, int depth) {
     if (n->state == VALID || n->state == INVALID) return n->state;
     n->state = VISITING;
@@ -146,6 +171,7 @@ static int validate_node(vctx *c, vnode *n, int depth) {
         }
         json_t *err = fg_validate_constant(in, v, c->settings);
         if (err) {
+            add_input_config(err, n->spec, i, c->settings);
             add_error(c, n, err);
             ok = false;
         }

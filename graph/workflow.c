@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,42 @@ void fg_workflow_free(fg_workflow *wf) {
     free(wf);
 }
 
+/* Upper bound on the values (containers, scalars and object keys) a workflow's JSON may hold.
+ * The text-size caps do not bound memory: 60 MiB of "[],[]," is 20 million values, ~8 GiB once
+ * built. The largest ComfyUI template holds ~6,500 values in 120 KB, so this leaves room for
+ * workflows a hundred times larger while keeping the parse to a few hundred MB at worst. */
+#define MAX_WORKFLOW_JSON_VALUES 1000000u
+
+/* Counts the values (containers, strings incl. object keys, literals) by scanning the text
+ * before anything is built. A literal starts after '[', ',' or ':' (or at the start). */
+static size_t count_json_values(const char *text, size_t len) {
+    size_t n = 0;
+    bool in_string = false;
+    char prev = '[';
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+        if (c == '"') in_string = true;
+        if (c == '[' || c == '{' || c == '"' || ((prev == '[' || prev == ',' || prev == ':') && strchr("-0123456789tfnNI", c)))
+            n++;
+        prev = c;
+    }
+    return n;
+}
+
 static fg_error *parse_json(const void *data, size_t len, const char *label, json_t **out) {
+    *out = NULL;
+    size_t values = count_json_values(data, len);
+    if (values > MAX_WORKFLOW_JSON_VALUES)
+        return fg_errorf(FG_ERR_FORMAT,
+                         "%s: the JSON holds about %zu values, more than the %u a workflow may have (refused before "
+                         "building it)",
+                         label, values, MAX_WORKFLOW_JSON_VALUES);
     json_error_t jerr;
     *out = fg_json_loadb_bigint(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (*out) return NULL;

@@ -96,7 +96,12 @@ typedef struct walk_stack {
     dev_t dev[MAX_LIST_DEPTH + 2];
     ino_t ino[MAX_LIST_DEPTH + 2];
     int n;
+    long folders; /* folders entered so far, against MAX_LIST_FOLDERS */
 } walk_stack;
+
+/* Symlinks can fan out without ever closing a loop (each folder linking twice to the next):
+ * 16 levels of that are 3^16 paths. No real models folder has this many subfolders. */
+#define MAX_LIST_FOLDERS 4096
 
 static bool on_stack(const walk_stack *w, const struct stat *st) {
     for (int i = 0; i < w->n; i++)
@@ -122,6 +127,13 @@ static fg_error *walk(const char *root, const char *rel, int depth, bool recursi
         if (stat(full, &st) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
             if (!recursive || depth >= MAX_LIST_DEPTH || on_stack(stack, &st)) continue;
+            if (++stack->folders > MAX_LIST_FOLDERS) {
+                err = fg_errorf(FG_ERR_INVALID_ARGUMENT,
+                                "%s holds more than %d folders through its subfolders and symlinks (symlinks that "
+                                "lead into each other?)",
+                                root, MAX_LIST_FOLDERS);
+                break;
+            }
             stack->dev[stack->n] = st.st_dev, stack->ino[stack->n++] = st.st_ino;
             err = walk(root, child_rel, depth + 1, recursive, source, out, stack);
             stack->n--;

@@ -12,6 +12,7 @@
 #define FG_U64_MAX_AS_DOUBLE 18446744073709551615.0
 
 #define IN_SOCKET(n, t) {.name = (n), .type = (t)}
+/* st = 0: no step declared (ComfyUI's INTs mostly declare none). */
 #define IN_INT(n, d, lo, hi, st)                                                          \
     {.name = (n), .type = FG_TYPE_INT, .def = (d), .min = (lo), .max = (hi), .step = (st), \
      .has_min = true, .has_max = true}
@@ -21,11 +22,14 @@
 /* Seeds: 0 .. 2^64-1 with the UI's control_after_generate pseudo-widget after them. */
 #define IN_SEED(n)                                                                          \
     {.name = (n), .type = FG_TYPE_INT, .def = 0, .min = 0, .max = FG_U64_MAX_AS_DOUBLE,     \
-     .step = 1, .has_min = true, .has_max = true, .max_u64 = true, .control_after_generate = true}
+     .has_min = true, .has_max = true, .max_u64 = true, .control_after_generate = true}
 #define IN_BOOL(n, d) {.name = (n), .type = FG_TYPE_BOOLEAN, .def = (d)}
 #define IN_STRING(n, d) {.name = (n), .type = FG_TYPE_STRING, .def_string = (d)}
-#define IN_TEXT(n) {.name = (n), .type = FG_TYPE_STRING, .def_string = "", .multiline = true, .dynamic_prompts = true}
-#define IN_COMBO(n, opts, d) {.name = (n), .type = FG_TYPE_COMBO, .options = (opts), .def_string = (d)}
+/* Prompts have no default in ComfyUI: a missing one is required_input_missing. */
+#define IN_TEXT(n) {.name = (n), .type = FG_TYPE_STRING, .multiline = true, .dynamic_prompts = true}
+/* Combos have no declared default (the UI starts at the first option); opts holds only the
+ * values fluxgraph runs. */
+#define IN_COMBO(n, opts) {.name = (n), .type = FG_TYPE_COMBO, .options = (opts)}
 #define IN_MODELS(n, src) {.name = (n), .type = FG_TYPE_COMBO, .source = (src)}
 
 extern const char *const fg_sampler_names[];   /* comfyui.md 3.5, NULL-terminated */

@@ -19,24 +19,25 @@ const fg_node_spec fg_nodes_image[] = {
     {.class_type = "SaveImage", .execute = exec_save_image, .display_name = "Save Image", .category = "image",
      .description = "Saves images as PNG files in the output folder.",
      .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE), IN_STRING("filename_prefix", "ComfyUI")}, .n_inputs = 2,
-     .outputs = {FG_TYPE_IMAGE}, .output_names = {"images"}, .n_outputs = 1, .output_node = true},
+     .outputs = {FG_TYPE_IMAGE}, .output_names = {"images"}, .n_outputs = 1, .output_node = true,
+     .hidden = FG_HIDDEN_PROMPT | FG_HIDDEN_EXTRA_PNGINFO},
     {.class_type = "PreviewImage", .execute = exec_preview_image, .display_name = "Preview Image", .category = "image",
      .description = "Saves images to the temporary folder.",
      .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE)}, .n_inputs = 1, .outputs = {FG_TYPE_IMAGE},
-     .output_names = {"images"}, .n_outputs = 1, .output_node = true},
+     .output_names = {"images"}, .n_outputs = 1, .output_node = true, .hidden = FG_HIDDEN_PROMPT | FG_HIDDEN_EXTRA_PNGINFO},
     {.class_type = "LoadImage", .execute = exec_load_image, .display_name = "Load Image", .category = "image",
      .description = "Loads an image from the input folder; its alpha becomes the mask.",
      .inputs = {{.name = "image", .type = FG_TYPE_COMBO, .source = FG_COMBO_INPUT_IMAGES, .image_upload = true}},
      .n_inputs = 1, .outputs = {FG_TYPE_IMAGE, FG_TYPE_MASK}, .output_names = {"IMAGE", "MASK"}, .n_outputs = 2},
     {.class_type = "ImageScale", .execute = exec_image_scale, .display_name = "Upscale Image", .category = "image/upscaling",
      .description = "Resizes images to a size.",
-     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods, "nearest-exact"),
+     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods),
                 IN_INT("width", 512, 0, MAX_RES, 1), IN_INT("height", 512, 0, MAX_RES, 1),
-                IN_COMBO("crop", crop_methods, "disabled")},
+                IN_COMBO("crop", crop_methods)},
      .n_inputs = 5, OUT_IMAGE},
     {.class_type = "ImageScaleBy", .execute = exec_image_scale_by, .display_name = "Upscale Image By", .category = "image/upscaling",
      .description = "Resizes images by a factor.",
-     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods, "nearest-exact"),
+     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods),
                 IN_FLOAT("scale_by", 1.0, 0.01, 8.0, 0.01)},
      .n_inputs = 3, OUT_IMAGE},
 };
@@ -60,6 +61,7 @@ const size_t fg_nodes_image_count = sizeof fg_nodes_image / sizeof fg_nodes_imag
 #include "core/image_resize.h"
 #include "nodes/node_ctx.h"
 #include "nodes/objects.h"
+#include "core/fs.h"
 #include "core/image.h"
 
 #define SAVE_PATH_MAX 4096
@@ -158,7 +160,7 @@ static fg_error *make_dir(const char *path) {
 static fg_error *make_folder(const char *root, const char *subfolder, char *full, size_t cap) {
     FG_CHECK_ARG(root && root[0], "no output folder configured");
     char real_root[PATH_MAX], real[PATH_MAX];
-    FG_TRY(make_dir(root));
+    FG_TRY(fg_make_dirs(root)); /* like ComfyUI's os.makedirs: a nested output folder is fine */
     if (!realpath(root, real_root)) return fg_errorf(FG_ERR_IO, "output folder %s: %s", root, strerror(errno));
     int n = snprintf(full, cap, "%s", root);
     const char *p = subfolder;
@@ -246,7 +248,7 @@ static fg_error *write_one(fg_node_ctx *ctx, const fg_image_obj *im, int64_t b, 
     fg_image r = {0};
     FG_TRY(to_raster(im, b, &r));
     fg_error *err;
-    if (o->jpeg) err = fg_jpeg_write(path, &r, ctx->settings->jpeg_quality > 0 ? ctx->settings->jpeg_quality : 90);
+    if (o->jpeg) err = fg_jpeg_write_new(path, &r, ctx->settings->jpeg_quality > 0 ? ctx->settings->jpeg_quality : 90);
     else {
         fg_png_text texts[2];
         size_t nt = 0;
@@ -254,10 +256,28 @@ static fg_error *write_one(fg_node_ctx *ctx, const fg_image_obj *im, int64_t b, 
             if (ctx->prompt_json) texts[nt++] = fg_png_text_str("prompt", ctx->prompt_json);
             if (ctx->workflow_json) texts[nt++] = fg_png_text_str("workflow", ctx->workflow_json);
         }
-        err = fg_png_write(path, &r, texts, nt, o->level);
+        err = fg_png_write_new(path, &r, texts, nt, o->level);
     }
     fg_image_free(&r);
     return err;
+}
+
+/* Writes image b under the first free "<base>_<counter>_.<ext>" from *counter on. Another
+ * process saving into the same folder may take a number between our directory scan and our
+ * write: the write never replaces a file (FG_ERR_EXISTS), so we move on to the next number. */
+static fg_error *claim_and_write(fg_node_ctx *ctx, const fg_image_obj *im, int64_t b, const char *folder,
+                                 const char *base, int64_t *counter, const save_opts *o, char *name, size_t cap) {
+    enum { MAX_CLAIMS = 10000 };
+    char file[SAVE_PATH_MAX + 300];
+    for (int attempt = 0; attempt < MAX_CLAIMS; attempt++) {
+        if (snprintf(name, cap, "%s_%05lld_.%s", base, (long long)(*counter)++, o->jpeg ? "jpg" : "png") >= (int)cap)
+            return fg_errorf(FG_ERR_INVALID_ARGUMENT, "file name too long");
+        snprintf(file, sizeof file, "%s/%s", folder, name);
+        fg_error *err = write_one(ctx, im, b, file, o);
+        if (fg_error_code_of(err) != FG_ERR_EXISTS) return err;
+        fg_error_free(err);
+    }
+    return fg_errorf(FG_ERR_IO, "%s: no free file name for '%s' after %d tries", folder, base, MAX_CLAIMS);
 }
 
 static fg_error *save_images(fg_node_ctx *ctx, const fg_image_obj *im, const char *prefix, const save_opts *o) {
@@ -277,15 +297,9 @@ static fg_error *save_images(fg_node_ctx *ctx, const fg_image_obj *im, const cha
             err = fg_node_cancel_error(ctx);
             break;
         }
-        char name[300], file[SAVE_PATH_MAX + 300], base[256];
+        char name[300], base[256];
         err = batch_name(filename, b, base, sizeof base);
-        if (!err && snprintf(name, sizeof name, "%s_%05lld_.%s", base, (long long)counter++, o->jpeg ? "jpg" : "png") >=
-                        (int)sizeof name)
-            err = fg_errorf(FG_ERR_INVALID_ARGUMENT, "file name too long");
-        if (!err) {
-            snprintf(file, sizeof file, "%s/%s", folder, name);
-            err = write_one(ctx, im, b, file, o);
-        }
+        if (!err) err = claim_and_write(ctx, im, b, folder, base, &counter, o, name, sizeof name);
         if (!err)
             json_array_append_new(images, json_pack("{s:s, s:s, s:s}", "filename", name, "subfolder", subfolder,
                                                     "type", o->type));

@@ -19,30 +19,30 @@ const fg_node_spec fg_nodes_latent[] = {
     {.class_type = "EmptyLatentImage", .execute = exec_empty_latent, .display_name = "Empty Latent Image", .category = "latent",
      .description = "A batch of zero latents (4 channels; the sampler widens them for FLUX).",
      .inputs = {IN_INT("width", 512, 16, MAX_RES, 8), IN_INT("height", 512, 16, MAX_RES, 8),
-                IN_INT("batch_size", 1, 1, 4096, 1)},
+                IN_INT("batch_size", 1, 1, 4096, 0)},
      .n_inputs = 3, OUT_LATENT},
     {.class_type = "EmptySD3LatentImage", .execute = exec_empty_sd3_latent, .display_name = "EmptySD3LatentImage", .category = "latent/sd3",
      .description = "A batch of 16-channel zero latents (SD3 / FLUX).",
      .inputs = {IN_INT("width", 1024, 16, MAX_RES, 16), IN_INT("height", 1024, 16, MAX_RES, 16),
-                IN_INT("batch_size", 1, 1, 4096, 1)},
+                IN_INT("batch_size", 1, 1, 4096, 0)},
      .n_inputs = 3, OUT_LATENT},
     {.class_type = "LatentUpscale", .execute = exec_latent_upscale, .display_name = "Upscale Latent", .category = "latent",
      .description = "Resizes latents to a pixel size.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods, "nearest-exact"),
+     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods),
                 IN_INT("width", 512, 0, MAX_RES, 8), IN_INT("height", 512, 0, MAX_RES, 8),
-                IN_COMBO("crop", crop_methods, "disabled")},
+                IN_COMBO("crop", crop_methods)},
      .n_inputs = 5, OUT_LATENT},
     {.class_type = "LatentUpscaleBy", .execute = exec_latent_upscale_by, .display_name = "Upscale Latent By", .category = "latent",
      .description = "Resizes latents by a factor.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods, "nearest-exact"),
+     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods),
                 IN_FLOAT("scale_by", 1.5, 0.01, 8.0, 0.01)},
      .n_inputs = 3, OUT_LATENT},
     {.class_type = "RepeatLatentBatch", .execute = exec_repeat_latent_batch, .display_name = "Repeat Latent Batch", .category = "latent/batch",
      .description = "Repeats a latent batch.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("amount", 1, 1, 64, 1)}, .n_inputs = 2, OUT_LATENT},
+     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("amount", 1, 1, 64, 0)}, .n_inputs = 2, OUT_LATENT},
     {.class_type = "LatentFromBatch", .execute = exec_latent_from_batch, .display_name = "Latent From Batch", .category = "latent/batch",
      .description = "Picks a slice of a latent batch.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("batch_index", 0, -16384, 16384, 1), IN_INT("length", 1, 1, 64, 1)},
+     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("batch_index", 0, -16384, 16384, 0), IN_INT("length", 1, 1, 64, 0)},
      .n_inputs = 3, OUT_LATENT},
 };
 const size_t fg_nodes_latent_count = sizeof fg_nodes_latent / sizeof fg_nodes_latent[0];
@@ -103,7 +103,7 @@ static fg_error *resize_latent(const fg_latent *l, const char *method_name, int6
     fg_upscale_crop crop;
     FG_TRY(fg_upscale_method_parse(method_name, &method));
     FG_TRY(fg_upscale_crop_parse(crop_name, &crop));
-    if (method == FG_UPSCALE_BISLERP || method == FG_UPSCALE_LANCZOS)
+    if (method == FG_UPSCALE_LANCZOS)
         return fg_errorf(FG_ERR_UNSUPPORTED, "upscale method '%s' is not supported for latents yet", method_name);
     FG_CHECK_ARG(w >= 1 && h >= 1 && w <= MAX_RES && h <= MAX_RES, "latent size %lldx%lld is out of range",
                  (long long)w, (long long)h);

@@ -3,15 +3,13 @@
 #include "nodes/node_families.h"
 
 static const char *const weight_dtypes[] = {"default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2", NULL};
-static const char *const dual_clip_types[] = {"sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_image",
-                                              "hunyuan_video_15", "kandinsky5", "kandinsky5_image", "ltxv", "newbie",
-                                              NULL};
-static const char *const clip_types[] = {"stable_diffusion", "stable_cascade", "sd3", "stable_audio", "mochi",
-                                         "ltxv", "pixart", "cosmos", "lumina2", "wan", "hidream", "chroma", "ace",
-                                         "omnigen2", "qwen_image", "hunyuan_image", "flux2", "ovis", NULL};
+/* Of ComfyUI's types, those whose files fluxgraph loads (the loaders below refuse the others;
+ * nodes/comfyui/not_offered.json lists them): FLUX's CLIP-L + T5-XXL pair, or one of them. */
+static const char *const dual_clip_types[] = {"flux", NULL};
+static const char *const clip_types[] = {"stable_diffusion", "sd3", "chroma", NULL};
 static const char *const clip_devices[] = {"default", "cpu", NULL};
 
-#define DEVICE_INPUT {.name = "device", .type = FG_TYPE_COMBO, .options = clip_devices, .def_string = "default", .optional = true}
+#define DEVICE_INPUT {.name = "device", .type = FG_TYPE_COMBO, .options = clip_devices, .optional = true}
 
 static fg_error *checkpoint_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
 static fg_error *unet_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
@@ -26,16 +24,16 @@ const fg_node_spec fg_nodes_loaders[] = {
      .outputs = {FG_TYPE_MODEL, FG_TYPE_CLIP, FG_TYPE_VAE}, .output_names = {"MODEL", "CLIP", "VAE"}, .n_outputs = 3},
     {.class_type = "UNETLoader", .execute = unet_loader, .display_name = "Load Diffusion Model", .category = "advanced/loaders",
      .description = "Loads a diffusion model (FLUX DiT) from models/diffusion_models.",
-     .inputs = {IN_MODELS("unet_name", FG_COMBO_DIFFUSION_MODELS), IN_COMBO("weight_dtype", weight_dtypes, "default")},
+     .inputs = {IN_MODELS("unet_name", FG_COMBO_DIFFUSION_MODELS), IN_COMBO("weight_dtype", weight_dtypes)},
      .n_inputs = 2, .outputs = {FG_TYPE_MODEL}, .output_names = {"MODEL"}, .n_outputs = 1},
     {.class_type = "DualCLIPLoader", .execute = dual_clip_loader, .display_name = "DualCLIPLoader", .category = "advanced/loaders",
      .description = "Loads two text encoders (FLUX: CLIP-L and T5-XXL, in either order).",
      .inputs = {IN_MODELS("clip_name1", FG_COMBO_TEXT_ENCODERS), IN_MODELS("clip_name2", FG_COMBO_TEXT_ENCODERS),
-                IN_COMBO("type", dual_clip_types, "sdxl"), DEVICE_INPUT},
+                IN_COMBO("type", dual_clip_types), DEVICE_INPUT},
      .n_inputs = 4, .outputs = {FG_TYPE_CLIP}, .output_names = {"CLIP"}, .n_outputs = 1},
     {.class_type = "CLIPLoader", .execute = clip_loader, .display_name = "Load CLIP", .category = "advanced/loaders",
      .description = "Loads one text encoder.",
-     .inputs = {IN_MODELS("clip_name", FG_COMBO_TEXT_ENCODERS), IN_COMBO("type", clip_types, "stable_diffusion"),
+     .inputs = {IN_MODELS("clip_name", FG_COMBO_TEXT_ENCODERS), IN_COMBO("type", clip_types),
                 DEVICE_INPUT},
      .n_inputs = 3, .outputs = {FG_TYPE_CLIP}, .output_names = {"CLIP"}, .n_outputs = 1},
     {.class_type = "VAELoader", .execute = vae_loader, .display_name = "Load VAE", .category = "loaders",

@@ -2,27 +2,23 @@
  * sampling/ through nodes/sampling_bridge.h. */
 #include "nodes/node_families.h"
 
-/* Exactly ComfyUI's lists (validation is exact-match); a name we do not implement still
- * validates and is rejected when the sampler runs. */
-const char *const fg_sampler_names[] = {
-    "euler", "euler_cfg_pp", "euler_ancestral", "euler_ancestral_cfg_pp", "heun", "heunpp2", "exp_heun_2_x0",
-    "exp_heun_2_x0_sde", "dpm_2", "dpm_2_ancestral", "lms", "dpm_fast", "dpm_adaptive", "dpmpp_2s_ancestral",
-    "dpmpp_2s_ancestral_cfg_pp", "dpmpp_sde", "dpmpp_sde_gpu", "dpmpp_2m", "dpmpp_2m_cfg_pp", "dpmpp_2m_sde",
-    "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu", "dpmpp_3m_sde", "dpmpp_3m_sde_gpu", "ddpm",
-    "lcm", "ipndm", "ipndm_v", "deis", "res_multistep", "res_multistep_cfg_pp", "res_multistep_ancestral",
-    "res_multistep_ancestral_cfg_pp", "gradient_estimation", "gradient_estimation_cfg_pp", "er_sde", "seeds_2",
-    "seeds_3", "sa_solver", "sa_solver_pece", "ddim", "uni_pc", "uni_pc_bh2", NULL};
+/* ComfyUI's sampler list, in its order, keeping only the samplers sampling/samplers.c runs
+ * (nothing is offered that does not run; nodes/comfyui/not_offered.json lists the others and
+ * why, tests/test_node_info.c checks both). A workflow naming another one fails validation with
+ * value_not_in_list. */
+const char *const fg_sampler_names[] = {"euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms",
+                                        "dpmpp_2m", "lcm", "ipndm", "deis", "ddim", "uni_pc", "uni_pc_bh2", NULL};
 const char *const fg_scheduler_names[] = {"simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta",
                                           "normal", "linear_quadratic", "kl_optimal", NULL};
 static const char *const enable_disable[] = {"enable", "disable", NULL};
 static const char *const disable_enable[] = {"disable", "enable", NULL};
 
-#define IN_STEPS IN_INT("steps", 20, 1, 10000, 1)
+#define IN_STEPS IN_INT("steps", 20, 1, 10000, 0)
 #define IN_CFG                                                                                \
     {.name = "cfg", .type = FG_TYPE_FLOAT, .def = 8.0, .min = 0.0, .max = 100.0, .step = 0.1, .round = 0.01, \
      .has_min = true, .has_max = true}
-#define IN_SAMPLER IN_COMBO("sampler_name", fg_sampler_names, "euler")
-#define IN_SCHEDULER IN_COMBO("scheduler", fg_scheduler_names, "simple")
+#define IN_SAMPLER IN_COMBO("sampler_name", fg_sampler_names)
+#define IN_SCHEDULER IN_COMBO("scheduler", fg_scheduler_names)
 #define IN_DENOISE IN_FLOAT("denoise", 1.0, 0.0, 1.0, 0.01)
 #define IN_MODEL IN_SOCKET("model", FG_TYPE_MODEL)
 #define IN_POS IN_SOCKET("positive", FG_TYPE_CONDITIONING)
@@ -52,10 +48,10 @@ const fg_node_spec fg_nodes_sampling[] = {
      .n_inputs = 10, OUT_LATENT},
     {.class_type = "KSamplerAdvanced", .execute = exec_ksampler_advanced, .display_name = "KSampler (Advanced)", .category = "sampling",
      .description = "KSampler with start/end steps and optional noise.",
-     .inputs = {IN_MODEL, IN_COMBO("add_noise", enable_disable, "enable"), IN_SEED("noise_seed"), IN_STEPS, IN_CFG,
-                IN_SAMPLER, IN_SCHEDULER, IN_POS, IN_NEG, IN_LATENT, IN_INT("start_at_step", 0, 0, 10000, 1),
-                IN_INT("end_at_step", 10000, 0, 10000, 1),
-                IN_COMBO("return_with_leftover_noise", disable_enable, "disable")},
+     .inputs = {IN_MODEL, IN_COMBO("add_noise", enable_disable), IN_SEED("noise_seed"), IN_STEPS, IN_CFG,
+                IN_SAMPLER, IN_SCHEDULER, IN_POS, IN_NEG, IN_LATENT, IN_INT("start_at_step", 0, 0, 10000, 0),
+                IN_INT("end_at_step", 10000, 0, 10000, 0),
+                IN_COMBO("return_with_leftover_noise", disable_enable)},
      .n_inputs = 13, OUT_LATENT},
     {.class_type = "SamplerCustom", .execute = exec_sampler_custom, .display_name = "SamplerCustom", .category = "sampling/custom_sampling",
      .description = "Samples with an explicit sampler and sigmas.",

@@ -31,19 +31,30 @@ typedef struct fg_input_spec {
     fg_type type;              /* FG_TYPE_COMBO for option lists */
     bool optional;
     /* INT / FLOAT / BOOLEAN defaults and ranges (ComfyUI's min/max/step; step is not
-     * validated, as in ComfyUI). INT ranges are carried as doubles except seeds, whose max is
-     * 2^64-1: `max_u64` marks that. */
+     * validated, as in ComfyUI, and 0 = not declared, as ComfyUI declares none on most INTs).
+     * INT ranges are carried as doubles except seeds, whose max is 2^64-1: `max_u64` marks
+     * that. */
     double def, min, max, step;
     double round;              /* ComfyUI's "round" (FLOAT cfg: 0.01); 0 = not declared */
     bool has_min, has_max, max_u64;
-    const char *def_string;    /* STRING / COMBO default */
-    const char *const *options;/* COMBO fixed options, NULL-terminated */
+    /* STRING / COMBO default; NULL where ComfyUI 0.30 declares none (CLIPTextEncode's text,
+     * every combo of ours): a missing required value is then required_input_missing. */
+    const char *def_string;
+    /* COMBO fixed options, NULL-terminated: only values that run (nodes/comfyui/not_offered.json
+     * lists the ComfyUI values left out and why). */
+    const char *const *options;
     fg_combo_source source;
     bool control_after_generate; /* a seed: the UI stores one extra widget value after it */
     bool image_upload;           /* LoadImage: the UI stores an "image" upload pseudo-widget */
     bool force_input;            /* socket only, no widget */
     bool multiline, dynamic_prompts;
 } fg_input_spec;
+
+/* ComfyUI's hidden inputs, which the server supplies rather than the workflow (SaveImage gets
+ * the prompt and the UI workflow to store in the PNG). */
+#define FG_HIDDEN_PROMPT 1u
+#define FG_HIDDEN_EXTRA_PNGINFO 2u
+#define FG_HIDDEN_UNIQUE_ID 4u
 
 typedef struct fg_node_ctx fg_node_ctx; /* execution context, graph/executor.h */
 
@@ -62,6 +73,7 @@ typedef struct fg_node_spec {
     const char *output_names[FG_NODE_MAX_OUTPUTS];
     int n_outputs;
     bool output_node;          /* SaveImage, PreviewImage */
+    unsigned hidden;           /* FG_HIDDEN_* */
     bool not_idempotent;       /* never served from the cache */
     /* NULL = declared for validation and conversion only (e.g. samplers before the sampling
      * issue): running it is a clear error, never a crash. */

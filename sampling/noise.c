@@ -3,6 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool variant_set;
+static fg_randn_variant variant;
+
+void fg_noise_set_variant(fg_randn_variant v) {
+    variant = v;
+    variant_set = true;
+}
+
+fg_randn_variant fg_noise_variant(void) {
+    return variant_set ? variant : fg_randn_native_variant();
+}
+
 static fg_error *check_host_f32(const fg_tensor *t, const char *what) {
     FG_CHECK_ARG(t && t->data, "%s: no tensor", what);
     FG_CHECK_ARG(t->dtype == FG_F32 && t->device == FG_DEVICE_CPU, "%s: needs a host F32 tensor", what);
@@ -17,7 +29,7 @@ fg_error *fg_prepare_noise(fg_tensor *out, uint64_t seed, const int64_t *batch_i
     float *data = out->data;
     const int64_t batch = out->shape[0];
     if (!batch_index) {
-        fg_torch_randn(&gen, data, fg_tensor_numel(out), FG_RANDN_AVX2);
+        fg_torch_randn(&gen, data, fg_tensor_numel(out), fg_noise_variant());
         return NULL;
     }
     FG_CHECK_ARG(n_index == batch, "prepare_noise: %d batch indices for a batch of %lld", n_index, (long long)batch);
@@ -33,7 +45,7 @@ fg_error *fg_prepare_noise(fg_tensor *out, uint64_t seed, const int64_t *batch_i
     if (!draw) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "prepare_noise");
     /* Draw items 0..max in order; each index keeps its own draw (duplicates share it). */
     for (int64_t k = 0; k <= max_index; k++) {
-        fg_torch_randn(&gen, draw, item, FG_RANDN_AVX2);
+        fg_torch_randn(&gen, draw, item, fg_noise_variant());
         for (int b = 0; b < n_index; b++)
             if (batch_index[b] == k) memcpy(data + b * item, draw, (size_t)item * sizeof(float));
     }
@@ -47,6 +59,6 @@ void fg_noise_stream_init(fg_noise_stream *s, uint64_t sampler_seed) {
 
 fg_error *fg_noise_stream_next(fg_noise_stream *s, fg_tensor *out) {
     FG_TRY(check_host_f32(out, "noise sampler"));
-    fg_torch_randn(&s->gen, out->data, fg_tensor_numel(out), FG_RANDN_AVX2);
+    fg_torch_randn(&s->gen, out->data, fg_tensor_numel(out), fg_noise_variant());
     return NULL;
 }

@@ -9,6 +9,11 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 
+/* Which of torch's CPU normal kernels the noise imitates (core/rng.h): the one torch picks on
+ * this machine until set. Set once at start-up (--noise-compat), before any sampling runs. */
+void fg_noise_set_variant(fg_randn_variant v);
+fg_randn_variant fg_noise_variant(void);
+
 /* prepare_noise: out is a caller-allocated host F32 tensor of the latent's shape [B, ...].
  * batch_index NULL: one randn over the whole tensor after manual_seed(seed). Otherwise
  * batch_index[b] (n_index == B values >= 0) picks the (k+1)-th consecutive per-item draw

@@ -28,8 +28,10 @@ t "unknown class suggestion" "grep -q 'Did you mean: KSampler' $tmp/e"
 $FG nodes >$tmp/n; t "nodes exit 0" "[ $? = 0 ]"
 t "nodes lists KSampler" "grep -q '^KSampler (model/sampling)' $tmp/n"
 $FG nodes --json >$tmp/nj; t "nodes --json exit 0" "[ $? = 0 ]"
-t "nodes --json seed" "grep -q '\"seed\": \[\"INT\", {\"default\": 0, \"min\": 0, \"max\": 18446744073709551615, \"step\": 1, \"control_after_generate\": true}\]' $tmp/nj"
-t "nodes --json output_node" "grep -q '\"SaveImage\": {\"input\": {\"required\": {\"images\": \[\"IMAGE\"\], \"filename_prefix\"' $tmp/nj"
+t "nodes --json seed" "grep -q '\"seed\": \[\"INT\", {\"default\": 0, \"min\": 0, \"max\": 18446744073709551615, \"control_after_generate\": true, \"tooltip\": ' $tmp/nj"
+t "nodes --json output_node" "grep -q '\"SaveImage\": {\"input\": {\"required\": {\"images\": \[\"IMAGE\", {\"tooltip\": \"The images to save.\"}\], \"filename_prefix\"' $tmp/nj"
+t "nodes --json hidden" "grep -q '\"hidden\": {\"prompt\": \"PROMPT\", \"extra_pnginfo\": \"EXTRA_PNGINFO\"}}, \"input_order\"' $tmp/nj"
+t "nodes --json offers only samplers that run" "grep -q '\"sampler_name\": \[\[\"euler\", \"euler_ancestral\", \"heun\",' $tmp/nj && ! grep -q dpmpp_sde $tmp/nj"
 $FG convert tests/hostile_workflows/png_prompt_unknown_class.png >$tmp/p 2>/dev/null; t "convert png exit 0" "[ $? = 0 ]"
 t "convert png prompt" "grep -qx '{\"1\": {\"class_type\": \"Evil\", \"inputs\": {}}}' $tmp/p"
 $FG convert tests/hostile_workflows/jpeg.jpg >/dev/null 2>&1; t "convert jpeg exit 2" "[ $? = 2 ]"
@@ -46,5 +48,18 @@ done
 printf '{"5": {"class_type": "KSamplr", "inputs": {}, "_meta": {"title": "My Sampler"}}}' >$tmp/u.json
 $FG validate --json $tmp/u.json >$tmp/vj 2>/dev/null
 t "unknown class: missing_node_type" "grep -q '\"type\": \"missing_node_type\", \"message\": \"Node .My Sampler. not found. The custom node may not be installed.\", \"details\": \"Node ID .#5.\", \"extra_info\": {\"node_id\": \"5\", \"class_type\": \"KSamplr\", \"node_title\": \"My Sampler\"' $tmp/vj"
+# Symlinks fanning out without end (each of 20 folders links three times to the next, the last
+# back to the first): listing stops at a bound, quickly, and validation names the folder.
+fan=$tmp/fan/diffusion_models
+for i in $(seq 0 19); do mkdir -p $fan/d$i; done
+for i in $(seq 0 18); do for k in 1 2 3; do ln -s ../d$((i + 1)) $fan/d$i/l$k; done; done
+ln -s ../d0 $fan/d19/back; : >$fan/d19/x.safetensors
+start=$SECONDS
+scale=${FG_TEST_TIME_SCALE:-1} # an integer here; `make test-aarch64` raises it for qemu
+timeout $((60 * scale)) $FG validate tests/fixtures/workflows/tiny_txt2img.api.json --models $tmp/fan >/dev/null 2>$tmp/e
+t "symlink fan-out: validate exit 2 within seconds" "[ $? = 2 ] && [ \$((SECONDS - start)) -lt $((20 * scale)) ]"
+t "symlink fan-out: the folder is named" "grep -q 'fan/diffusion_models holds more than 4096 folders' $tmp/e"
+timeout $((60 * scale)) $FG nodes --json --models $tmp/fan >/dev/null 2>$tmp/e
+t "symlink fan-out: nodes --json warns" "[ $? = 0 ] && grep -q 'unet_name: .*holds more than 4096 folders' $tmp/e"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -72,6 +72,19 @@ run $tmp/chain.json --output $o --prompts $tmp/prompts >/dev/null 2>$tmp/err; t 
 t "--prompts jobs" "[ -f $o/w_20_00001_.png ] && [ -f $o/w_22_00001_.png ] && grep -q 'job 3/3' $tmp/err"
 printf '{"2.nope": 1}\n' >$tmp/bad_prompts
 run $tmp/chain.json --output $o --prompts $tmp/bad_prompts >/dev/null 2>&1; t "--prompts bad line exit 2" "[ $? = 2 ]"
+# a bad line in a batch: reported with its line in the file (blank lines count), the other jobs
+# still run, a summary and a non-zero exit at the end; --fail-fast stops at the first one
+printf '{"2.width": 31}\n\n{"2.width": 32}\n\n{"2.nope": 1}\n{"2.width": 34}\n{"2.width": "x"}\n{"2.width": 36}\n' >$tmp/mixed
+o=$tmp/o_mixed
+run $tmp/chain.json --output $o --prompts $tmp/mixed >/dev/null 2>$tmp/err; rc=$?
+t "--prompts with bad lines exit 2" "[ $rc = 2 ]"
+t "bad line named by its file line" "grep -q -- '--prompts line 5: .*no input .nope.' $tmp/err && grep -q -- '--prompts line 7: ' $tmp/err"
+t "the good jobs all ran" "[ -f $o/w_31_00001_.png ] && [ -f $o/w_32_00001_.png ] && [ -f $o/w_34_00001_.png ] && [ -f $o/w_36_00001_.png ]"
+t "summary names the failed lines" "grep -q 'fluxgraph run: 4 done, 2 failed: lines 5, 7' $tmp/err"
+o=$tmp/o_ff
+run $tmp/chain.json --output $o --prompts $tmp/mixed --fail-fast >/dev/null 2>$tmp/err; rc=$?
+t "--fail-fast exit 2" "[ $rc = 2 ]"
+t "--fail-fast stops at the first bad line" "[ -f $o/w_32_00001_.png ] && [ ! -f $o/w_34_00001_.png ] && ! grep -q 'failed: lines' $tmp/err"
 
 o=$tmp/o5
 run $tmp/chain.json --output $o --no-metadata >/dev/null 2>&1; t "--no-metadata exit 0" "[ $? = 0 ]"
@@ -80,17 +93,62 @@ run $tmp/chain.json --output $o --format jpeg --quality 80 >/dev/null 2>&1; t "-
 t "JPEG magic" "[ \"\$(head -c 3 $o/w_12_00002_.jpg | od -An -tx1 | tr -d ' ')\" = ffd8ff ]"
 run $tmp/chain.json --output $o --format gif >/dev/null 2>&1; t "--format bad exit 2" "[ $? = 2 ]"
 
-# runtime failure: a sampler ComfyUI lists that the sampling layer does not run; nothing written
+# a sampler ComfyUI lists that fluxgraph does not run is not offered: refused before anything
+# loads, as ComfyUI refuses a value not in its list
+$FG run tests/fixtures/workflows/tiny_txt2img.api.json --models tests/fixtures/models --output $tmp/o6 \
+    --set 31.sampler_name=dpmpp_2m_sde >/dev/null 2>$tmp/err
+t "sampler not offered: exit 2" "[ $? = 2 ] && [ ! -d $tmp/o6 ]"
+t "sampler not offered: value_not_in_list" "grep -q \"node 31 (KSampler) input 'sampler_name': Value not in list: sampler_name: 'dpmpp_2m_sde' not in \['euler', \" $tmp/err"
+# runtime failure: DualCLIPLoader given two T5-XXL files (only loading tells); nothing written
 o=$tmp/o6
 $FG run tests/fixtures/workflows/tiny_txt2img.api.json --models tests/fixtures/models --output $o --json \
-    --set 31.sampler_name=dpmpp_2m_sde >$tmp/j 2>$tmp/err
+    --set 11.clip_name2=tiny-t5xxl.safetensors >$tmp/j 2>$tmp/err
 t "runtime failure exit 3" "[ $? = 3 ]"
-t "runtime failure names the sampler" "grep -q 'node 31 (KSampler).*dpmpp_2m_sde' $tmp/err"
+t "runtime failure names the node" "grep -q 'node 11 (DualCLIPLoader).*are both T5-XXL' $tmp/err"
 t "error names node and class" "grep -q 'fluxgraph run: error: node [0-9]* ([A-Za-z]*)' $tmp/err"
 t "--json execution_error" "grep -q '\"type\":\"execution_error\",\"data\":{\"prompt_id\":\"[^\"]*\",\"node_id\":\"[0-9]*\",\"node_type\":\"[A-Za-z]*\"' $tmp/j"
 t "no partial files" "[ ! -d $o ] || [ -z \"\$(find $o -type f)\" ]"
 $FG run tests/fixtures/workflows/tiny_txt2img.api.json --models tests/fixtures/models --output $o --prompt 'a dog' >/dev/null 2>&1
 t "--prompt unambiguous on a FLUX workflow" "[ $? = 0 ] && $FG convert $o/tiny_00001_.png 2>/dev/null | grep -q '\"text\": \"a dog\"'"
+
+# parallel writers: 4 processes x 5 images with one prefix into one folder give 20 intact,
+# distinct files (each name is claimed atomically; a taken number moves on to the next)
+$B/tests/test_executor --make-png $tmp/in/big.png 256 256 3 || echo "FAIL make-png"
+cat >$tmp/par.json <<'JSON'
+{"1": {"class_type": "LoadImage", "inputs": {"image": "big.png"}},
+ "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "bilinear", "width": 384, "height": 384, "crop": "disabled"}},
+ "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "par"}}}
+JSON
+for k in 1 2 3 4; do
+    for w in 1 2 3 4 5; do echo "{\"2.width\": $((380 + 10 * k + w))}"; done >$tmp/par_$k
+done
+o=$tmp/o_par
+for k in 1 2 3 4; do run $tmp/par.json --output $o --prompts $tmp/par_$k >/dev/null 2>$tmp/par_err_$k & done
+wait
+t "parallel writers: every process succeeded" "! grep -l 'error' $tmp/par_err_* >/dev/null"
+t "parallel writers: 20 files" "[ \$(ls $o | grep -c '^par_[0-9]*_\\.png\$') = 20 ] && [ \$(ls $o | wc -l) = 20 ]"
+intact=0
+for f in $o/par_*.png; do $B/tests/test_e2e --same-pixels $f $f 2>/dev/null && intact=$((intact + 1)); done
+t "parallel writers: 20 intact PNGs ($intact)" "[ $intact = 20 ]"
+t "parallel writers: 20 different images" "[ \$(md5sum $o/par_*.png | awk '{print \$1}' | sort -u | wc -l) = 20 ]"
+
+# a nested --output that does not exist is created before anything runs (as ComfyUI's makedirs);
+# an --output that cannot be a folder fails before the first node, naming it
+run $tmp/chain.json --output $tmp/deep/a/b/c >/dev/null 2>&1
+t "nested --output created" "[ $? = 0 ] && [ -f $tmp/deep/a/b/c/w_12_00001_.png ]"
+echo x >$tmp/afile
+run $tmp/chain.json --output $tmp/afile/sub --json >$tmp/j 2>$tmp/err; rc=$?
+t "--output under a file: exit 2, named, nothing ran" "[ $rc = 2 ] && grep -q -- '--output $tmp/afile/sub: .*afile exists and is not a folder' $tmp/err && ! grep -q executing $tmp/j"
+$FG run $tmp/chain.json --output $tmp/o_in --input $tmp/afile >/dev/null 2>$tmp/err
+t "--input that is a file: exit 2, named" "[ $? = 2 ] && grep -q -- '--input $tmp/afile is not a folder' $tmp/err"
+
+# non-finite --set values are refused naming the flag (jansson cannot hold nan/inf: they were
+# silently dropped and the workflow's own value ran)
+for v in nan inf -inf 1e999; do
+    $FG run tests/fixtures/workflows/tiny_txt2img.api.json --models tests/fixtures/models --output $tmp/o_nan \
+        --set 31.cfg=$v >/dev/null 2>$tmp/err
+    t "--set cfg=$v refused" "[ $? = 2 ] && grep -q \"\-\-set node 31 (KSampler) input 'cfg': '$v' is not a finite number\" $tmp/err && [ ! -d $tmp/o_nan ]"
+done
 
 $FG run tests/hostile_workflows/steps_zero.json --output $tmp/o7 >/dev/null 2>&1; t "invalid workflow exit 2" "[ $? = 2 ]"
 $FG run /nonexistent.json --output $tmp/o7 >/dev/null 2>&1; t "missing file exit 2" "[ $? = 2 ]"

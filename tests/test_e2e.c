@@ -13,6 +13,7 @@
 #include "core/safetensors.h"
 #include "e2e/graph_eval.h"
 #include "nodes/objects.h"
+#include "sampling/noise.h"
 #include "testing.h"
 
 #define LATENT_TOL 2e-3
@@ -380,6 +381,7 @@ static int write_checkpoint(const char *dst) {
 }
 
 int main(int argc, char **argv) {
+    fg_noise_set_variant(FG_RANDN_AVX2); /* the golden images come from torch on x86-64 */
     if (argc == 3 && strcmp(argv[1], "--write-checkpoint") == 0) return write_checkpoint(argv[2]);
     if (argc == 4 && strcmp(argv[1], "--compare-png") == 0) return compare_png(argv[2], argv[3], &f32_limits);
     if (argc == 4 && strcmp(argv[1], "--compare-png-bf16") == 0) return compare_png(argv[2], argv[3], &bf16_limits);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # End to end through `fluxgraph run`: the tiny txt2img workflows (API and a hand-written UI
 # copy) reproduce golden/sampler's image, a saved PNG regenerates itself, --seed and cfg
-# change what they should, Ctrl-C stops after the current step without an image, the
-# shipped workflows validate and convert, and `make demo` (tools/demo.sh) makes an image.
+# change what they should, a hires fix through bislerp latent upscales runs, Ctrl-C stops
+# after the current step without an image, the shipped workflows validate and convert, and
+# `make demo` (tools/demo.sh) makes an image.
 # $1 = build dir.
 build=${1:-build}
 # The golden comparisons are the CPU's F32 path: pinned, since `run` defaults to cuda on a GPU.
@@ -41,6 +42,13 @@ $FG run $W/tiny_txt2img.api.json $M --output $tmp/cfg --set 31.cfg=2.5 >/dev/nul
 ! $CMP --same-pixels $tmp/cfg/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "cfg 2.5 changes the image" $?
 $FG run $W/tiny_txt2img.api.json $M --output $tmp/adv --set 31.denoise=0.5 >/dev/null 2>&1; check "denoise 0.5 exit 0" $?
 
+# Hires fix through bislerp: LatentUpscale (96x80, center crop) then LatentUpscaleBy 1.25 take
+# the 8x8 latent to 12x10 and 15x12 before a second KSampler: a 120x96 image (PNG IHDR size).
+$FG run $W/tiny_hires_bislerp.api.json $M --output $tmp/bislerp >/dev/null 2>$tmp/berr; check "bislerp hires run exit 0" $?
+grep -q 'node 41 (LatentUpscaleBy)' $tmp/berr && grep -q 'KSampler: 2/2' $tmp/berr; check "bislerp hires ran both upscales" $?
+[ "$(od -An -tu1 -j16 -N8 $tmp/bislerp/tiny_bislerp_00001_.png 2>/dev/null | tr -s ' ')" = " 0 0 0 120 0 0 0 96" ]
+check "bislerp hires image is 120x96" $?
+
 # BF16 weights and activations (the GPU's numerics) close to the golden: on the CPU always,
 # and on CUDA too when this machine has a GPU (the GPU e2e test); uploads are logged.
 bf16_runs() {
@@ -66,15 +74,32 @@ $CMP --same-pixels $tmp/f32/tiny_00001_.png $tmp/euler/tiny_00001_.png; check "-
 $FG --activations f16 run $W/tiny_txt2img.api.json $M >/dev/null 2>$tmp/aerr; [ $? = 2 ]; check "--activations f16: usage error" $?
 grep -q 'must be f32 or bf16' $tmp/aerr; check "--activations error message" $?
 
-# Ctrl-C during a long sampling run: stops after the current step, exit 3, no image
-$FG run $W/tiny_txt2img.api.json $M --output $tmp/cancel --set 31.steps=10000 >/dev/null 2>$tmp/cerr &
+# Ctrl-C (and SIGTERM, SIGHUP) during a long sampling run: stops after the current step, exit 3,
+# no image and no .tmp file left behind
+for sig in INT TERM HUP; do
+    $FG run $W/tiny_txt2img.api.json $M --output $tmp/cancel_$sig --set 31.steps=10000 >/dev/null 2>$tmp/cerr &
+    pid=$!
+    for _ in $(seq 1 300); do grep -q 'KSampler: [1-9]' $tmp/cerr 2>/dev/null && break; sleep 0.1; done
+    kill -$sig $pid
+    wait $pid; rc=$?
+    [ $rc = 3 ]; check "SIG$sig exit 3 (got $rc)" $?
+    grep -q 'interrupted (Ctrl-C or signal).*cancelled after step [0-9]* of 10000.*no partial image' $tmp/cerr
+    check "SIG$sig message" $?
+    [ -z "$(find $tmp/cancel_$sig -type f 2>/dev/null)" ]; check "SIG$sig: no image, no .tmp" $?
+done
+
+# A model file truncated in place while a run uses it (the weights are read through a mapping,
+# so the kernel sends SIGBUS): a message naming the file and exit 3, not death by signal.
+mkdir -p $tmp/busm && cp -r tests/fixtures/models/. $tmp/busm/
+$FG run $W/tiny_txt2img.api.json --models $tmp/busm --output $tmp/bus --set 31.steps=10000 >/dev/null 2>$tmp/berr &
 pid=$!
-for _ in $(seq 1 300); do grep -q 'KSampler: [1-9]' $tmp/cerr 2>/dev/null && break; sleep 0.1; done
-kill -INT $pid
+for _ in $(seq 1 300); do grep -q 'KSampler: [0-9]' $tmp/berr 2>/dev/null && break; sleep 0.1; done
+truncate -s 1000 $tmp/busm/diffusion_models/tiny-flux.safetensors
 wait $pid; rc=$?
-[ $rc = 3 ]; check "Ctrl-C exit 3 (got $rc)" $?
-grep -q 'interrupted (Ctrl-C).*cancelled after step [0-9]* of 10000.*no partial image' $tmp/cerr; check "Ctrl-C message" $?
-[ -z "$(find $tmp/cancel -type f 2>/dev/null)" ]; check "Ctrl-C: no image" $?
+[ $rc = 3 ]; check "model truncated during a run: exit 3 (got $rc)" $?
+grep -q "the model file $tmp/busm/diffusion_models/tiny-flux.safetensors changed while in use" $tmp/berr
+check "model truncated during a run: the file is named" $?
+[ -z "$(find $tmp/bus -type f 2>/dev/null)" ]; check "model truncated during a run: no image" $?
 
 for f in workflows/tiny_txt2img.api.json workflows/flux_dev_txt2img.api.json workflows/flux_dev_txt2img.ui.json \
          workflows/flux_schnell_txt2img.api.json; do

@@ -1,9 +1,12 @@
 /* The executor: planning (unreachable nodes never run), order, cycles, the signature cache
  * across runs, runtime failures, cancellation; node semantics live in tests/executor/.
  * `test_executor --make-png PATH W H CHANNELS` writes a test image for test_cli_run.sh. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "graph/plan.h"
 #include "tests/executor/exec_helpers.h"
@@ -126,8 +129,9 @@ static void test_every_node_executes(void) {
         CHECK(fg_node_at(i)->execute != NULL, "%s has no execute function", fg_node_at(i)->class_type);
 }
 
-/* A failure at run time (a sampler name ComfyUI lists but the sampling layer does not run):
- * a clear error naming the node, an execution_error event, no image. */
+/* A failure at run time (DualCLIPLoader given two T5-XXL files, which only loading can tell;
+ * a sampler we do not run is refused earlier, by validation, tests/test_node_info.c): a clear
+ * error naming the node, an execution_error event, no image. */
 static void test_runtime_failure(void) {
     fg_workflow *wf = NULL;
     fg_run_settings s = test_settings("runtime_failure");
@@ -137,13 +141,13 @@ static void test_runtime_failure(void) {
     event_log_init(&log);
     if (CHECK_OK(fg_workflow_load_file(test_fixture("workflows/tiny_txt2img.api.json"), &wf)) &&
         CHECK_OK(fg_executor_create(&s, &ex))) {
-        json_t *ks = json_object_get(json_object_get(wf->prompt, "31"), "inputs");
-        json_object_set_new(ks, "sampler_name", json_string("dpmpp_2m_sde"));
+        json_t *clip = json_object_get(json_object_get(wf->prompt, "11"), "inputs");
+        json_object_set_new(clip, "clip_name2", json_string("tiny-t5xxl.safetensors"));
         fg_error *err = run_logged(ex, wf, &log);
-        CHECK(fg_error_code_of(err) == FG_ERR_UNSUPPORTED);
-        CHECK(strcmp(log.error_node, "31") == 0 && strcmp(log.error_class, "KSampler") == 0);
-        CHECK(strstr(log.error_message, "dpmpp_2m_sde") != NULL, "message '%s'", log.error_message);
-        CHECK_ERR(err, "node 31 (KSampler)");
+        CHECK(fg_error_code_of(err) == FG_ERR_INVALID_ARGUMENT);
+        CHECK(strcmp(log.error_node, "11") == 0 && strcmp(log.error_class, "DualCLIPLoader") == 0);
+        CHECK(strstr(log.error_message, "are both T5-XXL") != NULL, "message '%s'", log.error_message);
+        CHECK_ERR(err, "node 11 (DualCLIPLoader)");
         CHECK(!log.success && count_files(s.output_dir) == 0);
     }
     event_log_clear(&log);
@@ -226,6 +230,47 @@ static void test_models_loaded_once(void) {
     fg_executor_free(ex);
 }
 
+static bool copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+    bool ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) ok = false;
+    return ok;
+}
+
+/* A model file rewritten in place between jobs (same name, new bytes): its loader runs again
+ * instead of serving weights through the stale mapping of the old file; unchanged, it stays
+ * cached. */
+static void test_rewritten_model_reloads(void) {
+    fg_run_settings s = test_settings("rewrite");
+    s.models_dir = test_path("rewrite", "models");
+    mkdir(s.models_dir, 0755);
+    mkdir(test_path("rewrite", "models/vae"), 0755);
+    const char *vae = test_path("rewrite", "models/vae/tiny-ae.safetensors");
+    fg_executor *ex = NULL;
+    fg_workflow *wf = NULL;
+    event_log log;
+    event_log_init(&log);
+    bool copied = copy_file("tests/fixtures/models/vae/tiny-ae.safetensors", vae);
+    CHECK(copied, "copying the VAE");
+    if (copied && CHECK_OK(fg_workflow_load_file("workflows/tiny_decode.api.json", &wf)) && CHECK_OK(fg_executor_create(&s, &ex)) &&
+        CHECK_OK(run_logged(ex, wf, &log))) {
+        CHECK(times_executed(&log, "2") == 1);
+        json_object_set_new(json_object_get(json_object_get(wf->prompt, "1"), "inputs"), "batch_size", json_integer(2));
+        if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(times_executed(&log, "2") == 0, "unchanged file: cached");
+        struct timespec later[2] = {{.tv_sec = 1, .tv_nsec = 0}, {.tv_sec = 1, .tv_nsec = 0}};
+        CHECK(copy_file("tests/fixtures/models/vae/tiny-ae.safetensors", vae) && utimensat(AT_FDCWD, vae, later, 0) == 0);
+        json_object_set_new(json_object_get(json_object_get(wf->prompt, "1"), "inputs"), "batch_size", json_integer(1));
+        if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(times_executed(&log, "2") == 1, "rewritten file: loaded again");
+    }
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_executor_free(ex);
+}
+
 static int make_png_main(int argc, char **argv) {
     if (argc != 6) {
         fprintf(stderr, "usage: test_executor --make-png PATH W H CHANNELS\n");
@@ -244,6 +289,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_cancel);
     RUN_TEST(test_invalid_prompt);
     RUN_TEST(test_models_loaded_once);
+    RUN_TEST(test_rewritten_model_reloads);
     RUN_TEST(test_nodes_latent);
     RUN_TEST(test_nodes_image);
     RUN_TEST(test_save_image);

@@ -202,6 +202,26 @@ static bool has_marker(const char *path) {
     return n == 16 && strcmp(buf, "previous content") == 0;
 }
 
+/* Files "<path>.*.tmp" (the writers' temporaries) in path's folder. */
+static int count_temporaries(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base);
+    if (slash) *slash = 0;
+    DIR *d = opendir(slash ? dir : ".");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len > blen + 4 && strncmp(e->d_name, path + (base - path), blen) == 0 && e->d_name[blen] == '.' &&
+            strcmp(e->d_name + len - 4, ".tmp") == 0)
+            n++;
+    }
+    if (d) closedir(d);
+    return n;
+}
+
 /* A write that fails half-way (file size limit) leaves the old file and no temporary. */
 static void check_failed_write(bool jpeg) {
     const char *path = tmp_path(jpeg ? "atomic.jpg" : "atomic.png");
@@ -219,12 +239,10 @@ static void check_failed_write(bool jpeg) {
     signal(SIGXFSZ, prev);
     CHECK_ERR(err, path);
     CHECK(has_marker(path), "%s: existing file was modified", path);
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    CHECK(!file_exists(tmp), "%s left behind", tmp);
+    CHECK(count_temporaries(path) == 0, "a temporary of %s left behind", path);
     /* A successful write replaces it. */
     if (CHECK_OK(jpeg ? fg_jpeg_write(path, &img, 50) : fg_png_write(path, &img, NULL, 0, 1)))
-        CHECK(!has_marker(path) && !file_exists(tmp));
+        CHECK(!has_marker(path) && count_temporaries(path) == 0);
     fg_image_free(&img);
 }
 
@@ -240,6 +258,17 @@ static void test_atomic_write(void) {
     fg_png_text bad = fg_png_text_str("", "x");
     CHECK_ERR(fg_png_write(path, &img, &bad, 1, 4), "key");
     CHECK(has_marker(path), "a rejected write touched the existing file");
+    /* The no-replace writers: an existing file stays, the error says so, no temporary is left. */
+    fg_error *err = fg_png_write_new(path, &img, NULL, 0, 1);
+    CHECK(fg_error_code_of(err) == FG_ERR_EXISTS, "png_write_new over a file: %s", err ? fg_error_message(err) : "ok");
+    fg_error_free(err);
+    err = fg_jpeg_write_new(path, &img, 80);
+    CHECK(fg_error_code_of(err) == FG_ERR_EXISTS, "jpeg_write_new over a file");
+    fg_error_free(err);
+    CHECK(has_marker(path) && count_temporaries(path) == 0);
+    const char *fresh = tmp_path("fresh_new.png");
+    unlink(fresh);
+    if (CHECK_OK(fg_png_write_new(fresh, &img, NULL, 0, 1))) CHECK(file_exists(fresh) && count_temporaries(fresh) == 0);
     fg_image_free(&img);
     check_failed_write(false);
     check_failed_write(true);
@@ -343,6 +372,31 @@ static void test_png_interlaced(void) {
 }
 
 /* ---- text chunks --------------------------------------------------------------------- */
+
+/* Two "prompt" (and "workflow") chunks: the last one counts, as in ComfyUI's frontend, so a PNG
+ * runs the workflow ComfyUI shows for it. */
+static void test_png_duplicate_text_keys(void) {
+    const uint8_t px[3] = {1, 2, 3};
+    png_text before[2] = {
+        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "prompt", .text = "first prompt"},
+        {.compression = PNG_TEXT_COMPRESSION_zTXt, .key = "workflow", .text = "first workflow"},
+    };
+    png_text after[2] = {
+        {.compression = PNG_ITXT_COMPRESSION_NONE, .key = "prompt", .text = "last prompt"},
+        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "workflow", .text = "last workflow"},
+    };
+    craft_png_spec s = {.width = 1, .height = 1, .bit_depth = 8, .color_type = PNG_COLOR_TYPE_RGB, .pixels = px,
+                        .texts_before = before, .num_before = 2, .texts_after = after, .num_after = 2};
+    const char *path = tmp_path("dup_texts.png");
+    CHECK(craft_png(path, &s) == 0);
+    fg_text_list list;
+    if (!CHECK_OK(fg_png_read_text_file(path, &list))) return;
+    CHECK(list.count == 4, "%zu entries", list.count);
+    const fg_text_entry *p = fg_text_list_find(&list, "prompt"), *w = fg_text_list_find(&list, "workflow");
+    CHECK(p && strcmp(p->value, "last prompt") == 0, "prompt: %s", p ? p->value : "(none)");
+    CHECK(w && strcmp(w->value, "last workflow") == 0, "workflow: %s", w ? w->value : "(none)");
+    fg_text_list_free(&list);
+}
 
 static void test_png_text_kinds(void) {
     const uint8_t px[3] = {1, 2, 3};
@@ -648,6 +702,7 @@ int main(void) {
     RUN_TEST(test_png_gray_and_16bit);
     RUN_TEST(test_png_interlaced);
     RUN_TEST(test_png_text_kinds);
+    RUN_TEST(test_png_duplicate_text_keys);
     RUN_TEST(test_jpeg_round_trip);
     RUN_TEST(test_jpeg_cmyk);
     RUN_TEST(test_exif_parser);
@@ -660,5 +715,8 @@ int main(void) {
     RUN_TEST(test_resize_hand_cases);
     RUN_TEST(test_resize_identity);
     RUN_TEST(test_resize_errors);
+    RUN_TEST(test_bislerp_golden);
+    RUN_TEST(test_bislerp_hand_cases);
+    RUN_TEST(test_bislerp_errors);
     return test_summary();
 }

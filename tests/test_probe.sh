@@ -25,7 +25,7 @@ expect_failure() { # NAME EXIT NEEDLE ARGS...
 }
 
 # --- the real thing -------------------------------------------------------------------------
-"$fg" probe rng --golden "$golden" --out "$tmp/rng.safetensors" >"$tmp/log" 2>&1
+"$fg" --noise-compat avx2 probe rng --golden "$golden" --out "$tmp/rng.safetensors" >"$tmp/log" 2>&1
 rc=$?
 [ $rc = 0 ] || sed 's/^/    /' "$tmp/log"
 check "probe rng on the golden file exits 0" $rc
@@ -34,10 +34,35 @@ rc=$?
 grep -E '^(  probe|FAIL|  tests)' "$tmp/cmp.log" | sed 's/^/  /'
 check "probe rng output equals golden bit for bit" $rc
 
-"$fg" probe rng --golden "$golden" --out "$tmp/rng2.safetensors" --model /nonexistent.safetensors \
+"$fg" --noise-compat avx2 probe rng --golden "$golden" --out "$tmp/rng2.safetensors" --model /nonexistent.safetensors \
     >/dev/null 2>&1 &&
     cmp -s "$tmp/rng.safetensors" "$tmp/rng2.safetensors"
 check "--model is accepted and unused by rng" $?
+
+# --- the other torch kernel: --noise-compat default / FLUXGRAPH_NOISE_COMPAT --------------------
+default_golden=tests/fixtures/golden/rng_default.safetensors
+"$fg" --noise-compat default probe rng --golden "$default_golden" --out "$tmp/rngd.safetensors" >"$tmp/log" 2>&1 &&
+    "$build/tests/test_rng" --compare-probe "$tmp/rngd.safetensors" --golden golden/rng_default.safetensors \
+        >"$tmp/cmp.log" 2>&1
+rc=$?
+[ $rc = 0 ] || grep -E 'FAIL|error' "$tmp/log" "$tmp/cmp.log" | head -5 | sed 's/^/    /'
+check "--noise-compat default reproduces torch's generic kernel bit for bit" $rc
+FLUXGRAPH_NOISE_COMPAT=default "$fg" probe rng --golden "$default_golden" --out "$tmp/rngd2.safetensors" \
+    >/dev/null 2>&1 && cmp -s "$tmp/rngd.safetensors" "$tmp/rngd2.safetensors"
+check "FLUXGRAPH_NOISE_COMPAT=default does the same" $?
+FLUXGRAPH_NOISE_COMPAT=default "$fg" --noise-compat avx2 probe rng --golden "$default_golden" \
+    --out "$tmp/rngd3.safetensors" >/dev/null 2>&1 && ! cmp -s "$tmp/rngd.safetensors" "$tmp/rngd3.safetensors"
+check "--noise-compat wins over FLUXGRAPH_NOISE_COMPAT (and the kernels differ)" $?
+"$fg" --noise-compat avx512 version >"$tmp/log" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q "must be auto, avx2 or default, not 'avx512'" "$tmp/log"
+check "--noise-compat with an unknown kernel: exit 2 and a message" $?
+FLUXGRAPH_NOISE_COMPAT=neon "$fg" version >"$tmp/log" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q "FLUXGRAPH_NOISE_COMPAT) must be auto, avx2 or default, not 'neon'" "$tmp/log"
+check "FLUXGRAPH_NOISE_COMPAT with an unknown kernel: exit 2 and a message" $?
+"$fg" --noise-compat auto version | grep -q "^noise: torch's .* randn kernel"
+check "version reports the noise kernel" $?
 
 # --- bad requests -----------------------------------------------------------------------------
 expect_failure "unknown component" 1 "unknown component 'nosuch'" \

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `fluxgraph probe tokenize`: reproduces every tensor of the golden tokenizer file exactly
-# (checked by test_tokenizers --compare-probe), and malformed golden files fail cleanly: exit 1,
-# a message naming what is wrong, no output file.
+# (checked by test_tokenizers --compare-probe; the file agrees with transformers 4.x, so it runs
+# with --tokenizer-compat transformers4, see tests/fixtures/README.md), and malformed golden
+# files fail cleanly: exit 1, a message naming what is wrong, no output file. The real-library
+# fixtures of both modes: tests/test_tokenizer_compat.sh.
 # Usage: tests/test_probe_tokenize.sh [BUILD_DIR]    (run from the repository root)
 set -u
 build=${1:-build}
@@ -22,7 +24,7 @@ expect_failure() { # NAME NEEDLE GOLDEN
 }
 
 # --- the real thing -------------------------------------------------------------------------
-"$fg" probe tokenize --golden "$golden" --out "$tmp/tok.safetensors" >"$tmp/log" 2>&1
+"$fg" --tokenizer-compat transformers4 probe tokenize --golden "$golden" --out "$tmp/tok.safetensors" >"$tmp/log" 2>&1
 rc=$?
 [ $rc = 0 ] || sed 's/^/    /' "$tmp/log"
 check "probe tokenize on the golden file exits 0" $rc

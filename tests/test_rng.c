@@ -2,7 +2,9 @@
  * rng.safetensors) and against properties derived from the algorithm (spec comfyui.md 5.2).
  *
  *   test_rng                          all tests
- *   test_rng --compare-probe OUT      checks a `fluxgraph probe rng` output file against golden */
+ *   test_rng --compare-probe OUT [--golden FIXTURE]
+ *                                     checks a `fluxgraph probe rng` output file against golden
+ *                                     (FIXTURE relative to tests/fixtures) */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -42,21 +44,28 @@ static bool extract_seed(const char *meta, uint64_t *seed) {
     return ok;
 }
 
-static bool load_golden(void) {
-    if (!CHECK_OK(fg_safetensors_open(test_fixture("golden/rng.safetensors"), &golden))) return false;
-    for (size_t i = 0; i < fg_safetensors_count(golden) && case_count < MAX_CASES; i++) {
-        const fg_st_entry *e = fg_safetensors_entry(golden, i);
+/* Every tensor of a fixture file as a case (seed from its metadata); st stays open. */
+static bool load_cases(const char *fixture, fg_safetensors **st, golden_case *out, size_t *count) {
+    *count = 0;
+    if (!CHECK_OK(fg_safetensors_open(test_fixture(fixture), st))) return false;
+    for (size_t i = 0; i < fg_safetensors_count(*st) && *count < MAX_CASES; i++) {
+        const fg_st_entry *e = fg_safetensors_entry(*st, i);
         fg_tensor t;
-        if (!CHECK_OK(fg_safetensors_entry_tensor(golden, e, &t))) return false;
-        golden_case *c = &cases[case_count++];
+        if (!CHECK_OK(fg_safetensors_entry_tensor(*st, e, &t))) return false;
+        golden_case *c = &out[(*count)++];
         c->name = e->name;
         c->values = t.data;
         c->n = fg_tensor_numel(&t);
-        CHECK(e->dtype == FG_F32, "%s", e->name);
-        CHECK(extract_seed(fg_safetensors_metadata(golden, e->name), &c->seed), "seed of %s", e->name);
+        CHECK(e->dtype == FG_F32, "%s: %s", fixture, e->name);
+        CHECK(extract_seed(fg_safetensors_metadata(*st, e->name), &c->seed), "%s: seed of %s", fixture, e->name);
     }
     return !test_current_failed();
 }
+
+/* The AVX2 golden (torch 1.13.1 on x86), or with --golden another file of the same shape. */
+static const char *golden_fixture = "golden/rng.safetensors";
+
+static bool load_golden(void) { return load_cases(golden_fixture, &golden, cases, &case_count); }
 
 static const golden_case *find_case(const char *name) {
     for (size_t i = 0; i < case_count; i++)
@@ -120,7 +129,7 @@ static void test_seed_uses_low_32_bits(void) {
 /* ---- golden values ----------------------------------------------------------------------- */
 
 static void test_golden_has_every_case(void) {
-    if (!load_golden()) return;
+    if (!load_golden() || strcmp(golden_fixture, "golden/rng.safetensors") != 0) return;
     int64_t vectorised = 0;
     for (size_t i = 0; i < case_count; i++) vectorised += cases[i].n >= 16 ? cases[i].n : 0;
     CHECK(case_count == 32, "%zu tensors", case_count);
@@ -166,7 +175,7 @@ static void test_golden_scalar_variant_close(void) {
             CHECK(false, "out of memory");
             return;
         }
-        randn_seeded(c->seed, got, c->n, FG_RANDN_SCALAR);
+        randn_seeded(c->seed, got, c->n, FG_RANDN_DEFAULT);
         double max_diff = 0;
         for (int64_t k = 0; k < c->n; k++) max_diff = fmax(max_diff, fabs((double)got[k] - c->values[k]));
         int64_t same = count_bit_equal(got, c->values, c->n);
@@ -177,6 +186,69 @@ static void test_golden_scalar_variant_close(void) {
         if (c->n < 16) CHECK(same == c->n, "%s: small path must be exact in both variants", c->name);
         free(got);
     }
+}
+
+/* torch's generic kernel, recorded by tools/rng_variants/ from torch itself: on x86-64 with
+ * ATEN_CPU_CAPABILITY=default, and on aarch64 (qemu-user). Bit-exact, and each fixture must
+ * tell the two variants apart (else it could not catch a wrong choice). */
+static void check_default_variant_fixture(const char *fixture) {
+    fg_safetensors *st = NULL;
+    static golden_case var_cases[MAX_CASES];
+    size_t n_cases = 0;
+    if (!load_cases(fixture, &st, var_cases, &n_cases)) {
+        fg_safetensors_close(st);
+        return;
+    }
+    int64_t total = 0, exact = 0, unlike_avx2 = 0;
+    for (size_t i = 0; i < n_cases; i++) {
+        const golden_case *c = &var_cases[i];
+        float *got = malloc((size_t)c->n * sizeof *got), *avx2 = malloc((size_t)c->n * sizeof *avx2);
+        CHECK(got && avx2, "out of memory");
+        if (got && avx2) {
+            randn_seeded(c->seed, got, c->n, FG_RANDN_DEFAULT);
+            randn_seeded(c->seed, avx2, c->n, FG_RANDN_AVX2);
+            int64_t same = count_bit_equal(got, c->values, c->n);
+            CHECK(same == c->n, "%s %s: %lld of %lld values differ", fixture, c->name, (long long)(c->n - same),
+                  (long long)c->n);
+            total += c->n;
+            exact += same;
+            unlike_avx2 += c->n - count_bit_equal(avx2, c->values, c->n);
+        }
+        free(got);
+        free(avx2);
+    }
+    printf("  default %s: %lld of %lld exact; %lld differ from the avx2 kernel\n", fixture, (long long)exact,
+           (long long)total, (long long)unlike_avx2);
+    CHECK(n_cases >= 30 && total > 60000, "%s: %zu cases, %lld values", fixture, n_cases, (long long)total);
+    CHECK(unlike_avx2 > 1000, "%s does not tell the kernels apart", fixture);
+    fg_safetensors_close(st);
+}
+
+static void test_default_variant_x86_fixture(void) { check_default_variant_fixture("golden/rng_default.safetensors"); }
+
+/* The same seeds drawn by torch 2.15 for aarch64 under qemu-user (SVE128, like the DGX Spark's
+ * cores; DEFAULT, SVE256 and 512-bit SVE gave identical files): what auto picks there. */
+static void test_default_variant_aarch64_fixture(void) {
+    check_default_variant_fixture("golden/rng_aarch64.safetensors");
+}
+
+/* What auto picks: torch's AVX2 kernel needs AVX2 and FMA on x86-64; aarch64 has no such kernel. */
+static void test_native_variant(void) {
+    fg_randn_variant v = FG_RANDN_AVX2;
+    CHECK(fg_randn_variant_parse("auto", &v) && v == fg_randn_native_variant());
+    CHECK(fg_randn_variant_parse("avx2", &v) && v == FG_RANDN_AVX2);
+    CHECK(fg_randn_variant_parse("default", &v) && v == FG_RANDN_DEFAULT);
+    CHECK(!fg_randn_variant_parse("AVX2", &v) && !fg_randn_variant_parse("", &v) && !fg_randn_variant_parse(NULL, &v));
+    CHECK(strcmp(fg_randn_variant_name(FG_RANDN_DEFAULT), "default") == 0);
+    CHECK(strcmp(fg_randn_variant_name(FG_RANDN_AVX2), "avx2") == 0);
+#if defined(__aarch64__)
+    CHECK(fg_randn_native_variant() == FG_RANDN_DEFAULT);
+#elif defined(__x86_64__)
+    __builtin_cpu_init();
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    CHECK(fg_randn_native_variant() == (avx2 ? FG_RANDN_AVX2 : FG_RANDN_DEFAULT));
+#endif
+    printf("  native variant here: %s\n", fg_randn_variant_name(fg_randn_native_variant()));
 }
 
 /* ---- properties of the algorithm --------------------------------------------------------- */
@@ -234,7 +306,7 @@ static void test_manual_seed_clears_cached_normal(void) {
 
 /* n % 16 != 0: all n uniforms, the full blocks, then 16 fresh draws over the last 16. */
 static void test_tail_redraws_last_sixteen(void) {
-    for (fg_randn_variant v = FG_RANDN_AVX2; v <= FG_RANDN_SCALAR; v++) {
+    for (fg_randn_variant v = FG_RANDN_AVX2; v <= FG_RANDN_DEFAULT; v++) {
         float got[17], head[16], tail[16];
         randn_seeded(3, got, 17, v);
         randn_seeded(3, head, 16, v);
@@ -290,8 +362,11 @@ static void test_probe_output_matches_golden(void) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--compare-probe") == 0) probe_out_path = argv[2];
-    else if (argc != 1) {
-        fprintf(stderr, "usage: %s [--compare-probe FILE]\n", argv[0]);
+    else if (argc == 5 && strcmp(argv[1], "--compare-probe") == 0 && strcmp(argv[3], "--golden") == 0) {
+        probe_out_path = argv[2];
+        golden_fixture = argv[4];
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: %s [--compare-probe FILE [--golden FIXTURE]]\n", argv[0]);
         return 2;
     }
     RUN_TEST(test_golden_has_every_case); /* loads the golden file first */
@@ -303,6 +378,9 @@ int main(int argc, char **argv) {
         RUN_TEST(test_seed_uses_low_32_bits);
         RUN_TEST(test_golden_avx2_bit_exact);
         RUN_TEST(test_golden_scalar_variant_close);
+        RUN_TEST(test_default_variant_x86_fixture);
+        RUN_TEST(test_default_variant_aarch64_fixture);
+        RUN_TEST(test_native_variant);
         RUN_TEST(test_small_randn_continues_cached_normal);
         RUN_TEST(test_manual_seed_clears_cached_normal);
         RUN_TEST(test_tail_redraws_last_sixteen);

@@ -121,7 +121,7 @@ static void test_charsmap(void) {
     fg_blob b = fg_vocab_t5_spiece_model();
     if (!CHECK_OK(fg_sp_read_proto(b.data, b.size, &m))) return;
     CHECK(m.charsmap_size == 237539, "%zu", m.charsmap_size);
-    fg_sp_normalizer nz = {.add_dummy_prefix = true, .remove_extra_whitespaces = true, .escape_whitespaces = true};
+    fg_sp_normalizer nz;
     if (CHECK_OK(fg_sp_normalizer_init(&nz, m.charsmap, m.charsmap_size))) {
         static const char *const cases[][2] = {
             {"\xEF\xBC\xA1", "A"},          {"\xE3\x80\x80", " "}, {"\xC2\xA0", " "},
@@ -131,16 +131,29 @@ static void test_charsmap(void) {
        {"\xFF", "\xEF\xBF\xBD"},   {"\xEF\xBF\xBD", " "},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            const char *rep;
-            size_t rep_len, in_len = strlen(cases[i][0]);
-            size_t used = fg_sp_normalize_prefix(&nz, (const unsigned char *)cases[i][0], in_len, &rep, &rep_len);
-            CHECK(used == in_len && rep_len == strlen(cases[i][1]) && memcmp(rep, cases[i][1], rep_len) == 0,
-                  "case %zu: used %zu, got '%.*s'", i, used, (int)rep_len, rep);
+            fg_sp_buf buf = {0};
+            size_t in_len = strlen(cases[i][0]);
+            if (CHECK_OK(fg_sp_charsmap_apply(&nz, cases[i][0], in_len, &buf)))
+                CHECK(buf.len == strlen(cases[i][1]) && memcmp(buf.data, cases[i][1], buf.len) == 0,
+                      "case %zu: got '%.*s'", i, (int)buf.len, buf.data ? buf.data : "");
+            free(buf.data);
         }
-        fg_sp_buf buf = {0};
-        if (CHECK_OK(fg_sp_normalize(&nz, "  a\t\tb  c ", 10, true, &buf)))
-            CHECK(buf.len == 12 && memcmp(buf.data, "\xE2\x96\x81" "a\xE2\x96\x81" "b\xE2\x96\x81" "c", 12) == 0);
-        free(buf.data);
+        /* Per grapheme cluster (tokenizers' rule): a cluster under 6 bytes with a key as prefix
+         * becomes the shortest key's mapping, the rest of the cluster dropped; a longer cluster
+         * is mapped character by character. */
+        static const char *const clusters[][2] = {
+            {"a\xCC\x88\xCC\x81", "\xC3\xA4"},                       /* a + U+0308 + U+0301 -> ä */
+            {"e\xCC\x81\xCC\x81", "\xC3\xA9"},                       /* é, second acute dropped */
+            {"x\xCC\x80\xCC\x81\xCC\x82", "x\xCC\x80\xCC\x81\xCC\x82"}, /* 7 bytes, no keys: kept */
+            {"\xEF\xBC\xA1\xEF\xBC\xA2", "AB"},
+        };
+        for (size_t i = 0; i < sizeof clusters / sizeof clusters[0]; i++) {
+            fg_sp_buf buf = {0};
+            if (CHECK_OK(fg_sp_charsmap_apply(&nz, clusters[i][0], strlen(clusters[i][0]), &buf)))
+                CHECK(buf.len == strlen(clusters[i][1]) && memcmp(buf.data, clusters[i][1], buf.len) == 0,
+                      "cluster %zu: got '%.*s'", i, (int)buf.len, buf.data ? buf.data : "");
+            free(buf.data);
+        }
         fg_sp_normalizer_free(&nz);
     }
     fg_sp_model_free(&m);

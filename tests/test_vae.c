@@ -259,6 +259,44 @@ static void test_non_square_matches_reference(void) {
     fg_weights_close(w);
 }
 
+/* The decode memory bound: at least the peak the CPU backend really allocates (its counted
+ * blocks, scratch excluded), within a factor of the peak (else it refuses runs that fit), and
+ * the check fails first, naming the size and the GiB needed. */
+static void test_decode_memory_bound(void) {
+    fg_vae *m = NULL;
+    if (!CHECK_OK(load_vae(tiny_path, NULL, &m))) return;
+    const int64_t sizes[][3] = {{1, 8, 8}, {2, 12, 20}, {1, 32, 32}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const int64_t b = sizes[i][0], h = sizes[i][1], w = sizes[i][2];
+        fg_tensor z = host(FG_F32, FG_SHAPE(b, 16, h, w));
+        fg_memory_stats before = {0}, after = {0};
+        CHECK_OK(fg_device_memory_stats(FG_DEVICE_CPU, &before));
+        fg_device_reset_peak(FG_DEVICE_CPU);
+        fg_tensor out = decode(m, &z);
+        CHECK_OK(fg_device_memory_stats(FG_DEVICE_CPU, &after));
+        const size_t measured = after.peak - before.in_use;
+        const size_t bound = fg_vae_decode_activation_bytes(m, b, h, w) - ((size_t)64 << 20);
+        printf("  %lldx%lldx%lld: peak %zu bytes, bound %zu\n", (long long)b, (long long)h, (long long)w, measured,
+               bound);
+        CHECK(bound >= measured && bound <= 4 * measured, "bound %zu for a peak of %zu", bound, measured);
+        fg_tensor_free(&z), fg_tensor_free(&out);
+    }
+    const size_t need = fg_vae_decode_activation_bytes(m, 1, 128, 128);
+    CHECK_OK(fg_vae_check_decode_memory(m, 1, 128, 128, need));
+    CHECK_ERR(fg_vae_check_decode_memory(m, 1, 128, 128, need - 1), "a 1024x1024 batch 1 needs");
+    CHECK_ERR(fg_vae_check_decode_memory(m, 3, 64, 32, 0), "a 256x512 batch 3 needs");
+    CHECK_ERR(fg_vae_check_decode_memory(m, 0, 64, 32, 0), "bad sizes");
+    /* A 16384x16384 batch of 4096 cannot fit anywhere: fg_vae_decode refuses before any work. */
+    fg_tensor big_z = {.device = FG_DEVICE_CPU, .dtype = FG_F32, .ndim = 4, .shape = {4096, 16, 2048, 2048}};
+    fg_tensor small = host(FG_F32, FG_SHAPE(1, 16, 2, 2)), out = host(FG_F32, FG_SHAPE(1, 3, 16, 16));
+    big_z.data = small.data; /* never read: the check comes first */
+    fg_tensor big_out = out;
+    big_out.shape[0] = 4096, big_out.shape[2] = 16384, big_out.shape[3] = 16384;
+    CHECK_ERR(fg_vae_decode(m, &big_z, &big_out), "VAE decode: a 16384x16384 batch 4096 needs");
+    fg_tensor_free(&small), fg_tensor_free(&out);
+    fg_vae_free(m);
+}
+
 static void test_bad_arguments(void) {
     fg_vae *m = NULL;
     if (!CHECK_OK(load_vae(tiny_path, NULL, &m))) return;
@@ -518,6 +556,7 @@ int main(int argc, char **argv) {
         RUN_TEST(test_non_square_matches_reference);
         RUN_TEST(test_other_config_matches_reference);
         RUN_TEST(test_bad_arguments);
+        RUN_TEST(test_decode_memory_bound);
         RUN_TEST(test_prefixed_checkpoint_identical);
         RUN_TEST(test_half_precision_copies);
         RUN_TEST(test_missing_or_misshaped_tensor_named);

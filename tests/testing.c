@@ -83,6 +83,12 @@ static void remove_tmpdir(void) {
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir_path);
 }
 
+double test_time_limit(double seconds) {
+    const char *s = getenv("FG_TEST_TIME_SCALE");
+    double scale = s ? strtod(s, NULL) : 1.0;
+    return seconds * (scale > 0 ? scale : 1.0);
+}
+
 const char *test_tmpdir(void) {
     if (tmpdir_path[0]) return tmpdir_path;
     const char *base = getenv("TMPDIR");

@@ -42,6 +42,9 @@ const char *test_fixture(const char *rel);
 /* Where the tests of the GPU's numerics (BF16 uploads, BF16 activations) place their models:
  * FG_TEST_DEVICE=cuda runs them on the GPU (`make test-gpu`); the CPU otherwise. */
 fg_device test_device(void);
+/* A wall-clock limit for a speed check: SECONDS times FG_TEST_TIME_SCALE (a positive number,
+ * default 1), which `make test-aarch64` raises because qemu-user emulates the CPU. */
+double test_time_limit(double seconds);
 /* A fresh private directory under $TMPDIR for the calling test program (created once). */
 const char *test_tmpdir(void);
 /* test_tmpdir()/name; the last four results stay valid (rotating buffers). */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "text_encoders/clip_pretokenize.h"
 #include "text_encoders/vocab_data.h"
 
 /* The reference reads exactly this many merge lines after the header (49152 - 256 - 2). */
@@ -96,6 +97,7 @@ struct fg_clip_tokenizer {
     size_t merge_cap;
     int32_t byte_id[256];   /* byte symbol */
     int32_t byte_end_id[256]; /* byte symbol + "</w>" */
+    fg_tokenizer_compat compat;
     pthread_mutex_t cache_lock;
     str_map cache;
     int32_t *cache_ids;
@@ -213,6 +215,7 @@ fg_error *fg_clip_tokenizer_load(const char *vocab_json, size_t vocab_len, const
     fg_clip_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP tokenizer");
     pthread_mutex_init(&t->cache_lock, NULL);
+    t->compat = fg_tokenizer_compat_default();
     fg_error *err = load_vocab(t, vocab_json, vocab_len);
     if (!err) err = load_merges(t, merges_txt, merges_len);
     for (int b = 0; !err && b < 256; b++) {
@@ -346,8 +349,13 @@ oom:
 /* Words up to this length go through the cache (longer ones are rare and would bloat it). */
 enum { CACHE_WORD_MAX = 64 };
 
+/* transformers 4.x seeds its BPE cache with the two special tokens, so a pre-token spelling one
+ * (its regex lets "<|endoftext|>" through, e.g. from a lower-cased "<|ENDOFTEXT|>") is that
+ * token; 5.x has no such cache and never sees these as one pre-token. */
 static fg_error *encode_word(fg_clip_tokenizer *t, const char *word, size_t n, int32_t *out, size_t *out_n) {
-    if ((n == 15 && memcmp(word, "<|startoftext|>", 15) == 0) || (n == 13 && memcmp(word, "<|endoftext|>", 13) == 0)) {
+    bool special = (n == 15 && memcmp(word, "<|startoftext|>", 15) == 0) ||
+                   (n == 13 && memcmp(word, "<|endoftext|>", 13) == 0);
+    if (special && t->compat == FG_TOKENIZER_TRANSFORMERS4) {
         out[(*out_n)++] = fg_clip_token_id(t, word, n);
         return NULL;
     }
@@ -389,241 +397,51 @@ static fg_error *encode_word(fg_clip_tokenizer *t, const char *word, size_t n, i
     return NULL;
 }
 
-/* ---- normalisation --------------------------------------------------------------------- */
+/* ---- encoding --------------------------------------------------------------------------- */
 
-size_t fg_utf8_first_invalid(const char *text, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (n <= 0 || cp < 0) return i;
-        i += (size_t)n;
+void fg_clip_tokenizer_set_compat(fg_clip_tokenizer *tok, fg_tokenizer_compat mode) {
+    if (tok) tok->compat = mode;
+}
+
+fg_tokenizer_compat fg_clip_tokenizer_compat(const fg_clip_tokenizer *tok) {
+    return tok ? tok->compat : fg_tokenizer_compat_default();
+}
+
+typedef struct id_sink {
+    fg_clip_tokenizer *tok;
+    int32_t *ids;
+    size_t n, cap;
+} id_sink;
+
+/* Every id comes from at least one UTF-8 byte of a pre-token (or is a special token). */
+static fg_error *sink_word(void *ctx, const char *word, size_t len, int32_t special_id) {
+    id_sink *s = ctx;
+    size_t need = s->n + (special_id >= 0 ? 1 : len);
+    if (need > s->cap) {
+        size_t cap = s->cap ? s->cap : 64;
+        while (cap < need) cap *= 2;
+        int32_t *ids = realloc(s->ids, cap * sizeof *ids);
+        if (!ids) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%zu token ids", cap);
+        s->ids = ids, s->cap = cap;
     }
-    return len;
-}
-
-typedef struct cp_buf { int32_t *v; size_t n, cap; } cp_buf;
-
-static bool cp_push(cp_buf *b, int32_t cp) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        int32_t *v = realloc(b->v, cap * sizeof *v);
-        if (!v) return false;
-        b->v = v, b->cap = cap;
+    if (special_id >= 0) {
+        s->ids[s->n++] = special_id;
+        return NULL;
     }
-    b->v[b->n++] = cp;
-    return true;
-}
-
-static bool is_cjk(int32_t c) {
-    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
-}
-
-static bool is_category_c(int32_t c) {
-    utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CS ||
-           k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CN;
-}
-
-/* Steps 2-3: BasicTokenizer._clean_text and _tokenize_chinese_chars. */
-static fg_error *clean_text(const char *text, size_t len, cp_buf *out) {
-    size_t i = 0;
-    while (i < len) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
-        if (n <= 0 || c < 0)
-            return fg_errorf(FG_ERR_INVALID_ARGUMENT, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", i,
-                             (unsigned char)text[i]);
-        i += (size_t)n;
-        bool ws = c == ' ' || c == '\t' || c == '\n' || c == '\r' || utf8proc_category(c) == UTF8PROC_CATEGORY_ZS;
-        if (c == 0 || c == 0xFFFD || (!ws && is_category_c(c))) continue;
-        bool ok = ws ? cp_push(out, ' ')
-                     : is_cjk(c) ? cp_push(out, ' ') && cp_push(out, c) && cp_push(out, ' ') : cp_push(out, c);
-        if (!ok) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "normalising %zu bytes", len);
-    }
-    return NULL;
-}
-
-/* What str.split() separates on, among the characters clean_text leaves. */
-static bool is_split_space(int32_t c) {
-    utf8proc_category_t k = utf8proc_category(c);
-    return c == ' ' || k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
-}
-
-static bool is_cased(int32_t c) {
-    utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT ||
-           utf8proc_tolower(c) != c || utf8proc_toupper(c) != c;
-}
-
-static bool is_case_ignorable(int32_t c) {
-    utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
-           k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK || c == '\'' || c == '.' || c == ':' ||
-           c == 0xB7 || c == 0x2018 || c == 0x2019 || c == 0x2024 || c == 0x2027;
-}
-
-/* Python's Final_Sigma: a capital sigma preceded by a cased letter (skipping case-ignorables)
- * and not followed by one lower-cases to final sigma. w[0..n) is one whitespace-split word. */
-static bool final_sigma(const int32_t *w, size_t n, size_t i) {
-    size_t j = i;
-    while (j > 0 && is_case_ignorable(w[j - 1])) j--;
-    if (j == 0 || !is_cased(w[j - 1])) return false;
-    j = i + 1;
-    while (j < n && is_case_ignorable(w[j])) j++;
-    return j == n || !is_cased(w[j]);
-}
-
-static bool lower_word(const int32_t *w, size_t n, cp_buf *out) {
-    for (size_t i = 0; i < n; i++) {
-        int32_t c = w[i];
-        bool ok;
-        if (c == 0x130) ok = cp_push(out, 'i') && cp_push(out, 0x307); /* SpecialCasing: İ -> i̇ */
-        else if (c == 0x3A3) ok = cp_push(out, final_sigma(w, n, i) ? 0x3C2 : 0x3C3);
-        else ok = cp_push(out, utf8proc_tolower(c));
-        if (!ok) return false;
-    }
-    return true;
-}
-
-/* Step 5 (after NFC): split on whitespace, lower-case each word, join with one space. */
-static fg_error *split_lower_join(const cp_buf *cps, cp_buf *out) {
-    size_t i = 0, len = cps->n;
-    bool first = true;
-    while (i < len) {
-        while (i < len && is_split_space(cps->v[i])) i++;
-        size_t s = i;
-        while (i < len && !is_split_space(cps->v[i])) i++;
-        if (i == s) break;
-        if ((!first && !cp_push(out, ' ')) || !lower_word(cps->v + s, i - s, out))
-            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "lower-casing");
-        first = false;
-    }
-    return NULL;
-}
-
-static fg_error *encode_utf8(const cp_buf *cps, char **out, size_t *out_len);
-
-/* Code points after the whole clean-up; out->v may be NULL when empty. */
-static fg_error *normalize_cps(const char *text, size_t len, cp_buf *out) {
-    cp_buf raw = {0}, composed = {0};
-    char *utf8 = NULL;
-    utf8proc_uint8_t *nfc = NULL;
-    size_t utf8_len = 0;
-    fg_error *err = clean_text(text, len, &raw);
-    if (!err && raw.n) err = encode_utf8(&raw, &utf8, &utf8_len);
-    if (!err && raw.n) {
-        utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)utf8, (utf8proc_ssize_t)utf8_len, &nfc,
-                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-        if (n < 0) err = fg_errorf(FG_ERR_FORMAT, "NFC: %s", utf8proc_errmsg(n));
-        for (utf8proc_ssize_t i = 0; !err && i < n;) {
-            utf8proc_int32_t c;
-            i += utf8proc_iterate(nfc + i, n - i, &c);
-            if (!cp_push(&composed, c)) err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "NFC");
-        }
-        if (!err) err = split_lower_join(&composed, out);
-    }
-    free(raw.v);
-    free(composed.v);
-    free(utf8);
-    free(nfc);
-    return err;
-}
-
-static fg_error *encode_utf8(const cp_buf *cps, char **out, size_t *out_len) {
-    char *s = malloc(cps->n * 4 + 1);
-    if (!s) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "normalised text");
-    size_t k = 0;
-    for (size_t i = 0; i < cps->n; i++) k += (size_t)utf8proc_encode_char(cps->v[i], (utf8proc_uint8_t *)s + k);
-    s[k] = 0;
-    *out = s;
-    *out_len = k;
-    return NULL;
-}
-
-fg_error *fg_clip_normalize(const char *text, size_t len, char **out, size_t *out_len) {
-    FG_CHECK_ARG((text || !len) && out && out_len, "fg_clip_normalize: NULL argument");
-    cp_buf cps = {0};
-    fg_error *err = normalize_cps(text, len, &cps);
-    if (!err) err = encode_utf8(&cps, out, out_len);
-    free(cps.v);
-    return err;
-}
-
-/* ---- pre-tokenizer --------------------------------------------------------------------- */
-
-static bool is_letter(int32_t c) {
-    utf8proc_category_t k = utf8proc_category(c);
-    return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
-}
-
-static bool is_number(int32_t c) {
-    utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
-}
-
-static bool starts_with(const int32_t *v, size_t n, const char *lit) {
-    size_t m = strlen(lit);
-    if (m > n) return false;
-    for (size_t i = 0; i < m; i++)
-        if (v[i] != (unsigned char)lit[i]) return false;
-    return true;
-}
-
-/* Length of the contraction at v (after the apostrophe check), 0 if none. The pattern is
- * case-insensitive; on lower-cased text only the long s (U+017F, folds to s) adds a case. */
-static size_t contraction_len(const int32_t *v, size_t n) {
-    if (n < 2 || v[0] != '\'') return 0;
-    if (v[1] == 's' || v[1] == 0x17F || v[1] == 't' || v[1] == 'm' || v[1] == 'd') return 2;
-    if (starts_with(v, n, "'re") || starts_with(v, n, "'ve") || starts_with(v, n, "'ll")) return 3;
-    return 0;
-}
-
-/* Length of the pre-token starting at v[0] (never whitespace), following the alternatives of
- * <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+ */
-static size_t pretoken_len(const int32_t *v, size_t n) {
-    if (starts_with(v, n, "<|startoftext|>")) return 15;
-    if (starts_with(v, n, "<|endoftext|>")) return 13;
-    size_t k = contraction_len(v, n);
-    if (k) return k;
-    if (is_letter(v[0])) {
-        while (k < n && is_letter(v[k])) k++;
-        return k;
-    }
-    if (is_number(v[0])) return 1;
-    while (k < n && v[k] != ' ' && !is_letter(v[k]) && !is_number(v[k])) k++;
-    return k;
+    return encode_word(s->tok, word, len, s->ids, &s->n);
 }
 
 fg_error *fg_clip_tokenize(fg_clip_tokenizer *tok, const char *text, size_t len, int32_t **ids, size_t *count) {
     FG_CHECK_ARG(tok && (text || !len) && ids && count, "fg_clip_tokenize: NULL argument");
     *ids = NULL;
     *count = 0;
-    cp_buf cps = {0};
-    char *word = NULL;
-    int32_t *out = NULL;
-    fg_error *err = normalize_cps(text, len, &cps);
-    /* Every id comes from at least one UTF-8 byte of the normalised text. */
-    if (!err && cps.n && (!(out = malloc(cps.n * 4 * sizeof *out)) || !(word = malloc(cps.n * 4 + 1))))
-        err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "tokenizing %zu bytes", len);
-    size_t n_out = 0;
-    for (size_t i = 0; !err && i < cps.n;) {
-        if (cps.v[i] == ' ') { i++; continue; }
-        size_t k = pretoken_len(cps.v + i, cps.n - i), wlen = 0;
-        for (size_t j = 0; j < k; j++) wlen += (size_t)utf8proc_encode_char(cps.v[i + j], (utf8proc_uint8_t *)word + wlen);
-        err = encode_word(tok, word, wlen, out, &n_out);
-        i += k;
-    }
-    free(cps.v);
-    free(word);
-    if (err) {
-        free(out);
+    id_sink sink = {.tok = tok};
+    fg_error *err = fg_clip_pretokenize(tok->compat, text, len, sink_word, &sink);
+    if (err || !sink.n) {
+        free(sink.ids);
         return err;
     }
-    if (!n_out) free(out), out = NULL;
-    *ids = out;
-    *count = n_out;
+    *ids = sink.ids;
+    *count = sink.n;
     return NULL;
 }

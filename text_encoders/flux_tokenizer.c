@@ -78,29 +78,13 @@ typedef struct stream {
     int32_t start, end, pad;
 } stream;
 
-static fg_error *single_id(int32_t id, int32_t **ids, size_t *count) {
-    *ids = malloc(sizeof **ids);
-    if (!*ids) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "token");
-    **ids = id;
-    *count = 1;
-    return NULL;
-}
-
+/* Upstream ComfyUI hands every piece to the tokenizer: there is no "piece + </w> is a
+ * vocabulary key" or EOS-string shortcut (the tokenizers cut special tokens out themselves). */
 static fg_error *encode_clip_word(const stream *s, const char *word, size_t len, int32_t **ids, size_t *count) {
-    if (len == 13 && memcmp(word, "<|endoftext|>", 13) == 0) return single_id(FG_CLIP_EOS_ID, ids, count);
-    char *exact = malloc(len + 5);
-    if (!exact) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "word of %zu bytes", len);
-    memcpy(exact, word, len);
-    memcpy(exact + len, "</w>", 5);
-    int32_t id = fg_clip_token_id(s->clip, exact, len + 4);
-    free(exact);
-    if (id >= 0) return single_id(id, ids, count);
     return fg_clip_tokenize(s->clip, word, len, ids, count);
 }
 
-/* The T5 vocabulary has no "</w>" pieces, so only the EOS shortcut applies. */
 static fg_error *encode_t5_word(const stream *s, const char *word, size_t len, int32_t **ids, size_t *count) {
-    if (len == 4 && memcmp(word, "</s>", 4) == 0) return single_id(FG_T5_EOS_ID, ids, count);
     return fg_t5_tokenize(s->t5, word, len, ids, count);
 }
 
@@ -161,6 +145,12 @@ static fg_error *embedding_leftover(const char *w, size_t len, char **out, size_
             if (rest_len) rest[rest_len++] = ' ';
             append(rest, &rest_len, w, ws, i);
         }
+    }
+    if (!have_name) { /* split()[0] raises IndexError in ComfyUI: the prompt is rejected */
+        free(rest), free(res);
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT,
+                         "prompt problem: 'embedding:' is not followed by an embedding name (ComfyUI rejects this "
+                         "prompt too); write a name after it or remove it");
     }
     for (size_t i = name_b; i < name_e; i++) {
         if (w[i] != '<' && w[i] != '[') continue;
@@ -291,6 +281,9 @@ static fg_error *layout(const stream *s, const group_list *gl, fg_token_chunks *
 
 static fg_error *tokenize_stream(const stream *s, const char *text, size_t len, fg_token_chunks *out) {
     *out = (fg_token_chunks){0};
+    if (len > FG_MAX_PROMPT_BYTES)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "the prompt is %zu bytes, more than the %zu a prompt may have",
+                         len, FG_MAX_PROMPT_BYTES);
     fg_prompt_segments segs;
     FG_TRY(fg_prompt_parse_weights(text, len, &segs));
     group_list gl = {0};

@@ -7,11 +7,11 @@
  * (prompt_weights.h); each segment is split before every "embedding:" that follows whitespace;
  * a piece starting with "embedding:NAME" names a textual-inversion embedding, which fluxgraph
  * does not have, so (as ComfyUI does for a missing file) NAME is dropped with a warning and the
- * rest of the piece is tokenized; every other piece is tokenized on its own ("group"): the EOS
- * string itself gives the EOS id, a piece whose text + "</w>" is a vocabulary key gives that id,
- * anything else goes through the tokenizer (without its bos/eos). Groups are packed into chunks;
- * a group of >= 8 tokens may be split at a chunk boundary, a shorter one that does not fit moves
- * whole to the next chunk. bos/eos/pad have weight 1.0.
+ * rest of the piece is tokenized; every other piece goes through the tokenizer on its own
+ * ("group", without the tokenizer's bos/eos; no shortcuts: upstream ComfyUI has none). An
+ * "embedding:" followed by no name (only whitespace) is an error, as ComfyUI fails there too.
+ * Groups are packed into chunks; a group of >= 8 tokens may be split at a chunk boundary, a
+ * shorter one that does not fit moves whole to the next chunk. bos/eos/pad have weight 1.0.
  *
  * Weights are Python floats in ComfyUI; they are stored here as float (what the encoders
  * multiply with), so 1e308 becomes inf, and nan stays nan. */
@@ -26,6 +26,10 @@
 #include "text_encoders/t5_tokenizer.h"
 
 enum { FG_CLIP_CHUNK_LENGTH = 77, FG_FLUX_T5_MIN_LENGTH = 256 };
+/* The longest prompt tokenized, checked before any work: the T5 encoder takes at most 16384
+ * tokens (~80 KB of English), so 1 MiB leaves room for any prompt that can run, while a 40 MB
+ * prompt hidden in a small PNG fails at once instead of after seconds and gigabytes. */
+#define FG_MAX_PROMPT_BYTES ((size_t)1 << 20)
 
 /* rows x cols token ids and weights, row-major. */
 typedef struct fg_token_chunks {

@@ -3,20 +3,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
-/* SentencePiece collects at most this many trie matches per position before taking the
- * longest; kept so pathological charsmaps behave the same. */
-#define MAX_PREFIX_MATCHES 32
+/* A cluster shorter than this many bytes is first looked up whole. */
+enum { CLUSTER_LOOKUP_MAX = 6 };
 
-static const char SPACE_SYMBOL[] = "\xE2\x96\x81"; /* U+2581 */
 static const char REPLACEMENT_CHAR[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 fg_error *fg_sp_normalizer_init(fg_sp_normalizer *nz, const unsigned char *blob, size_t size) {
-    bool flags[3] = {nz->add_dummy_prefix, nz->remove_extra_whitespaces, nz->escape_whitespaces};
     memset(nz, 0, sizeof *nz);
-    nz->add_dummy_prefix = flags[0];
-    nz->remove_extra_whitespaces = flags[1];
-    nz->escape_whitespaces = flags[2];
     if (size == 0) return NULL;
     if (size < 8) return fg_errorf(FG_ERR_FORMAT, "precompiled charsmap of %zu bytes is too short", size);
     uint32_t trie_bytes = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
@@ -75,12 +70,11 @@ static inline uint32_t unit_label(uint32_t u) { return u & 0x800000FFu; }
 static inline int unit_has_leaf(uint32_t u) { return (u >> 8) & 1; }
 static inline uint32_t unit_value(uint32_t u) { return u & 0x7FFFFFFFu; }
 
-/* Longest key prefixing s[0..n) among the first MAX_PREFIX_MATCHES matches: its length (0 when
- * none) and pool offset. Any index outside the trie ends the walk (hostile blobs). */
-static size_t longest_match(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, uint32_t *value) {
-    size_t best = 0, found = 0;
+/* The shortest key prefixing s[0..n), as the first result of a common-prefix search: its length
+ * (0 when none) and pool offset. Any index outside the trie ends the walk (hostile blobs). */
+static size_t shortest_match(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, uint32_t *value) {
     uint64_t node = unit_offset(nz->units[0]);
-    for (size_t i = 0; i < n && found < MAX_PREFIX_MATCHES; i++) {
+    for (size_t i = 0; i < n; i++) {
         node ^= s[i];
         if (node >= nz->n_units) break;
         uint32_t u = nz->units[node];
@@ -88,34 +82,22 @@ static size_t longest_match(const fg_sp_normalizer *nz, const unsigned char *s, 
         node ^= unit_offset(u);
         if (!unit_has_leaf(u)) continue;
         if (node >= nz->n_units) break;
-        found++;
         uint32_t v = unit_value(nz->units[node]);
         if (v < nz->pool_size) {
-            best = i + 1;
             *value = v;
+            return i + 1;
         }
     }
-    return best;
+    return 0;
 }
 
-size_t fg_sp_normalize_prefix(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, const char **rep,
-                              size_t *rep_len) {
+bool fg_sp_charsmap_lookup(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, const char **rep,
+                           size_t *rep_len) {
     uint32_t value = 0;
-    size_t matched = nz->units ? longest_match(nz, s, n, &value) : 0;
-    if (matched > 0) {
-        *rep = nz->pool + value;
-        *rep_len = strlen(*rep);
-        return matched;
-    }
-    size_t len = fg_utf8_valid_len(s, n);
-    if (len == 0) {
-        *rep = REPLACEMENT_CHAR;
-        *rep_len = 3;
-        return 1;
-    }
-    *rep = (const char *)s;
-    *rep_len = len;
-    return len;
+    if (!nz->units || n == 0 || !shortest_match(nz, s, n, &value)) return false;
+    *rep = nz->pool + value;
+    *rep_len = strlen(*rep);
+    return true;
 }
 
 static fg_error *buf_reserve(fg_sp_buf *b, size_t extra) {
@@ -129,61 +111,68 @@ static fg_error *buf_reserve(fg_sp_buf *b, size_t extra) {
     return NULL;
 }
 
-static fg_error *append_space(const fg_sp_normalizer *nz, fg_sp_buf *out) {
-    size_t n = nz->escape_whitespaces ? 3 : 1;
-    FG_TRY(buf_reserve(out, n));
-    memcpy(out->data + out->len, nz->escape_whitespaces ? SPACE_SYMBOL : " ", n);
-    out->len += n;
+fg_error *fg_sp_buf_append(fg_sp_buf *b, const char *s, size_t n) {
+    FG_TRY(buf_reserve(b, n + 1));
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = 0;
     return NULL;
 }
 
-/* Appends one replacement, dropping its leading spaces after a space (remove_extra_whitespaces)
- * and escaping the rest. Returns through *ends_in_space whether it ended in a space. */
-static fg_error *append_piece(const fg_sp_normalizer *nz, const char *rep, size_t n, bool prev_space,
-                              fg_sp_buf *out, bool *ends_in_space) {
-    if (prev_space)
-        while (n > 0 && *rep == ' ') rep++, n--;
-    if (n == 0) {
-        *ends_in_space = prev_space;
-        return NULL;
+/* One character at s: its byte length and code point; an invalid byte is one U+FFFD. */
+static size_t next_char(const unsigned char *s, size_t n, int32_t *cp) {
+    size_t len = fg_utf8_valid_len(s, n);
+    if (len == 0) {
+        *cp = 0xFFFD;
+        return 1;
     }
-    FG_TRY(buf_reserve(out, 3 * n));
-    for (size_t i = 0; i < n; i++) {
-        if (rep[i] == ' ' && nz->escape_whitespaces) {
-            memcpy(out->data + out->len, SPACE_SYMBOL, 3);
-            out->len += 3;
-        } else out->data[out->len++] = rep[i];
-    }
-    *ends_in_space = rep[n - 1] == ' ';
-    return NULL;
+    utf8proc_int32_t c = 0;
+    utf8proc_iterate(s, (utf8proc_ssize_t)len, &c);
+    *cp = c;
+    return len;
 }
 
-fg_error *fg_sp_normalize(const fg_sp_normalizer *nz, const char *text, size_t len, bool at_start,
-                          fg_sp_buf *out) {
-    const unsigned char *s = (const unsigned char *)text;
+/* One character of a cluster that was not replaced whole: its own mapping or itself. */
+static fg_error *map_char(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, fg_sp_buf *out) {
     const char *rep;
     size_t rep_len;
-    size_t start_len = out->len;
-    if (at_start && nz->remove_extra_whitespaces) {
-        while (len > 0) {
-            size_t used = fg_sp_normalize_prefix(nz, s, len, &rep, &rep_len);
-            if (rep_len != 1 || rep[0] != ' ') break;
-            s += used, len -= used;
+    if (fg_utf8_valid_len(s, n) == 0) return fg_sp_buf_append(out, REPLACEMENT_CHAR, 3);
+    if (fg_sp_charsmap_lookup(nz, s, n, &rep, &rep_len)) return fg_sp_buf_append(out, rep, rep_len);
+    return fg_sp_buf_append(out, (const char *)s, n);
+}
+
+/* One extended grapheme cluster s[0..n) (tokenizers' Precompiled::normalize). */
+static fg_error *map_cluster(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, fg_sp_buf *out) {
+    const char *rep;
+    size_t rep_len;
+    if (n < CLUSTER_LOOKUP_MAX && fg_sp_charsmap_lookup(nz, s, n, &rep, &rep_len))
+        return fg_sp_buf_append(out, rep, rep_len);
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t k = next_char(s + i, n - i, &cp);
+        FG_TRY(map_char(nz, s + i, k, out));
+        i += k;
+    }
+    return NULL;
+}
+
+fg_error *fg_sp_charsmap_apply(const fg_sp_normalizer *nz, const char *text, size_t len, fg_sp_buf *out) {
+    const unsigned char *s = (const unsigned char *)text;
+    FG_TRY(buf_reserve(out, len + 1));
+    if (!nz->units) return fg_sp_buf_append(out, text, len);
+    utf8proc_int32_t state = 0;
+    int32_t prev = -1;
+    size_t start = 0;
+    for (size_t i = 0; i < len;) {
+        int32_t cp;
+        size_t k = next_char(s + i, len - i, &cp);
+        if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, cp, &state)) {
+            FG_TRY(map_cluster(nz, s + start, i - start, out));
+            start = i;
         }
+        prev = cp;
+        i += k;
     }
-    if (len == 0) return NULL;
-    if (at_start && nz->add_dummy_prefix) FG_TRY(append_space(nz, out));
-    bool prev_space = at_start && nz->remove_extra_whitespaces;
-    while (len > 0) {
-        size_t used = fg_sp_normalize_prefix(nz, s, len, &rep, &rep_len);
-        FG_TRY(append_piece(nz, rep, rep_len, prev_space, out, &prev_space));
-        if (!nz->remove_extra_whitespaces) prev_space = false;
-        s += used, len -= used;
-    }
-    if (nz->remove_extra_whitespaces) {
-        const char *sp = nz->escape_whitespaces ? SPACE_SYMBOL : " ";
-        size_t n = strlen(sp);
-        while (out->len - start_len >= n && memcmp(out->data + out->len - n, sp, n) == 0) out->len -= n;
-    }
+    if (len > start) FG_TRY(map_cluster(nz, s + start, len - start, out));
     return NULL;
 }

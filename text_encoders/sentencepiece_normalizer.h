@@ -1,9 +1,11 @@
-/* Internal: SentencePiece's text normaliser over a precompiled charsmap (spec models.md 5.2).
- * Blob layout: u32 little-endian trie size in bytes, a Darts-clone double-array trie of that
- * size (u32 units), then a pool of NUL-terminated replacement strings. At each input position
- * the longest trie key that prefixes the remaining bytes is replaced by its pool string;
- * without a match one UTF-8 character is copied (an invalid byte becomes U+FFFD). Spaces are
- * then cleaned up and written as "▁" (U+2581). */
+/* Internal: the precompiled-charsmap normaliser of T5's tokenizer, as the Hugging Face tokenizers
+ * library applies it (spec models.md 5.2, docs/tokenizers.md). Blob layout: u32 little-endian
+ * trie size in bytes, a Darts-clone double-array trie of that size (u32 units), then a pool of
+ * NUL-terminated replacement strings. The text is walked by extended grapheme cluster
+ * (utf8proc): a cluster shorter than 6 bytes that has any key as a prefix is replaced whole by
+ * the string of the SHORTEST such key (the rest of the cluster is dropped); otherwise each of its
+ * characters is replaced by its own entry, or kept. Whitespace handling is the tokenizer's
+ * (t5_tokenizer.c), as it differs between transformers 4.x and 5.x. */
 #ifndef FG_TEXT_ENCODERS_SENTENCEPIECE_NORMALIZER_H
 #define FG_TEXT_ENCODERS_SENTENCEPIECE_NORMALIZER_H
 
@@ -18,7 +20,6 @@ typedef struct fg_sp_normalizer {
     size_t n_units;
     char *pool;      /* owned copy, with a NUL appended so every offset ends in a string */
     size_t pool_size;
-    bool add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces;
 } fg_sp_normalizer;
 
 typedef struct fg_sp_buf {
@@ -30,16 +31,16 @@ typedef struct fg_sp_buf {
 fg_error *fg_sp_normalizer_init(fg_sp_normalizer *nz, const unsigned char *blob, size_t size) FG_MUST_CHECK;
 void fg_sp_normalizer_free(fg_sp_normalizer *nz);
 
-/* Consumes the longest normalisable prefix of s[0..n) (n >= 1): returns the bytes consumed and
- * points *rep at the replacement (rep_len bytes; not NUL-terminated when it is the input). */
-size_t fg_sp_normalize_prefix(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, const char **rep,
-                              size_t *rep_len);
+/* The mapping of the shortest charsmap key that prefixes s[0..n): true and *rep (rep_len bytes,
+ * inside the pool); false when no key matches (or there is no charsmap). */
+bool fg_sp_charsmap_lookup(const fg_sp_normalizer *nz, const unsigned char *s, size_t n, const char **rep,
+                           size_t *rep_len);
 
-/* Appends the normalised text to out. `at_start`: the text begins the input, so leading
- * whitespace is dropped and the dummy "▁" prefix added (SentencePiece); otherwise (text after
- * a special token, HF's rule) a leading whitespace run stays as one "▁" and no prefix is added. */
-fg_error *fg_sp_normalize(const fg_sp_normalizer *nz, const char *text, size_t len, bool at_start,
-                          fg_sp_buf *out) FG_MUST_CHECK;
+/* Appends the charsmap-normalised text to out (kept NUL-terminated). An invalid UTF-8 byte
+ * becomes U+FFFD (it cannot occur in ComfyUI, whose text is a Python str). */
+fg_error *fg_sp_charsmap_apply(const fg_sp_normalizer *nz, const char *text, size_t len,
+                               fg_sp_buf *out) FG_MUST_CHECK;
+fg_error *fg_sp_buf_append(fg_sp_buf *b, const char *s, size_t n) FG_MUST_CHECK;
 
 /* Length of the valid UTF-8 character at s (n >= 1 bytes available), 0 if invalid (overlong,
  * surrogate, > U+10FFFF, truncated). */

@@ -1,31 +1,29 @@
-/* T5 v1.1 SentencePiece unigram tokenizer (spec models.md 5.2).
+/* T5 v1.1 SentencePiece unigram tokenizer as the Hugging Face tokenizers library runs it for
+ * ComfyUI (spec models.md 5.2; rules per compatibility mode: docs/tokenizers.md).
  *
  * The text is first split at special tokens (<pad>, </s>, <unk>, <extra_id_N>; leftmost,
- * longest), which become their ids as HF's added tokens do in ComfyUI. Every other stretch is
- * normalised the SentencePiece way (precompiled charsmap, whitespace clean-up, dummy "▁" prefix
- * for the stretch that starts the text) and segmented by Viterbi over a trie of the pieces.
+ * longest, case-sensitive), which become their ids. Every other stretch gets the precompiled
+ * charsmap (per grapheme cluster, sentencepiece_normalizer.c), then the mode's whitespace
+ * handling and "▁" prefixes, is split into words at each "▁" (Metaspace) and each word is
+ * segmented by Viterbi over a trie of the pieces.
  *
- * Reference: the golden ids were made with Google's sentencepiece, so the search follows it
- * exactly: one pass over the whole normalised string, float sums of piece scores, candidates
- * offered in the same order with the same strict "better" test (so ties resolve alike), an
- * unknown character scoring 10 below the lowest piece, and runs of <unk> merged into one.
- * ComfyUI's HF tokenizers differ in form only for this vocabulary: Metaspace splits the text into
- * words at "▁" before the Viterbi search, but no T5 piece has "▁" after its first byte, so no
- * piece can span a word boundary and the segmentation is the same (tests check the vocabulary
- * for this); HF sums scores in double precision, which could only matter for two segmentations
- * within float rounding of each other; and HF looks the
- * charsmap up per grapheme cluster, which agrees with the per-character rule used here on the
- * golden prompts (combining sequences are keys of the charsmap itself). */
+ * The search follows SentencePiece / tokenizers' Unigram: float sums of piece scores,
+ * candidates offered in the same order with the same strict "better" test (so ties resolve
+ * alike), an unknown character scoring 10 below the lowest piece, and runs of <unk> merged into
+ * one within a word. tokenizers sums scores in double precision, which could only matter for
+ * two segmentations within float rounding of each other. */
 #include "text_encoders/t5_tokenizer.h"
 
 #include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "text_encoders/sentencepiece_model.h"
 #include "text_encoders/sentencepiece_normalizer.h"
 #include "text_encoders/sentencepiece_trie.h"
+#include "text_encoders/tokenizer_compat.h"
 #include "text_encoders/vocab_data.h"
 
 /* SentencePiece's penalty below the lowest piece score for an unknown character. */
@@ -41,6 +39,7 @@ struct fg_t5_tokenizer {
     fg_sp_trie specials; /* matched verbatim before normalisation */
     int32_t unk_id;
     float unk_score, max_score;
+    fg_tokenizer_compat compat;
 };
 
 typedef struct id_list {
@@ -99,9 +98,8 @@ static fg_error *finish_build(fg_t5_tokenizer *tok) {
     if (min_score > max_score) return fg_errorf(FG_ERR_FORMAT, "the vocabulary has no normal pieces");
     tok->unk_score = min_score - UNK_PENALTY;
     tok->max_score = max_score;
-    tok->nz.add_dummy_prefix = m->add_dummy_prefix;
-    tok->nz.remove_extra_whitespaces = m->remove_extra_whitespaces;
-    tok->nz.escape_whitespaces = m->escape_whitespaces;
+    /* The model's add_dummy_prefix / remove_extra_whitespaces flags are not used: the whitespace
+     * rules are those of ComfyUI's tokenizer in the chosen mode (t5_tokenizer.c, encode). */
     FG_TRY(fg_sp_normalizer_init(&tok->nz, m->charsmap, m->charsmap_size));
     return build_tries(tok);
 }
@@ -118,6 +116,7 @@ static fg_error *load_blob(const unsigned char *data, size_t size, fg_t5_tokeniz
     fg_t5_tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "tokenizer");
     fg_sp_model_init(&tok->model);
+    tok->compat = fg_tokenizer_compat_default();
     fg_error *err;
     if (looks_like_json(data, size)) {
         err = fg_error_wrapf(fg_sp_read_json((const char *)data, size, &tok->model), "tokenizer.json");
@@ -306,16 +305,95 @@ static size_t match_special(const fg_t5_tokenizer *tok, const unsigned char *s, 
     return best;
 }
 
-static fg_error *encode_plain(const fg_t5_tokenizer *tok, const char *text, size_t len, bool at_start,
-                              fg_sp_buf *buf, id_list *out) {
+static const char META[] = "\xE2\x96\x81"; /* U+2581, Metaspace's replacement */
+enum { META_LEN = 3 };
+
+/* Metaspace's split: a new word starts at every "▁"; each word is segmented on its own (so
+ * runs of <unk> are merged within a word only). */
+static fg_error *segment_words(const fg_t5_tokenizer *tok, const char *s, size_t n, id_list *out) {
+    size_t start = 0;
+    for (size_t i = 1; i + META_LEN <= n; i++) {
+        if (memcmp(s + i, META, META_LEN) != 0) continue;
+        FG_TRY(segment(tok, (const unsigned char *)s + start, i - start, out));
+        start = i;
+    }
+    return segment(tok, (const unsigned char *)s + start, n - start, out);
+}
+
+/* The code point at s[0..n) and its length (an invalid byte: one U+FFFD; the charsmap output
+ * is valid UTF-8 unless the charsmap itself is hostile). */
+static size_t char_at(const char *s, size_t n, int32_t *cp) {
+    utf8proc_int32_t c = 0;
+    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &c);
+    if (k <= 0) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    *cp = c;
+    return (size_t)k;
+}
+
+/* transformers 4.x (tokenizer.json as written): Strip(right) removes trailing White_Space,
+ * Replace turns runs of two or more spaces into one "▁", Metaspace turns the other spaces into
+ * "▁" and, for the piece that starts the text only ("first"), prepends "▁" if the result does
+ * not start with one. */
+static fg_error *pieces4(const fg_t5_tokenizer *tok, const char *m, size_t n, bool first, fg_sp_buf *buf,
+                         id_list *out) {
+    size_t end = 0;
+    for (size_t i = 0; i < n;) { /* end of the last non-White_Space character */
+        int32_t cp;
+        i += char_at(m + i, n - i, &cp);
+        if (!fg_unicode_white_space(cp)) end = i;
+    }
     buf->len = 0;
-    FG_TRY(fg_sp_normalize(&tok->nz, text, len, at_start, buf));
-    return segment(tok, (const unsigned char *)buf->data, buf->len, out);
+    if (first) FG_TRY(fg_sp_buf_append(buf, META, META_LEN)); /* dropped below if the text has its own */
+    size_t body = buf->len;
+    for (size_t i = 0; i < end; i++) {
+        if (m[i] != ' ') {
+            FG_TRY(fg_sp_buf_append(buf, m + i, 1));
+            continue;
+        }
+        while (i + 1 < end && m[i + 1] == ' ') i++;
+        FG_TRY(fg_sp_buf_append(buf, META, META_LEN));
+    }
+    if (buf->len == body) return NULL; /* nothing left after Strip */
+    const char *text = buf->data;
+    size_t text_len = buf->len;
+    if (body && text_len - body >= META_LEN && memcmp(text + body, META, META_LEN) == 0)
+        text += body, text_len -= body;
+    return segment_words(tok, text, text_len, out);
+}
+
+/* transformers 5.x (T5Tokenizer keeps only the charsmap of tokenizer.json's normaliser):
+ * WhitespaceSplit at White_Space, then Metaspace prepends "▁" to every word lacking one. */
+static fg_error *pieces5(const fg_t5_tokenizer *tok, const char *m, size_t n, fg_sp_buf *buf, id_list *out) {
+    for (size_t i = 0; i < n;) {
+        int32_t cp;
+        size_t k = char_at(m + i, n - i, &cp);
+        if (fg_unicode_white_space(cp)) { i += k; continue; }
+        size_t w = i;
+        while (i < n && (k = char_at(m + i, n - i, &cp), !fg_unicode_white_space(cp))) i += k;
+        buf->len = 0;
+        if (!(i - w >= META_LEN && memcmp(m + w, META, META_LEN) == 0)) FG_TRY(fg_sp_buf_append(buf, META, META_LEN));
+        FG_TRY(fg_sp_buf_append(buf, m + w, i - w));
+        FG_TRY(segment_words(tok, buf->data, buf->len, out));
+    }
+    return NULL;
+}
+
+/* A stretch of text between special tokens; first: it starts the text. */
+static fg_error *encode_plain(const fg_t5_tokenizer *tok, const char *text, size_t len, bool first,
+                              fg_sp_buf bufs[2], id_list *out) {
+    if (!len) return NULL;
+    bufs[0].len = 0;
+    FG_TRY(fg_sp_charsmap_apply(&tok->nz, text, len, &bufs[0]));
+    if (tok->compat == FG_TOKENIZER_TRANSFORMERS4) return pieces4(tok, bufs[0].data, bufs[0].len, first, &bufs[1], out);
+    return pieces5(tok, bufs[0].data, bufs[0].len, &bufs[1], out);
 }
 
 static fg_error *encode(const fg_t5_tokenizer *tok, const char *text, size_t len, id_list *out) {
     const unsigned char *s = (const unsigned char *)text;
-    fg_sp_buf buf = {0};
+    fg_sp_buf bufs[2] = {{0}, {0}};
     fg_error *err = NULL;
     size_t plain_start = 0;
     for (size_t pos = 0; pos < len && !err;) {
@@ -325,14 +403,23 @@ static fg_error *encode(const fg_t5_tokenizer *tok, const char *text, size_t len
             pos++;
             continue;
         }
-        err = encode_plain(tok, text + plain_start, pos - plain_start, plain_start == 0, &buf, out);
+        err = encode_plain(tok, text + plain_start, pos - plain_start, plain_start == 0, bufs, out);
         if (!err) err = push_id(out, id);
         pos += m;
         plain_start = pos;
     }
-    if (!err) err = encode_plain(tok, text + plain_start, len - plain_start, plain_start == 0, &buf, out);
-    free(buf.data);
+    if (!err) err = encode_plain(tok, text + plain_start, len - plain_start, plain_start == 0, bufs, out);
+    free(bufs[0].data);
+    free(bufs[1].data);
     return err;
+}
+
+void fg_t5_tokenizer_set_compat(fg_t5_tokenizer *tok, fg_tokenizer_compat mode) {
+    if (tok) tok->compat = mode;
+}
+
+fg_tokenizer_compat fg_t5_tokenizer_compat(const fg_t5_tokenizer *tok) {
+    return tok ? tok->compat : fg_tokenizer_compat_default();
 }
 
 fg_error *fg_t5_tokenize(const fg_t5_tokenizer *tok, const char *text, size_t len, int32_t **ids,

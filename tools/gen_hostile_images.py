@@ -124,6 +124,11 @@ def cases():
     yield "huge_width.png", png(ihdr(w=70000, h=1), idat(b"\x00" * 10), IEND), "image", "user limit"
     yield "huge_height.png", png(ihdr(w=1, h=1 << 30), idat(b"\x00" * 10), IEND), "image", "user limit"
     yield "too_many_pixels.png", png(ihdr(w=30000, h=30000), idat(b"\x00" * 10), IEND), "image", "pixel limit"
+    # Decompression bombs: refused from the header, before any allocation (Pillow's limit is
+    # 178,956,970 pixels); a 1-bit 16384^2 PNG is ~33 KB of zlib.
+    rows = (b"\x00" + b"\x00" * 2048) * 16384
+    yield "bomb_1bit_16384.png", png(ihdr(w=16384, h=16384, depth=1, ctype=0), idat(rows), IEND), "image", "pixel limit"
+    yield "just_over_pillow_limit.png", png(ihdr(w=13378, h=13378), idat(b"\x00" * 10), IEND), "image", "pixel limit"
     yield "zero_width.png", png(ihdr(w=0, h=3), idat(rgb_rows()), IEND), "image", "width is zero"
     yield "zero_height.png", png(ihdr(w=4, h=0), idat(rgb_rows()), IEND), "image", "height is zero"
     yield "bad_bit_depth.png", png(ihdr(depth=3), idat(rgb_rows()), IEND), "image", "bit depth"
@@ -169,6 +174,7 @@ def cases():
     yield "jpeg_bad_precision.jpg", jpeg(sof=sof0(precision=7)), "image", "data precision"
     yield "jpeg_zero_width.jpg", jpeg(sof=sof0(w=0)), "image", "Empty JPEG image"
     yield "jpeg_huge.jpg", jpeg(sof=sof0(w=60000, h=60000)), "image", "exceeds the limit"
+    yield "jpeg_scan_cannot_fill.jpg", jpeg(sof=sof0(w=12000, h=12000)), "image", "scan data ends before the image is filled"
     yield "jpeg_no_tables.jpg", jpeg(tables=False), "image", "JPEG"
     yield "jpeg_no_sof.jpg", SOI + dqt() + dht(0) + dht(1) + sos() + SCAN + EOI, "image", "JPEG"
     yield "jpeg_bad_huffman.jpg", SOI + dqt() + sof0() + segment(0xC4, b"\x00" + bytes([0, 200] + [0] * 14) + b"\x00" * 4) + sos() + SCAN + EOI, "image", "JPEG"

@@ -157,6 +157,12 @@ def main():
     png("png_bad_ztxt.png", [(b"zTXt", b"workflow\x00\x00" + b"not zlib data"), (b"IEND", b"")], "bad zlib data")
     png("png_prompt_unknown_class.png", [(b"tEXt", b"prompt\x00" + json.dumps({"1": {"class_type": "Evil", "inputs": {}}}).encode()), (b"IEND", b"")], "Node 'Evil' not found")
     raw("only_signature.png", b"\x89PNG\r\n\x1a\n", "truncated PNG")
+    # JSON amplification: ~6 KB of zlib that inflates to 6 MB of "[],", two million values
+    # (the real probe used 60 MiB: 8 GiB once parsed). Refused before jansson builds anything.
+    amp = b"[" + b"[]," * 2000000 + b"[]]"
+    png("png_json_amplification.png", [(b"zTXt", b"prompt\x00\x00" + zlib.compress(amp, 9)), (b"IEND", b"")], "more than the 1000000 a workflow may have")
+    objs = b"[" + b"{}," * 2000000 + b"{}]"
+    png("png_json_amplification_objects.png", [(b"zTXt", b"workflow\x00\x00" + zlib.compress(objs, 9)), (b"IEND", b"")], "more than the 1000000 a workflow may have")
     raw("jpeg.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 20, "JPEG files carry no ComfyUI workflow")
     with open(os.path.join(OUT, "EXPECTED.txt"), "w") as f:
         f.write("# file<TAB>substring of the error (empty: any clean error; VALID: validation passes)\n")

@@ -101,7 +101,6 @@ fg_error *fg_flux_check_activation_memory(const fg_flux_model *m, int64_t batch,
 fg_error *fg_flux_check_device_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
                                       int64_t txt_tokens) {
     FG_CHECK_ARG(m, "flux memory check: no model");
-    if (m->device == FG_DEVICE_CPU) return NULL; /* the host pages; the OS decides */
     size_t free_bytes = 0, total = 0;
     fg_memory_stats stats = {0};
     FG_TRY(fg_device_memory_info(m->device, &free_bytes, &total));

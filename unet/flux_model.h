@@ -93,8 +93,8 @@ size_t fg_flux_activation_bytes(const fg_flux_params *p, int64_t batch, int64_t 
  * 1024x1024 batch 1 needs 2.1 GiB for activations, 1.2 GiB free on cuda"). */
 fg_error *fg_flux_check_activation_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
                                           int64_t txt_tokens, size_t free_bytes) FG_MUST_CHECK;
-/* The same against what the model's device has free now (the driver's free bytes plus the
- * backend's cached blocks); nothing to check on the CPU. */
+/* The same against what the model's device has free now: on a GPU the driver's free bytes plus
+ * the backend's cached blocks, on the CPU MemAvailable (or a container's cgroup limit). */
 fg_error *fg_flux_check_device_memory(const fg_flux_model *m, int64_t batch, int64_t latent_h, int64_t latent_w,
                                       int64_t txt_tokens) FG_MUST_CHECK;
 

@@ -1,4 +1,5 @@
 /* Loading and the untiled entry points: argument checks, then the coders. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,9 +125,58 @@ fg_error *vae_decode_act(const fg_vae *m, const fg_tensor *z, fg_tensor *out) {
     return run_act(m, z, out, vae_decoder_forward);
 }
 
+/* Peak activation bytes of one decode (vae_decoder_forward), in units of one tensor of C
+ * channels at the current resolution: a residual block holds its input, the norm output and a
+ * conv output (3; counted as 4 for slack) of its widest channel count; an upsample holds its
+ * input, the doubled copy and the conv output (1 + 4 + 4); the mid block's attention ~7 token
+ * tensors. Conv and attention scratch is bounded on its own (64 MB allowed). Plus the
+ * act-dtype copies of z and of the output (run_act). */
+size_t fg_vae_decode_activation_bytes(const fg_vae *m, int64_t batch, int64_t latent_h, int64_t latent_w) {
+    const fg_ae_config *c = &m->config;
+    const int64_t last = c->levels - 1;
+    double pixels = (double)latent_h * (double)latent_w;
+    double peak = 7.0 * (double)(c->ch * c->ch_mult[last]) * pixels;
+    for (int64_t i = last; i >= 0; i--) {
+        const int64_t block_in = c->ch * c->ch_mult[i == last ? last : i + 1], block_out = c->ch * c->ch_mult[i];
+        const double blocks = 4.0 * (double)(block_in > block_out ? block_in : block_out) * pixels;
+        const double upsample = i != 0 ? 9.0 * (double)block_out * pixels : 0.0;
+        if (blocks > peak) peak = blocks;
+        if (upsample > peak) peak = upsample;
+        if (i != 0) pixels *= 4.0;
+    }
+    const double io = (double)c->z_channels * (double)latent_h * (double)latent_w + (double)c->out_ch * pixels;
+    const double total = (peak + io) * (double)fg_dtype_size(m->act_dtype) * (double)batch + (double)(64u << 20);
+    return total >= (double)SIZE_MAX ? SIZE_MAX : (size_t)total;
+}
+
+fg_error *fg_vae_check_decode_memory(const fg_vae *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                     size_t free_bytes) {
+    FG_CHECK_ARG(m && batch > 0 && latent_h > 0 && latent_w > 0, "VAE memory check: bad sizes");
+    const size_t need = fg_vae_decode_activation_bytes(m, batch, latent_h, latent_w);
+    if (need <= free_bytes) return NULL;
+    const double gib = (double)(1u << 30);
+    const int64_t f = fg_vae_factor(m);
+    return fg_errorf(FG_ERR_OUT_OF_MEMORY,
+                     "a %lldx%lld batch %lld needs %.1f GiB for activations, %.1f GiB free on %s "
+                     "(VAEDecodeTiled decodes it in pieces)",
+                     (long long)(latent_w * f), (long long)(latent_h * f), (long long)batch, (double)need / gib,
+                     (double)free_bytes / gib, fg_device_name(m->device));
+}
+
+/* Fails before the work when a decode cannot fit (the CPU would otherwise grow until the OOM
+ * killer ends the process). */
+static fg_error *check_decode_memory(const fg_vae *m, const fg_tensor *z) {
+    size_t free_bytes = 0, total = 0;
+    fg_memory_stats stats = {0};
+    FG_TRY(fg_device_memory_info(m->device, &free_bytes, &total));
+    FG_TRY(fg_device_memory_stats(m->device, &stats));
+    return fg_vae_check_decode_memory(m, z->shape[0], z->shape[2], z->shape[3], free_bytes + stats.cached);
+}
+
 fg_error *fg_vae_decode(const fg_vae *m, const fg_tensor *z, fg_tensor *out) {
     FG_CHECK_ARG(m && z && out, "fg_vae_decode: NULL argument");
     FG_TRY_CTX(vae_check_decode(m, z, out), "VAE decode");
+    FG_TRY_CTX(check_decode_memory(m, z), "VAE decode");
     return fg_error_wrapf(vae_decode_act(m, z, out), "VAE decode");
 }
 

@@ -12,6 +12,8 @@
 #ifndef FG_VAE_AE_MODEL_H
 #define FG_VAE_AE_MODEL_H
 
+#include <stddef.h>
+
 #include "core/error.h"
 #include "core/tensor.h"
 #include "models/model_layouts.h"
@@ -34,7 +36,15 @@ const fg_ae_config *fg_vae_config(const fg_vae *m);
 /* 2^(levels-1): 8 for FLUX. */
 int64_t fg_vae_factor(const fg_vae *m);
 
-/* z [B, z_channels, h, w] -> out [B, out_ch, h*f, w*f] (f = fg_vae_factor). */
+/* Upper bound of the activation memory one fg_vae_decode of a [batch, z, latent_h, latent_w]
+ * latent holds at its peak (checked against the device's free memory before decoding). */
+size_t fg_vae_decode_activation_bytes(const fg_vae *m, int64_t batch, int64_t latent_h, int64_t latent_w);
+/* FG_ERR_OUT_OF_MEMORY naming the image size, batch, the GiB needed and free_bytes when that
+ * bound exceeds free_bytes. */
+fg_error *fg_vae_check_decode_memory(const fg_vae *m, int64_t batch, int64_t latent_h, int64_t latent_w,
+                                     size_t free_bytes) FG_MUST_CHECK;
+/* z [B, z_channels, h, w] -> out [B, out_ch, h*f, w*f] (f = fg_vae_factor); fails first when
+ * the decode cannot fit in the device's free memory. */
 fg_error *fg_vae_decode(const fg_vae *m, const fg_tensor *z, fg_tensor *out) FG_MUST_CHECK;
 /* x [B, in_channels, H, W] with H, W positive multiples of f (VAEEncode crops to them first)
  * -> moments [B, 2*z_channels, H/f, W/f] (mean, then logvar). */

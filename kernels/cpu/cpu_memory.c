@@ -129,6 +129,21 @@ static size_t meminfo_available(void) {
     return (size_t)kb * 1024;
 }
 
+/* A cgroup v2 memory limit (a container's: CI, Docker) minus its usage, or 0 when there is
+ * none: MemAvailable reports the host's memory, which the container cannot reach. */
+static size_t cgroup_available(void) {
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (!f) return 0;
+    unsigned long long max = 0, current = 0;
+    int have_max = fscanf(f, "%llu", &max) == 1; /* "max" (no limit) does not parse */
+    fclose(f);
+    f = have_max ? fopen("/sys/fs/cgroup/memory.current", "r") : NULL;
+    int have_current = f && fscanf(f, "%llu", &current) == 1;
+    if (f) fclose(f);
+    if (!have_max || !have_current) return 0;
+    return current < max ? (size_t)(max - current) : 1;
+}
+
 fg_error *fg_cpu_memory_info(size_t *free_bytes, size_t *total_bytes) {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return fg_errorf(FG_ERR_UNSUPPORTED, "cpu memory_info: sysconf cannot tell the physical memory");
@@ -137,6 +152,8 @@ fg_error *fg_cpu_memory_info(size_t *free_bytes, size_t *total_bytes) {
         long av = sysconf(_SC_AVPHYS_PAGES);
         avail = av > 0 ? (size_t)av * (size_t)page : 0;
     }
+    size_t limited = cgroup_available();
+    if (limited && limited < avail) avail = limited;
     *total_bytes = total;
     *free_bytes = avail < total ? avail : total;
     return NULL;

@@ -136,12 +136,28 @@ static void test_latent_upscale_sizes(void) {
         CHECK(((float *)as_latent(&out[0])->samples.data)[1] == 1.0f);
     }
     clear_values(out, 1);
+    /* bislerp runs (tests/image/bislerp_cases.c checks its numbers against ComfyUI): the node
+     * gives common_upscale's result for round(16 * 1.5) x round(8 * 1.5). */
     fg_value_clear(&in[1]);
     in[1] = fg_value_string("bislerp");
-    fg_error *err = call_node("LatentUpscaleBy", &s, in, out, NULL);
-    CHECK(fg_error_code_of(err) == FG_ERR_UNSUPPORTED);
-    CHECK_ERR(err, "bislerp");
+    float want[4 * 12 * 24];
+    if (CHECK_OK(call_node("LatentUpscaleBy", &s, in, out, NULL)) &&
+        CHECK_OK(fg_common_upscale(l->samples.data, 1, 4, 8, 16, want, 24, 12, FG_UPSCALE_BISLERP, FG_CROP_DISABLED))) {
+        const fg_tensor *t = &as_latent(&out[0])->samples;
+        check_shape(t, 1, 4, 12, 24);
+        CHECK(fg_tensor_numel(t) == 4 * 12 * 24 && memcmp(t->data, want, sizeof want) == 0, "LatentUpscaleBy bislerp");
+    }
     clear_values(in, 3);
+    clear_values(out, 1);
+    fg_value up[5] = {obj(l), fg_value_string("bislerp"), fg_value_int(96), fg_value_int(96), fg_value_string("center")};
+    if (CHECK_OK(call_node("LatentUpscale", &s, up, out, NULL)) &&
+        CHECK_OK(fg_common_upscale(l->samples.data, 1, 4, 8, 16, want, 12, 12, FG_UPSCALE_BISLERP, FG_CROP_CENTER))) {
+        const fg_tensor *t = &as_latent(&out[0])->samples;
+        check_shape(t, 1, 4, 12, 12);
+        CHECK(fg_tensor_numel(t) == 4 * 12 * 12 && memcmp(t->data, want, 4 * 12 * 12 * sizeof *want) == 0,
+              "LatentUpscale bislerp center");
+    }
+    clear_values(up, 5);
     clear_values(out, 1);
     fg_object_unref(&l->base);
 }

@@ -29,6 +29,7 @@ static char *save(const fg_run_settings *s, const char *cls, int64_t batch, cons
     *err = call_node(cls, s, in, out, &ui);
     fg_value_clear(&in[0]);
     fg_value_clear(&in[1]);
+    fg_value_clear(&out[0]); /* SaveImage passes its images on (ComfyUI 0.30) */
     return ui;
 }
 
@@ -97,6 +98,7 @@ static void test_metadata(void) {
         fg_node_ctx ctx = {.node_id = "9", .spec = spec, .settings = &s, .prompt_json = prompt_text,
                            .workflow_json = workflow_text};
         if (!CHECK_OK(spec->execute(&ctx, in, out))) continue;
+        fg_value_clear(&out[0]);
         free(ctx.ui_result_json);
         fg_text_list texts = {0};
         const char *file = test_path("meta", embed ? "output/m_00002_.png" : "output/m_00001_.png");

@@ -123,7 +123,10 @@ void test_memory_check(void) {
     CHECK_ERR(fg_flux_check_activation_memory(m, 1, 128, 128, 512, need - 1), "FLUX 1024x1024 batch 1 needs");
     CHECK_ERR(fg_flux_check_activation_memory(m, 2, 128, 96, 512, 1u << 20), "FLUX 768x1024 batch 2 needs");
     CHECK_ERR(fg_flux_check_activation_memory(m, 1, 128, 128, 512, 0), "GiB free on cpu");
-    CHECK_OK(fg_flux_check_device_memory(m, 64, 1024, 1024, 512)); /* nothing to check on the CPU */
+    /* The CPU is checked too (against MemAvailable / the cgroup limit): a 16384x16384 batch of
+     * 64 cannot fit anywhere, a 128x128 image always does. */
+    CHECK_ERR(fg_flux_check_device_memory(m, 64, 2048, 2048, 512), "FLUX 16384x16384 batch 64 needs");
+    CHECK_OK(fg_flux_check_device_memory(m, 1, 16, 16, 512));
     CHECK_ERR(fg_flux_check_activation_memory(m, 0, 128, 128, 512, 0), "bad sizes");
     /* FLUX.1-dev's shapes at 1024x1024 (4096 image + 512 text tokens): GiB a GPU must hold. */
     fg_flux_params dev = m->p;

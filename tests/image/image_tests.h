@@ -6,5 +6,8 @@ void test_resize_fixture(void);
 void test_resize_hand_cases(void);
 void test_resize_identity(void);
 void test_resize_errors(void);
+void test_bislerp_golden(void);
+void test_bislerp_hand_cases(void);
+void test_bislerp_errors(void);
 
 #endif

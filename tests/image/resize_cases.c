@@ -141,7 +141,6 @@ void test_resize_errors(void) {
     CHECK_ERR(fg_upscale_method_parse("lanczos3", &m), "unknown upscale method");
     CHECK_ERR(fg_upscale_crop_parse("top", &c), "unknown crop");
     CHECK_ERR(fg_common_upscale(a, 1, 1, 4, 4, b, 0, 4, FG_UPSCALE_BILINEAR, FG_CROP_DISABLED), "must be positive");
-    CHECK_ERR(fg_common_upscale(a, 1, 1, 4, 4, b, 4, 4, FG_UPSCALE_BISLERP, FG_CROP_DISABLED), "bislerp");
     CHECK_ERR(fg_common_upscale(a, 1, 4, 2, 2, b, 4, 4, FG_UPSCALE_LANCZOS, FG_CROP_DISABLED), "premultiplies alpha");
     CHECK_ERR(fg_common_upscale(NULL, 1, 1, 4, 4, b, 4, 4, FG_UPSCALE_AREA, FG_CROP_DISABLED), "NULL");
     /* A 1-pixel-tall strip cropped for a very tall target leaves nothing. */

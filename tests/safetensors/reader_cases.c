@@ -285,7 +285,12 @@ static void test_zero_size_tensors(void) {
         fg_tensor t;
         if (CHECK_OK(fg_safetensors_tensor(st, "a", &t))) {
             size_t hlen = size - 8 - sizeof data;
-            CHECK(t.data == buf + 8 + hlen, "the view must point into the caller's buffer (no copy)");
+            const uint8_t *in_file = buf + 8 + hlen;
+            if ((uintptr_t)in_file % fg_dtype_size(t.dtype) == 0)
+                CHECK(t.data == in_file, "an aligned view must point into the caller's buffer (no copy)");
+            else
+                CHECK((uintptr_t)t.data % fg_dtype_size(t.dtype) == 0 && memcmp(t.data, in_file, 4) == 0,
+                      "a misaligned tensor is an aligned copy");
         }
         if (CHECK_OK(fg_safetensors_tensor(st, "z1", &t))) CHECK(fg_tensor_numel(&t) == 0 && t.ndim == 2);
     }
@@ -320,10 +325,49 @@ static void test_unicode_and_lookup(void) {
     free(buf);
 }
 
+/* Tensors the file leaves unaligned for their dtype (an odd header length, a U8 before an F32):
+ * views are aligned copies with the same bytes, so kernels never read misaligned data (UB that
+ * UBSan reports and vectorised loads may trip on). Aligned tensors stay views of the file. */
+static void test_misaligned_tensors_are_aligned(void) {
+    const char *header = "{\"b\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]},"
+                         "\"f\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[3,11]},"
+                         "\"h\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[11,13]},"
+                         "\"g\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[13,17]}}";
+    uint8_t data[17] = {1, 2, 3};
+    const float f[2] = {1.5f, -2.25f}, g = 7.0f;
+    const uint16_t h = 0x3f80;
+    memcpy(data + 3, f, sizeof f);
+    memcpy(data + 11, &h, 2);
+    memcpy(data + 13, &g, 4);
+    for (int pad = 0; pad < 4; pad++) { /* header lengths moving the data section by 0..3 */
+        char padded[512];
+        snprintf(padded, sizeof padded, "%s%*s", header, pad, "");
+        size_t size;
+        uint8_t *buf = st_frame(padded, data, sizeof data, &size);
+        fg_safetensors *st = open_mem(buf, size, NULL);
+        fg_tensor t;
+        if (st && CHECK_OK(fg_safetensors_tensor(st, "f", &t))) {
+            CHECK((uintptr_t)t.data % 4 == 0, "pad %d: F32 view at %p", pad, t.data);
+            CHECK(memcmp(t.data, f, sizeof f) == 0, "pad %d: F32 bytes", pad);
+            fg_tensor again;
+            CHECK(CHECK_OK(fg_safetensors_tensor(st, "f", &again)) && again.data == t.data, "one copy per tensor");
+        }
+        if (st && CHECK_OK(fg_safetensors_tensor(st, "h", &t)))
+            CHECK((uintptr_t)t.data % 2 == 0 && memcmp(t.data, &h, 2) == 0, "pad %d: BF16", pad);
+        if (st && CHECK_OK(fg_safetensors_tensor(st, "g", &t)))
+            CHECK((uintptr_t)t.data % 4 == 0 && memcmp(t.data, &g, 4) == 0, "pad %d: F32 g", pad);
+        if (st && CHECK_OK(fg_safetensors_tensor(st, "b", &t)))
+            CHECK(t.data == (void *)(buf + size - sizeof data), "pad %d: U8 stays a view of the file", pad);
+        fg_safetensors_close(st);
+        free(buf);
+    }
+}
+
 void test_open_memory_valid(void) {
     test_empty_headers();
     test_zero_size_tensors();
     test_unicode_and_lookup();
+    test_misaligned_tensors_are_aligned();
 }
 
 static void expect_mem_error(const char *header, size_t data_len, const char *needle) {
@@ -392,6 +436,12 @@ void test_open_path_errors(void) {
 
 /* Random byte edits and truncations of a valid file: every result is either a clean error that
  * names the buffer, or a file whose entries tile the data section (ASan catches any stray read). */
+/* Size of the data section: the entries tile it exactly, so it ends where the last one does. */
+static uint64_t cursor_total(const fg_safetensors *st) {
+    size_t n = fg_safetensors_count(st);
+    return n ? fg_safetensors_entry(st, n - 1)->end : 0;
+}
+
 void test_mutation_fuzz(void) {
     size_t size;
     const uint8_t data[26] = {0};
@@ -435,8 +485,12 @@ void test_mutation_fuzz(void) {
             cursor = e->end;
             fg_tensor t;
             if (CHECK_OK(fg_safetensors_entry_tensor(st, e, &t)) && fg_tensor_nbytes(&t)) {
-                const uint8_t *p = t.data;
-                CHECK(p >= buf && p + fg_tensor_nbytes(&t) <= buf + len);
+                /* A view into the buffer, or (misaligned in it) an aligned copy of the same bytes. */
+                const uint8_t *p = t.data, *section = buf + len - cursor_total(st);
+                bool view = p >= buf && p + fg_tensor_nbytes(&t) <= buf + len;
+                bool copy = (uintptr_t)p % fg_dtype_size(t.dtype) == 0 &&
+                            memcmp(p, section + e->begin, fg_tensor_nbytes(&t)) == 0;
+                CHECK(view || copy);
             }
         }
         fg_safetensors_close(st);

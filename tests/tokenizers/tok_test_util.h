@@ -22,7 +22,14 @@ void tt_expect_clip(const char *text, size_t len, const int32_t *want, size_t n)
 
 /* golden_tests.c */
 void test_golden_prompts(void);
-void test_probe_output(const char *path);
+/* Compares a probe output with golden_path (NULL: golden/tokenizers.safetensors). */
+void test_probe_output(const char *path, const char *golden_path);
+
+/* compat_tests.c: the transformers 4 / 5 differences, one vector each */
+void test_compat_parse(void);
+void test_compat_clip_vectors(void);
+void test_compat_t5_vectors(void);
+void test_compat_hostile(void);
 
 /* weight_tests.c */
 void test_py_float(void);
