@@ -555,11 +555,13 @@ static fg_error *read_lines(const char *path, job_lines *jl) {
 /* Failed jobs of a batch: by default every job runs and the failures are listed at the end. */
 typedef struct job_failures {
     size_t done, failed;
-    int rc;          /* EXIT_RUNTIME if any job failed while running, else EXIT_INVALID */
-    char list[512];  /* "lines 5, 30" / "jobs 3, 4" (cut with "..." when long) */
+    int rc;           /* EXIT_RUNTIME if any job failed while running, else EXIT_INVALID */
+    const char *what; /* "line" (of --prompts) or "job" */
+    char list[512];   /* "5, 30" (cut with "..." when long) */
 } job_failures;
 
 static void note_failure(job_failures *f, int rc, const char *what, size_t number) {
+    f->what = what;
     f->failed++;
     if (rc == EXIT_RUNTIME || !f->rc) f->rc = rc;
     size_t used = strlen(f->list);
@@ -567,8 +569,7 @@ static void note_failure(job_failures *f, int rc, const char *what, size_t numbe
         if (!strstr(f->list, "...")) snprintf(f->list + used, sizeof f->list - used, ", ...");
         return;
     }
-    if (used) snprintf(f->list + used, sizeof f->list - used, ", %zu", number);
-    else snprintf(f->list, sizeof f->list, "%s %zu", what, number);
+    snprintf(f->list + used, sizeof f->list - used, "%s%zu", used ? ", " : "", number);
 }
 
 /* The folders a run writes to and reads from, checked before the first node runs so a typo
@@ -616,7 +617,7 @@ static int run_jobs(const fg_workflow *wf, const run_opts *o, const fg_run_setti
         }
         json_decref(prompt);
         if (!job_rc) failures.done++;
-        else if (!g_cancel) note_failure(&failures, job_rc, lines.n ? "lines" : "jobs", lines.n ? lines.file_line[line] : j + 1);
+        else if (!g_cancel) note_failure(&failures, job_rc, lines.n ? "line" : "job", lines.n ? lines.file_line[line] : j + 1);
         if (job_rc && (g_cancel || o->fail_fast || njobs == 1)) rc = job_rc;
     }
     if (!rc && g_cancel) {
@@ -624,7 +625,8 @@ static int run_jobs(const fg_workflow *wf, const run_opts *o, const fg_run_setti
         rc = EXIT_RUNTIME;
     }
     if (!rc && failures.failed) {
-        fprintf(stderr, "fluxgraph run: %zu done, %zu failed: %s\n", failures.done, failures.failed, failures.list);
+        fprintf(stderr, "fluxgraph run: %zu done, %zu failed: %s%s %s\n", failures.done, failures.failed, failures.what,
+                failures.failed == 1 ? "" : "s", failures.list);
         rc = failures.rc;
     }
     if (!o->json) print_summary(&ui);
