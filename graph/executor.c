@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "graph/plan.h"
 #include "graph/validate.h"
+#include "nodes/node_args.h"
 
 typedef struct cache_entry {
     char sig[FG_SIG_LEN];
@@ -220,7 +221,8 @@ static fg_error *call_node(run_state *st, size_t k, json_t **ui) {
     fg_node_ctx ctx = {.node_id = pn->id, .spec = pn->spec, .settings = &st->ex->settings,
                        .prompt_json = st->prompt_json, .workflow_json = st->workflow_json,
                        .progress = on_progress, .progress_user = st};
-    if (!err) err = pn->spec->execute(&ctx, inputs, outs);
+    fg_node_args args = {.spec = pn->spec, .values = inputs};
+    if (!err) err = pn->spec->execute(&ctx, &args, outs);
     if (!err) err = check_outputs(pn->spec, outs);
     for (int i = 0; i < pn->spec->n_inputs; i++) fg_value_clear(&inputs[i]);
     if (!err && ctx.ui_result_json) {

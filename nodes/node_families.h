@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "nodes/node_args.h"
 #include "nodes/registry.h"
 
 #define FG_U64_MAX_AS_DOUBLE 18446744073709551615.0

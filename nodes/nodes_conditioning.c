@@ -4,12 +4,12 @@
 
 #define OUT_COND .outputs = {FG_TYPE_CONDITIONING}, .output_names = {"CONDITIONING"}, .n_outputs = 1
 
-static fg_error *clip_text_encode(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *clip_text_encode_flux(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *flux_guidance(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *conditioning_zero_out(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *conditioning_combine(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *conditioning_set_timestep_range(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *clip_text_encode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *clip_text_encode_flux(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *flux_guidance(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *conditioning_zero_out(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *conditioning_combine(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *conditioning_set_timestep_range(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
 
 const fg_node_spec fg_nodes_conditioning[] = {
     {.class_type = "CLIPTextEncode", .execute = clip_text_encode, .display_name = "CLIP Text Encode (Prompt)", .category = "conditioning",
@@ -140,7 +140,8 @@ static fg_error *encode_entry(const fg_clip_obj *clip, fg_token_chunks *ct, fg_t
     return NULL;
 }
 
-static fg_error *clip_text_encode(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *clip_text_encode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_clip_obj *clip = NULL;
     FG_TRY(get_clip(&in[1], &clip));
@@ -151,7 +152,8 @@ static fg_error *clip_text_encode(fg_node_ctx *ctx, const fg_value *in, fg_value
     return encode_entry(clip, &tokens.clip, &tokens.t5, false, 0.0, out);
 }
 
-static fg_error *clip_text_encode_flux(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *clip_text_encode_flux(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_clip_obj *clip = NULL;
     FG_TRY(get_clip(&in[0], &clip));
@@ -192,23 +194,27 @@ static fg_error *edit_conditioning(const fg_value *in, cond_edit edit, double a,
     return NULL;
 }
 
-static fg_error *flux_guidance(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *flux_guidance(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return edit_conditioning(in, EDIT_GUIDANCE, number_of(&in[1]), 0.0, out);
 }
 
-static fg_error *conditioning_zero_out(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *conditioning_zero_out(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return edit_conditioning(in, EDIT_ZERO, 0.0, 0.0, out);
 }
 
-static fg_error *conditioning_set_timestep_range(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *conditioning_set_timestep_range(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return edit_conditioning(in, EDIT_RANGE, number_of(&in[1]), number_of(&in[2]), out);
 }
 
 /* conditioning_1 + conditioning_2 as one list (copies of both). */
-static fg_error *conditioning_combine(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *conditioning_combine(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_conditioning *c1 = NULL, *c2 = NULL;
     FG_TRY(get_cond(&in[0], "conditioning_1", &c1));

@@ -9,11 +9,11 @@ static const char *const crop_methods[] = {"disabled", "center", NULL};
 #define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
 #define MAX_RES 16384
 
-static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
 
 const fg_node_spec fg_nodes_image[] = {
     {.class_type = "SaveImage", .execute = exec_save_image, .display_name = "Save Image", .category = "image",
@@ -316,7 +316,8 @@ static fg_error *save_images(fg_node_ctx *ctx, const fg_image_obj *im, const cha
 }
 
 /* ComfyUI 0.30's SaveImage and PreviewImage also pass their images on (RETURN_TYPES IMAGE). */
-static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "images is not an IMAGE");
     save_opts o = {.root = ctx->settings->output_dir, .type = "output", .level = FG_PNG_LEVEL_SAVE,
@@ -325,7 +326,8 @@ static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_value *in, fg_value 
     return fg_value_copy(&in[0], &out[0]);
 }
 
-static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "images is not an IMAGE");
     static const char letters[] = "abcdefghijklmnopqrstupvxyz"; /* ComfyUI's own alphabet */
@@ -372,7 +374,8 @@ static fg_error *decoded_to_values(const fg_decoded_image *d, fg_value *out) {
     return NULL;
 }
 
-static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     FG_CHECK_ARG(in[0].type == FG_TYPE_STRING, "image must be a file name");
     char path[SAVE_PATH_MAX];
     FG_TRY(fg_node_resolve_model(ctx->settings, FG_COMBO_INPUT_IMAGES, in[0].u.s, path, sizeof path));
@@ -432,7 +435,8 @@ static int64_t py_round(double x) {
     return (int64_t)nearbyint(x); /* half to even, as Python's round */
 }
 
-static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "image is not an IMAGE");
@@ -452,7 +456,8 @@ static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_value *in, fg_value
     return scale_image(im, in[1].u.s, width, height, in[4].u.s, out);
 }
 
-static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_image_obj *im = image_in(&in[0]);
     FG_CHECK_ARG(im, "image is not an IMAGE");

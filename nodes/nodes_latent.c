@@ -8,12 +8,12 @@ static const char *const crop_methods[] = {"disabled", "center", NULL};
 #define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
 #define MAX_RES 16384
 
-static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
 
 const fg_node_spec fg_nodes_latent[] = {
     {.class_type = "EmptyLatentImage", .execute = exec_empty_latent, .display_name = "Empty Latent Image", .category = "latent",
@@ -77,12 +77,14 @@ static fg_error *empty_latent(const fg_value *in, fg_value *out, int64_t channel
     return output_latent(l, out);
 }
 
-static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return empty_latent(in, out, 4);
 }
 
-static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return empty_latent(in, out, 16);
 }
@@ -121,7 +123,8 @@ static fg_error *resize_latent(const fg_latent *l, const char *method_name, int6
     return output_latent(res, out);
 }
 
-static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_latent *l = latent_in(&in[0]);
     FG_CHECK_ARG(l, "samples is not a LATENT");
@@ -146,7 +149,8 @@ static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_value *in, fg_va
     return resize_latent(l, in[1].u.s, width / 8, height / 8, in[4].u.s, out);
 }
 
-static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_latent *l = latent_in(&in[0]);
     FG_CHECK_ARG(l, "samples is not a LATENT");
@@ -197,7 +201,8 @@ static fg_error *set_batch_index(fg_latent *l, int64_t *list, size_t n) {
     return NULL;
 }
 
-static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_latent *l = latent_in(&in[0]);
     FG_CHECK_ARG(l, "samples is not a LATENT");
@@ -234,7 +239,8 @@ static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_value *in, 
     return output_latent(res, out);
 }
 
-static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_latent *l = latent_in(&in[0]);
     FG_CHECK_ARG(l, "samples is not a LATENT");

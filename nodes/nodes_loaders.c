@@ -11,11 +11,11 @@ static const char *const clip_devices[] = {"default", "cpu", NULL};
 
 #define DEVICE_INPUT {.name = "device", .type = FG_TYPE_COMBO, .options = clip_devices, .optional = true}
 
-static fg_error *checkpoint_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *unet_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *dual_clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *vae_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *checkpoint_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *unet_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *dual_clip_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *clip_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *vae_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
 
 const fg_node_spec fg_nodes_loaders[] = {
     {.class_type = "CheckpointLoaderSimple", .execute = checkpoint_loader, .display_name = "Load Checkpoint", .category = "loaders",
@@ -68,7 +68,8 @@ static fg_error *resolve(fg_node_ctx *ctx, fg_combo_source source, const fg_valu
     return fg_node_resolve_model(ctx->settings, source, name->u.s, path, cap);
 }
 
-static fg_error *checkpoint_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *checkpoint_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     char path[4096];
     FG_TRY(resolve(ctx, FG_COMBO_CHECKPOINTS, &in[0], path, sizeof path));
     fg_model_obj *model;
@@ -84,7 +85,8 @@ static fg_error *checkpoint_loader(fg_node_ctx *ctx, const fg_value *in, fg_valu
     return NULL;
 }
 
-static fg_error *unet_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *unet_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     char path[4096];
     FG_TRY(resolve(ctx, FG_COMBO_DIFFUSION_MODELS, &in[0], path, sizeof path));
     const char *dt = in[1].type == FG_TYPE_STRING && in[1].u.s ? in[1].u.s : "default";
@@ -119,7 +121,8 @@ static fg_error *detect_encoder(fg_node_ctx *ctx, const fg_value *name, char *pa
     return NULL;
 }
 
-static fg_error *dual_clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *dual_clip_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     const char *type = in[2].type == FG_TYPE_STRING && in[2].u.s ? in[2].u.s : "";
     if (strcmp(type, "flux") != 0)
         return fg_errorf(FG_ERR_UNSUPPORTED, "DualCLIPLoader type '%s' is not supported (only 'flux')", type);
@@ -140,7 +143,8 @@ static fg_error *dual_clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value
 
 /* One encoder alone: CLIP-L as type stable_diffusion, T5-XXL as sd3 or chroma. The CLIP
  * object loads; FLUX text encoding then asks for the missing encoder by name. */
-static fg_error *clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *clip_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     const char *type = in[1].type == FG_TYPE_STRING && in[1].u.s ? in[1].u.s : "";
     bool want_clip = strcmp(type, "stable_diffusion") == 0;
     bool want_t5 = strcmp(type, "sd3") == 0 || strcmp(type, "chroma") == 0;
@@ -162,7 +166,8 @@ static fg_error *clip_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out
     return NULL;
 }
 
-static fg_error *vae_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *vae_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     static const char *const synthetic[] = {"taesd", "taesdxl", "taesd3", "taef1", "pixel_space"};
     const char *name = in[0].type == FG_TYPE_STRING && in[0].u.s ? in[0].u.s : "";
     for (size_t i = 0; i < sizeof synthetic / sizeof synthetic[0]; i++)

@@ -8,8 +8,8 @@
 #include "nodes/model_objects.h"
 #include "nodes/node_ctx.h"
 
-static fg_error *lora_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *lora_loader_model_only(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *lora_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *lora_loader_model_only(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
 
 const fg_node_spec fg_nodes_lora[] = {
     {.class_type = "LoraLoader", .execute = lora_loader, .display_name = "Load LoRA", .category = "loaders",
@@ -41,7 +41,8 @@ static fg_error *lora_path(fg_node_ctx *ctx, const fg_value *name, char *path, s
     return fg_node_resolve_model(ctx->settings, FG_COMBO_LORAS, name->u.s, path, cap);
 }
 
-static fg_error *lora_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *lora_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     const fg_model_obj *model = (const fg_model_obj *)object_in(&in[0], FG_TYPE_MODEL);
     const fg_clip_obj *clip = (const fg_clip_obj *)object_in(&in[1], FG_TYPE_CLIP);
     if (!model) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "model input is invalid: None");
@@ -63,7 +64,8 @@ static fg_error *lora_loader(fg_node_ctx *ctx, const fg_value *in, fg_value *out
     return NULL;
 }
 
-static fg_error *lora_loader_model_only(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *lora_loader_model_only(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     const fg_model_obj *model = (const fg_model_obj *)object_in(&in[0], FG_TYPE_MODEL);
     if (!model) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "model input is invalid: None");
     double s_model = 0;

@@ -28,17 +28,17 @@ static const char *const disable_enable[] = {"disable", "enable", NULL};
 #define OUT_TWO_LATENTS                                                                     \
     .outputs = {FG_TYPE_LATENT, FG_TYPE_LATENT}, .output_names = {"output", "denoised_output"}, .n_outputs = 2
 
-static fg_error *exec_ksampler(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_ksampler_advanced(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_sampler_custom(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_sampler_custom_advanced(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_basic_guider(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_cfg_guider(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_random_noise(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_disable_noise(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_ksampler_select(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_basic_scheduler(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *exec_model_sampling_flux(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *exec_ksampler(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_ksampler_advanced(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_sampler_custom(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_sampler_custom_advanced(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_basic_guider(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_cfg_guider(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_random_noise(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_disable_noise(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_ksampler_select(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_basic_scheduler(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *exec_model_sampling_flux(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
 
 const fg_node_spec fg_nodes_sampling[] = {
     {.class_type = "KSampler", .execute = exec_ksampler, .display_name = "KSampler", .category = "sampling",
@@ -241,7 +241,8 @@ static fg_error *ksampler_common(fg_node_ctx *ctx, sample_job *job, const fg_sb_
     return err;
 }
 
-static fg_error *exec_ksampler(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_ksampler(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     sample_job job = {.cfg = number_of(&in[3]), .add_noise = true, .noise_seed = seed_of(&in[1]),
                       .sampler_seed = seed_of(&in[1]), .sampler_name = string_of(&in[4]), .eta = 1.0, .s_noise = 1.0};
     FG_TRY(model_in(&in[0], &job.model));
@@ -255,7 +256,8 @@ static fg_error *exec_ksampler(fg_node_ctx *ctx, const fg_value *in, fg_value *o
     return ksampler_common(ctx, &job, &sr, out);
 }
 
-static fg_error *exec_ksampler_advanced(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_ksampler_advanced(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     sample_job job = {.cfg = number_of(&in[4]), .add_noise = strcmp(string_of(&in[1]), "disable") != 0,
                       .noise_seed = seed_of(&in[2]), .sampler_seed = seed_of(&in[2]),
                       .sampler_name = string_of(&in[5]), .eta = 1.0, .s_noise = 1.0};
@@ -294,7 +296,8 @@ static fg_error *sampler_in(const fg_value *v, sample_job *job) {
     return fg_sb_check_sampler(s->name);
 }
 
-static fg_error *exec_sampler_custom(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_sampler_custom(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     sample_job job = {.cfg = number_of(&in[3]), .add_noise = in[1].type == FG_TYPE_BOOLEAN ? in[1].u.b : true,
                       .noise_seed = seed_of(&in[2]), .sampler_seed = seed_of(&in[2])};
     FG_TRY(model_in(&in[0], &job.model));
@@ -306,7 +309,8 @@ static fg_error *exec_sampler_custom(fg_node_ctx *ctx, const fg_value *in, fg_va
     return run_job(ctx, &job, out, true);
 }
 
-static fg_error *exec_sampler_custom_advanced(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_sampler_custom_advanced(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     const fg_noise_obj *noise = (const fg_noise_obj *)object_in(&in[0], FG_TYPE_NOISE);
     const fg_guider *g = (const fg_guider *)object_in(&in[1], FG_TYPE_GUIDER);
     if (!noise) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "noise input is invalid: None");
@@ -330,7 +334,8 @@ static fg_error *guider_out(fg_object *model, fg_object *pos, fg_object *neg, do
     return NULL;
 }
 
-static fg_error *exec_basic_guider(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_basic_guider(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_model_obj *m;
     const fg_conditioning *c;
@@ -339,7 +344,8 @@ static fg_error *exec_basic_guider(fg_node_ctx *ctx, const fg_value *in, fg_valu
     return guider_out(in[0].u.obj, in[1].u.obj, NULL, 1.0, out);
 }
 
-static fg_error *exec_cfg_guider(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_cfg_guider(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_model_obj *m;
     const fg_conditioning *p, *n;
@@ -356,18 +362,21 @@ static fg_error *noise_out(bool disabled, uint64_t seed, fg_value *out) {
     return NULL;
 }
 
-static fg_error *exec_random_noise(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_random_noise(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return noise_out(false, seed_of(&in[0]), out);
 }
 
-static fg_error *exec_disable_noise(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_disable_noise(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     (void)in;
     return noise_out(true, 0, out);
 }
 
-static fg_error *exec_ksampler_select(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_ksampler_select(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     fg_sampler_obj *s = NULL;
     FG_TRY(fg_sampler_obj_new(string_of(&in[0]), 1.0, 1.0, &s));
@@ -375,7 +384,8 @@ static fg_error *exec_ksampler_select(fg_node_ctx *ctx, const fg_value *in, fg_v
     return NULL;
 }
 
-static fg_error *exec_basic_scheduler(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_basic_scheduler(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_model_obj *m;
     FG_TRY(model_in(&in[0], &m));
@@ -400,7 +410,8 @@ static fg_error *exec_basic_scheduler(fg_node_ctx *ctx, const fg_value *in, fg_v
     return NULL;
 }
 
-static fg_error *exec_model_sampling_flux(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *exec_model_sampling_flux(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     const fg_model_obj *m;
     FG_TRY(model_in(&in[0], &m));

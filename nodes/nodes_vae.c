@@ -17,10 +17,10 @@
 #define OUT_IMAGE .outputs = {FG_TYPE_IMAGE}, .output_names = {"IMAGE"}, .n_outputs = 1
 #define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
 
-static fg_error *vae_decode(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *vae_encode(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
-static fg_error *vae_encode_tiled(fg_node_ctx *ctx, const fg_value *in, fg_value *out);
+static fg_error *vae_decode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *vae_encode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+static fg_error *vae_encode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
 
 const fg_node_spec fg_nodes_vae[] = {
     {.class_type = "VAEDecode", .execute = vae_decode, .display_name = "VAE Decode", .category = "latent",
@@ -142,14 +142,16 @@ static fg_error *decode(const fg_value *in, bool tiled, int64_t tile, int64_t ov
     return err;
 }
 
-static fg_error *vae_decode(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *vae_decode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return decode(in, false, 0, 0, out);
 }
 
 /* ComfyUI: overlap = tile_size // 4 when tile_size < 4 * overlap; the temporal inputs only
  * matter for video VAEs and are ignored. */
-static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     int64_t tile = int_of(&in[2]), overlap = int_of(&in[3]);
     FG_CHECK_ARG(tile > 0 && overlap >= 0, "VAEDecodeTiled: tile_size must be positive and overlap >= 0");
@@ -209,12 +211,14 @@ static fg_error *encode(const fg_value *in, bool tiled, int64_t tile, int64_t ov
     return NULL;
 }
 
-static fg_error *vae_encode(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *vae_encode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     return encode(in, false, 0, 0, out);
 }
 
-static fg_error *vae_encode_tiled(fg_node_ctx *ctx, const fg_value *in, fg_value *out) {
+static fg_error *vae_encode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
+    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
     int64_t tile = int_of(&in[2]), overlap = int_of(&in[3]);
     FG_CHECK_ARG(tile > 0 && overlap >= 0, "VAEEncodeTiled: tile_size must be positive and overlap >= 0");

@@ -56,11 +56,12 @@ typedef struct fg_input_spec {
 #define FG_HIDDEN_EXTRA_PNGINFO 2u
 #define FG_HIDDEN_UNIQUE_ID 4u
 
-typedef struct fg_node_ctx fg_node_ctx; /* execution context, graph/executor.h */
+typedef struct fg_node_ctx fg_node_ctx;   /* execution context, nodes/node_ctx.h */
+typedef struct fg_node_args fg_node_args; /* the inputs, read by name: nodes/node_args.h */
 
-/* inputs[i] matches spec->inputs[i] (FG_TYPE_NONE for an absent optional input); the node
- * fills outputs[0..n_outputs-1]. On error the executor clears whatever was filled. */
-typedef fg_error *(*fg_node_execute_fn)(fg_node_ctx *ctx, const fg_value *inputs, fg_value *outputs);
+/* The node reads its inputs by name through nodes/node_args.h and fills
+ * outputs[0..n_outputs-1]. On error the executor clears whatever was filled. */
+typedef fg_error *(*fg_node_execute_fn)(fg_node_ctx *ctx, const fg_node_args *inputs, fg_value *outputs);
 
 typedef struct fg_node_spec {
     const char *class_type;

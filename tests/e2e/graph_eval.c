@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodes/node_args.h"
 #include "nodes/registry.h"
 
 void graph_eval_init(graph_eval *g, json_t *prompt) {
@@ -78,7 +79,7 @@ static fg_error *run_node(graph_eval *g, const char *id, size_t *slot) {
         memset(g->values[*slot], 0, sizeof g->values[*slot]);
         fg_node_ctx ctx = {.node_id = id, .spec = spec, .settings = &g->settings, .progress = on_progress,
                            .progress_user = g};
-        err = spec->execute(&ctx, in, g->values[*slot]);
+        err = spec->execute(&ctx, &(fg_node_args){.spec = spec, .values = in}, g->values[*slot]);
         free(ctx.ui_result_json);
         if (err) g->n_values--;
         else json_object_set_new(g->results, id, json_integer((json_int_t)*slot));

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nodes/node_args.h"
 #include "tests/testing.h"
 #include "core/image.h"
 
@@ -109,7 +110,7 @@ fg_error *call_node(const char *class_type, const fg_run_settings *s, const fg_v
     const fg_node_spec *spec = fg_node_find(class_type);
     FG_CHECK_ARG(spec && spec->execute, "%s has no execute", class_type);
     fg_node_ctx ctx = {.node_id = "1", .spec = spec, .settings = s, .prompt_json = "{\"1\": {}}"};
-    fg_error *err = spec->execute(&ctx, inputs, outputs);
+    fg_error *err = spec->execute(&ctx, &(fg_node_args){.spec = spec, .values = inputs}, outputs);
     if (ui_json) *ui_json = ctx.ui_result_json;
     else free(ctx.ui_result_json);
     return err;

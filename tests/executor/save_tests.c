@@ -8,6 +8,7 @@
 
 #include "graph/workflow.h"
 #include "tests/executor/exec_helpers.h"
+#include "nodes/node_args.h"
 #include "tests/testing.h"
 #include "core/image.h"
 
@@ -97,7 +98,7 @@ static void test_metadata(void) {
         s.embed_metadata = embed;
         fg_node_ctx ctx = {.node_id = "9", .spec = spec, .settings = &s, .prompt_json = prompt_text,
                            .workflow_json = workflow_text};
-        if (!CHECK_OK(spec->execute(&ctx, in, out))) continue;
+        if (!CHECK_OK(spec->execute(&ctx, &(fg_node_args){.spec = spec, .values = in}, out))) continue;
         fg_value_clear(&out[0]);
         free(ctx.ui_result_json);
         fg_text_list texts = {0};

@@ -11,6 +11,7 @@
 #include "core/safetensors.h"
 #include "kernels/ops.h"
 #include "model_nodes.h"
+#include "nodes/node_args.h"
 #include "tests/testing.h"
 
 static fg_run_settings settings;
@@ -110,7 +111,7 @@ fg_error *mn_run(const char *class_type, const fg_value *inputs, fg_value *outpu
     if (!s) return fg_errorf(FG_ERR_IO, "test models folder could not be built");
     fg_node_ctx ctx = {.node_id = "7", .spec = spec, .settings = s};
     memset(outputs, 0, sizeof(fg_value) * (size_t)spec->n_outputs);
-    fg_error *err = spec->execute(&ctx, inputs, outputs);
+    fg_error *err = spec->execute(&ctx, &(fg_node_args){.spec = spec, .values = inputs}, outputs);
     if (err) mn_clear(outputs, spec->n_outputs);
     free(ctx.ui_result_json);
     return err;
