@@ -457,34 +457,38 @@ static void make_prompt_id(char *out, size_t cap) {
              (unsigned long long)(r[1] & 0xffffffffffffULL));
 }
 
-/* 0 valid; prints the errors and returns EXIT_INVALID otherwise. */
-static int validate_job(const json_t *prompt, const json_t *ui, const fg_run_settings *settings, const run_opts *o) {
-    fg_validation v;
-    fg_error *err = fg_validate_prompt(prompt, settings, &v);
+/* 0 valid (v then holds the converted prompt the job runs); prints the errors and returns
+ * EXIT_INVALID otherwise. The caller clears v either way. */
+static int validate_job(const json_t *prompt, const json_t *ui, const fg_run_settings *settings, const run_opts *o,
+                        fg_validation *v) {
+    fg_error *err = fg_validate_prompt(prompt, settings, v);
     if (err) {
-        fg_validation_clear(&v);
         cli_report(err);
         return EXIT_INVALID;
     }
-    bool ok = v.ok && !v.error;
+    bool ok = v->ok && !v->error;
     if (!ok && o->json) {
-        json_t *j = fg_validation_to_json(&v);
+        json_t *j = fg_validation_to_json(v);
         if (j) emit_json("validation_error", j);
     }
-    if (!ok || json_object_size(v.node_errors) > 0) fg_validation_print(&v, ui, stderr);
-    fg_validation_clear(&v);
+    if (!ok || json_object_size(v->node_errors) > 0) fg_validation_print(v, ui, stderr);
     return ok ? 0 : EXIT_INVALID;
 }
 
 static int run_job(fg_executor *ex, const fg_workflow *base, json_t *prompt, const fg_run_settings *settings,
                    run_ui *ui) {
-    int rc = validate_job(prompt, base->ui, settings, ui->o);
-    if (rc) return rc;
+    fg_validation v;
+    int rc = validate_job(prompt, base->ui, settings, ui->o, &v);
+    if (rc) {
+        fg_validation_clear(&v);
+        return rc;
+    }
     fg_workflow job = {.prompt = prompt, .ui = base->ui, .source = base->source};
     char prompt_id[48];
     make_prompt_id(prompt_id, sizeof prompt_id);
     json_array_clear(ui->executed);
-    fg_error *err = fg_executor_run(ex, &job, prompt_id, on_event, ui);
+    fg_error *err = fg_executor_run_validated(ex, &job, &v, prompt_id, on_event, ui);
+    fg_validation_clear(&v);
     if (!err) return 0;
     if (fg_error_code_of(err) == FG_ERR_CANCELLED || g_cancel)
         fprintf(stderr, "fluxgraph run: interrupted (Ctrl-C or signal): %s; no partial image was written\n",

@@ -119,67 +119,6 @@ static void on_progress(void *user, const char *node_id, int64_t value, int64_t 
 
 /* ---- inputs ------------------------------------------------------------------------- */
 
-static fg_error *int_constant(const json_t *v, int64_t *out) {
-    uint64_t u;
-    if (json_is_integer(v)) *out = json_integer_value(v);
-    else if (fg_json_is_bigint(v) && fg_json_get_u64(v, &u)) *out = (int64_t)u; /* seeds: same 64 bits */
-    else if (json_is_real(v) && isfinite(json_real_value(v)) && fabs(json_real_value(v)) < 9.2e18)
-        *out = (int64_t)json_real_value(v);
-    else if (json_is_boolean(v)) *out = json_is_true(v);
-    else if (json_is_string(v)) {
-        char *end;
-        *out = strtoll(json_string_value(v), &end, 10);
-        if (end == json_string_value(v) || *end) return fg_errorf(FG_ERR_FORMAT, "not an integer");
-    } else return fg_errorf(FG_ERR_FORMAT, "not an integer");
-    return NULL;
-}
-
-static fg_error *float_constant(const json_t *v, double *out) {
-    if (json_is_number(v)) *out = json_number_value(v);
-    else if (json_is_boolean(v)) *out = json_is_true(v);
-    else if (json_is_string(v)) {
-        char *end;
-        *out = strtod(json_string_value(v), &end);
-        if (end == json_string_value(v) || *end) return fg_errorf(FG_ERR_FORMAT, "not a number");
-    } else return fg_errorf(FG_ERR_FORMAT, "not a number");
-    return NULL;
-}
-
-static fg_error *constant_value(const fg_input_spec *in, const json_t *v, fg_value *out) {
-    switch (in->type) {
-    case FG_TYPE_INT: {
-        int64_t i = 0;
-        FG_TRY(int_constant(v, &i));
-        *out = fg_value_int(i);
-        return NULL;
-    }
-    case FG_TYPE_FLOAT: {
-        double f = 0;
-        FG_TRY(float_constant(v, &f));
-        *out = fg_value_float(f);
-        return NULL;
-    }
-    case FG_TYPE_BOOLEAN:
-        if (json_is_boolean(v)) *out = fg_value_bool(json_is_true(v));
-        else if (json_is_number(v)) *out = fg_value_bool(json_number_value(v) != 0);
-        else return fg_errorf(FG_ERR_FORMAT, "not a boolean");
-        return NULL;
-    case FG_TYPE_STRING:
-    case FG_TYPE_COMBO: {
-        if (json_is_string(v)) *out = fg_value_string(json_string_value(v));
-        else if (json_is_number(v) || json_is_boolean(v)) {
-            char *text = json_dumps(v, JSON_ENCODE_ANY);
-            *out = fg_value_string(text ? text : "");
-            free(text);
-        } else return fg_errorf(FG_ERR_FORMAT, "not a string");
-        if (out->type == FG_TYPE_NONE) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "copying a string input");
-        return NULL;
-    }
-    default:
-        return fg_errorf(FG_ERR_FORMAT, "expects a %s link, got a constant", fg_type_name(in->type));
-    }
-}
-
 static fg_error *gather_input(run_state *st, const fg_plan_node *pn, int i, fg_value *out) {
     const fg_input_spec *in = &pn->spec->inputs[i];
     const json_t *v = json_object_get(pn->inputs, in->name);
@@ -196,7 +135,7 @@ static fg_error *gather_input(run_state *st, const fg_plan_node *pn, int i, fg_v
             return fg_errorf(FG_ERR_FORMAT, "input '%s': link to node %s output %d has no value", in->name, src, slot);
         return fg_value_copy(&st->results[at][slot], out);
     }
-    return fg_error_wrapf(constant_value(in, v, out), "input '%s'", in->name);
+    return fg_error_wrapf(fg_constant_value(in, v, out), "input '%s'", in->name);
 }
 
 /* ---- running one node --------------------------------------------------------------- */
@@ -337,29 +276,28 @@ static fg_error *run_plan(run_state *st) {
     return NULL;
 }
 
-static fg_error *prepare(run_state *st, const fg_workflow *wf) {
-    fg_validation v;
-    FG_TRY(fg_validate_prompt(wf->prompt, &st->ex->settings, &v));
-    fg_error *err = (!v.ok || v.error) ? invalid_prompt(&v) : NULL;
-    if (!err) err = fg_plan_build(wf->prompt, v.outputs, &st->plan);
-    fg_validation_clear(&v);
-    if (!err) err = fg_plan_signatures(&st->plan, &st->ex->settings);
-    if (err) return err;
+/* The plan over the validated (converted) prompt; the saved images embed that prompt, as
+ * ComfyUI's do. */
+static fg_error *prepare(run_state *st, const fg_workflow *wf, const fg_validation *v) {
+    if (!v->ok || v->error) return invalid_prompt(v);
+    FG_CHECK_ARG(v->prompt, "the validation holds no converted prompt");
+    FG_TRY(fg_plan_build(v->prompt, v->outputs, &st->plan));
+    FG_TRY(fg_plan_signatures(&st->plan, &st->ex->settings));
     size_t n = st->plan.count + 1;
     st->results = calloc(n, sizeof *st->results);
     st->done = calloc(n, sizeof *st->done);
-    st->prompt_json = fg_workflow_dump_api(wf->prompt);
+    st->prompt_json = fg_workflow_dump_api(v->prompt);
     st->workflow_json = wf->ui ? fg_workflow_dump_api(wf->ui) : NULL;
     if (!st->results || !st->done || !st->prompt_json || (wf->ui && !st->workflow_json))
         return fg_errorf(FG_ERR_OUT_OF_MEMORY, "preparing the run");
     return NULL;
 }
 
-fg_error *fg_executor_run(fg_executor *ex, const fg_workflow *wf, const char *prompt_id, fg_event_fn on_event,
-                          void *user) {
-    FG_CHECK_ARG(ex && wf && wf->prompt, "fg_executor_run: NULL argument");
+fg_error *fg_executor_run_validated(fg_executor *ex, const fg_workflow *wf, const fg_validation *v,
+                                    const char *prompt_id, fg_event_fn on_event, void *user) {
+    FG_CHECK_ARG(ex && wf && wf->prompt && v, "fg_executor_run_validated: NULL argument");
     run_state st = {.ex = ex, .prompt_id = prompt_id ? prompt_id : "", .on_event = on_event, .user = user};
-    fg_error *err = prepare(&st, wf);
+    fg_error *err = prepare(&st, wf, v);
     if (!err) {
         err = run_plan(&st);
         cache_drop_unused(ex);
@@ -371,5 +309,15 @@ fg_error *fg_executor_run(fg_executor *ex, const fg_workflow *wf, const char *pr
     free(st.prompt_json);
     free(st.workflow_json);
     fg_plan_free(&st.plan);
+    return err;
+}
+
+fg_error *fg_executor_run(fg_executor *ex, const fg_workflow *wf, const char *prompt_id, fg_event_fn on_event,
+                          void *user) {
+    FG_CHECK_ARG(ex && wf && wf->prompt, "fg_executor_run: NULL argument");
+    fg_validation v;
+    fg_error *err = fg_validate_prompt(wf->prompt, &ex->settings, &v);
+    if (!err) err = fg_executor_run_validated(ex, wf, &v, prompt_id, on_event, user);
+    fg_validation_clear(&v);
     return err;
 }

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/error.h"
+#include "graph/validate.h"
 #include "graph/workflow.h"
 #include "nodes/node_ctx.h"
 
@@ -44,5 +45,10 @@ void fg_executor_free(fg_executor *ex);
  * (with node id and class in the message); events describe the whole run. */
 fg_error *fg_executor_run(fg_executor *ex, const fg_workflow *wf, const char *prompt_id, fg_event_fn on_event,
                           void *user) FG_MUST_CHECK;
+/* The same for a job the caller has validated already (v from fg_validate_prompt over
+ * wf->prompt with this executor's settings): each job is validated once, and runs the
+ * constants as that validation converted them. */
+fg_error *fg_executor_run_validated(fg_executor *ex, const fg_workflow *wf, const fg_validation *v,
+                                    const char *prompt_id, fg_event_fn on_event, void *user) FG_MUST_CHECK;
 
 #endif

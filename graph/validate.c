@@ -29,6 +29,7 @@ typedef struct vctx {
     size_t n;
     const fg_run_settings *settings;
     json_t *node_errors;
+    json_t *converted; /* fg_validation.prompt, receiving the converted constants */
 } vctx;
 
 static int cmp_vnode(const void *a, const void *b) {
@@ -145,6 +146,13 @@ static void add_input_config(json_t *err, const fg_node_spec *spec, int i, const
     json_object_set_new(err, "extra_info", out);
 }
 
+/* ComfyUI's `inputs[x] = val`: the converted constant replaces the written one. */
+static void store_converted(vctx *c, const vnode *n, const char *name, json_t *converted) {
+    json_t *inputs = json_object_get(json_object_get(c->converted, n->id), "inputs");
+    if (json_is_object(inputs)) json_object_set_new(inputs, name, converted);
+    else json_decref(converted);
+}
+
 static int validate_node(vctx *c, vnode *n, int depth) {
     if (n->state == VALID || n->state == INVALID) return n->state;
     n->state = VISITING;
@@ -169,7 +177,8 @@ static int validate_node(vctx *c, vnode *n, int depth) {
             if (!check_link(c, n, in, v, depth)) ok = false;
             continue;
         }
-        json_t *err = fg_validate_constant(in, v, c->settings);
+        json_t *converted = NULL, *err = fg_validate_constant(in, v, c->settings, &converted);
+        if (!err) store_converted(c, n, in->name, converted);
         if (err) {
             add_input_config(err, n->spec, i, c->settings);
             add_error(c, n, err);
@@ -296,7 +305,10 @@ fg_error *fg_validate_prompt(const json_t *prompt, const fg_run_settings *settin
     if (!out->node_errors || !out->outputs) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "validation");
     if (!json_is_object(prompt))
         return top_error(out, "invalid_prompt", "Cannot execute because the prompt is not a JSON object.", "", NULL);
-    vctx c = {.n = json_object_size(prompt), .settings = settings, .node_errors = out->node_errors};
+    out->prompt = json_deep_copy(prompt);
+    if (!out->prompt) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "validation");
+    vctx c = {.n = json_object_size(prompt), .settings = settings, .node_errors = out->node_errors,
+              .converted = out->prompt};
     c.nodes = calloc(c.n ? c.n : 1, sizeof *c.nodes);
     vnode **outputs = calloc(c.n ? c.n : 1, sizeof *outputs);
     char *seen = calloc(c.n ? c.n : 1, 1);
@@ -332,6 +344,7 @@ void fg_validation_clear(fg_validation *v) {
     json_decref(v->error);
     json_decref(v->node_errors);
     json_decref(v->outputs);
+    json_decref(v->prompt);
     memset(v, 0, sizeof *v);
 }
 

@@ -1,11 +1,12 @@
-/* Constant inputs: coercion by declared type (INT -> int(v), FLOAT -> float(v), as ComfyUI
- * does), min/max, and COMBO membership including model files in the models folder. */
+/* Constant inputs after their conversion (validate_convert.c): min/max, and COMBO membership
+ * including model files in the models folder; the ComfyUI-shaped error objects. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/validate.h"
 #include "graph/validate_internal.h"
 #include "graph/workflow.h"
 
@@ -18,7 +19,7 @@ static json_t *err_obj(const char *type, const char *msg, const char *details, c
 }
 
 /* details as ComfyUI writes them: "<input>, <value>, <reason>". */
-static json_t *type_error(const fg_input_spec *in, const json_t *v, const char *why) {
+json_t *fg_constant_type_error(const fg_input_spec *in, const json_t *v, const char *why) {
     char msg[128], details[512], shown[160] = "";
     snprintf(msg, sizeof msg, "Failed to convert an input value to a %s value", fg_type_name(in->type));
     if (json_is_string(v))
@@ -41,62 +42,33 @@ static void fmt_num(double x, bool integer, char *out, size_t cap) {
         fg_format_python_float(x, out, cap);
 }
 
-static json_t *range_error(const fg_input_spec *in, const json_t *v, const char *shown, bool too_small) {
+json_t *fg_constant_range_error(const fg_input_spec *in, const json_t *v, const char *shown, bool too_small) {
     char lim[64], msg[256];
     fmt_num(too_small ? in->min : in->max, in->type == FG_TYPE_INT, lim, sizeof lim);
     snprintf(msg, sizeof msg, "Value %.100s %s of %s", shown, too_small ? "smaller than min" : "bigger than max", lim);
     return err_obj(too_small ? "value_smaller_than_min" : "value_bigger_than_max", msg, in->name, in, v);
 }
 
-/* A number as ComfyUI's int()/float() would read it; false if not convertible. */
-static bool number_of(const json_t *v, double *out, bool *is_int, long long *iv) {
-    *is_int = false;
-    if (json_is_integer(v)) return *iv = json_integer_value(v), *out = (double)*iv, *is_int = true, true;
-    if (json_is_real(v)) return *out = json_real_value(v), true;
-    if (json_is_boolean(v)) return *iv = json_is_true(v), *out = (double)*iv, *is_int = true, true;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end;
-        errno = 0;
-        *iv = strtoll(s, &end, 10);
-        while (*end == ' ') end++;
-        if (end != s && !*end && errno != ERANGE) return *out = (double)*iv, *is_int = true, true;
-        errno = 0;
-        *out = strtod(s, &end);
-        while (*end == ' ') end++;
-        return end != s && !*end && errno != ERANGE;
-    }
-    return false;
-}
-
-static json_t *check_bigint(const fg_input_spec *in, const json_t *v) {
-    const char *digits = json_string_value(json_object_get(v, FG_BIGINT_KEY));
-    uint64_t u;
-    if (digits[0] == '-') return range_error(in, v, digits, true);
-    if (in->type == FG_TYPE_FLOAT) return range_error(in, v, digits, false);
-    if (in->max_u64 && fg_json_get_u64(v, &u)) return NULL;
-    return range_error(in, v, digits, false);
-}
-
-static json_t *check_number(const fg_input_spec *in, const json_t *v) {
-    if (fg_json_is_bigint(v)) return check_bigint(in, v);
-    double x;
-    bool is_int;
-    long long iv = 0;
-    if (!number_of(v, &x, &is_int, &iv)) return type_error(in, v, "the value is not a number");
-    if (!isfinite(x)) return type_error(in, v, "NaN and infinite values are not allowed");
-    if (in->type == FG_TYPE_INT && !is_int && json_is_string(v)) return type_error(in, v, "not an integer");
-    if (in->type == FG_TYPE_INT && !is_int) {
-        if (fabs(x) >= 9.2e18) return range_error(in, v, "out of the 64-bit range", x < 0);
-        x = trunc(x); /* int(2.7) == 2 */
-        iv = (long long)x;
-        is_int = true;
-    }
+/* min/max of a converted INT (an integer or a big-int marker) or FLOAT (a real). */
+static json_t *check_range(const fg_input_spec *in, const json_t *v) {
     char shown[64];
-    fmt_num(x, in->type == FG_TYPE_INT, shown, sizeof shown);
-    if (in->type == FG_TYPE_INT) snprintf(shown, sizeof shown, "%lld", iv);
-    if (in->has_min && x < in->min) return range_error(in, v, shown, true);
-    if (in->has_max && !in->max_u64 && x > in->max) return range_error(in, v, shown, false);
+    double x;
+    if (fg_json_is_bigint(v)) {
+        const char *digits = json_string_value(json_object_get(v, FG_BIGINT_KEY));
+        uint64_t u;
+        if (digits[0] == '-') return fg_constant_range_error(in, v, digits, true);
+        if (in->max_u64 && fg_json_get_u64(v, &u)) return NULL;
+        return fg_constant_range_error(in, v, digits, false);
+    }
+    if (json_is_integer(v)) {
+        x = (double)json_integer_value(v);
+        snprintf(shown, sizeof shown, "%lld", (long long)json_integer_value(v));
+    } else {
+        x = json_real_value(v);
+        fmt_num(x, false, shown, sizeof shown);
+    }
+    if (in->has_min && x < in->min) return fg_constant_range_error(in, v, shown, true);
+    if (in->has_max && !in->max_u64 && x > in->max) return fg_constant_range_error(in, v, shown, false);
     return NULL;
 }
 
@@ -143,7 +115,7 @@ static json_t *check_image_file(const fg_input_spec *in, const json_t *v, const 
 }
 
 static json_t *check_combo(const fg_input_spec *in, const json_t *v, const fg_run_settings *settings) {
-    if (!json_is_string(v)) return type_error(in, v, "an option must be a string");
+    if (!json_is_string(v)) return fg_constant_type_error(in, v, "an option must be a string");
     const char *s = json_string_value(v);
     if (in->source == FG_COMBO_FIXED) {
         size_t n = 0;
@@ -175,22 +147,21 @@ static json_t *check_combo(const fg_input_spec *in, const json_t *v, const fg_ru
     return result;
 }
 
-json_t *fg_validate_constant(const fg_input_spec *in, const json_t *v, const fg_run_settings *settings) {
-    switch (in->type) {
-    case FG_TYPE_INT:
-    case FG_TYPE_FLOAT: return check_number(in, v);
-    case FG_TYPE_STRING:
-        if (json_is_object(v) || json_is_null(v)) return type_error(in, v, "expected a string");
-        return NULL;
-    case FG_TYPE_BOOLEAN:
-        if (json_is_object(v)) return type_error(in, v, "expected a boolean");
-        return NULL;
-    case FG_TYPE_COMBO: return check_combo(in, v, settings);
-    default: {
-        char details[256];
-        snprintf(details, sizeof details, "%s: a %s input must be linked to a node output, not a constant", in->name,
-                 fg_type_name(in->type));
-        return err_obj("invalid_input_type", "Input must be a link", details, in, v);
+json_t *fg_validate_constant(const fg_input_spec *in, const json_t *v, const fg_run_settings *settings,
+                             json_t **converted) {
+    json_t *err = fg_convert_constant(in, v, converted);
+    if (!err && (in->type == FG_TYPE_INT || in->type == FG_TYPE_FLOAT)) err = check_range(in, *converted);
+    if (!err && in->type == FG_TYPE_COMBO) err = check_combo(in, *converted, settings);
+    if (err) {
+        json_decref(*converted);
+        *converted = NULL;
     }
-    }
+    return err;
+}
+
+json_t *fg_constant_link_error(const fg_input_spec *in, const json_t *v) {
+    char details[256];
+    snprintf(details, sizeof details, "%s: a %s input must be linked to a node output, not a constant", in->name,
+             fg_type_name(in->type));
+    return err_obj("invalid_input_type", "Input must be a link", details, in, v);
 }

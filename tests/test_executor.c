@@ -122,6 +122,42 @@ done:
     fg_executor_free(ex);
 }
 
+/* A constant written as text ComfyUI's int() reads ("12 ", "1_2") is converted once, by
+ * validation: the job runs (it used to pass validation and then fail in the node) and keys the
+ * cache like the number itself, and the saved image embeds the converted prompt, as ComfyUI's. */
+static void test_constants_converted_once(void) {
+    fg_run_settings s;
+    fg_executor *ex = chain_executor("convert", &s);
+    char text[2048];
+    snprintf(text, sizeof text, "%s", chain_prompt(12, default_ids));
+    char *w = strstr(text, "\"width\": 12");
+    fg_workflow *wf = NULL, *spaced = NULL;
+    event_log log;
+    event_log_init(&log);
+    if (!ex || !w) goto done;
+    wf = workflow_from_text(text);
+    char spaced_text[2100];
+    snprintf(spaced_text, sizeof spaced_text, "%.*s\"width\": \" 1_2 \"%s", (int)(w - text), text,
+             w + strlen("\"width\": 12"));
+    spaced = workflow_from_text(spaced_text);
+    if (!wf || !spaced || !CHECK_OK(run_logged(ex, spaced, &log))) goto done;
+    CHECK(log.n_executing == 3, "the spaced width ran: %d", log.n_executing);
+    if (CHECK_OK(run_logged(ex, wf, &log))) CHECK(log.n_executing == 0, "12 and \" 1_2 \" share the cache");
+    fg_validation v;
+    if (CHECK_OK(fg_validate_prompt(spaced->prompt, &s, &v))) {
+        json_t *width = json_object_get(json_object_get(json_object_get(v.prompt, "2"), "inputs"), "width");
+        CHECK(json_is_integer(width) && json_integer_value(width) == 12, "converted width");
+        CHECK(json_is_string(json_object_get(json_object_get(json_object_get(spaced->prompt, "2"), "inputs"), "width")),
+              "the caller's prompt is left as written");
+    }
+    fg_validation_clear(&v);
+done:
+    event_log_clear(&log);
+    fg_workflow_free(wf);
+    fg_workflow_free(spaced);
+    fg_executor_free(ex);
+}
+
 /* Every node in the catalogue runs (the executor's "not implemented yet" path is for a
  * declaration without an execute function: none is left). */
 static void test_every_node_executes(void) {
@@ -284,6 +320,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_plan_and_order);
     RUN_TEST(test_cycle);
     RUN_TEST(test_cache);
+    RUN_TEST(test_constants_converted_once);
     RUN_TEST(test_every_node_executes);
     RUN_TEST(test_runtime_failure);
     RUN_TEST(test_cancel);

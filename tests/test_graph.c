@@ -432,6 +432,65 @@ static void test_value_coercion(void) {
     expect_steps("18446744073709551615", "value_bigger_than_max"); /* only seeds go that far */
 }
 
+/* fg_convert_constant: Python's int(), float(), str(), bool() of a JSON constant. want: the
+ * converted value as JSON text, or the error type. */
+static void expect_converted(fg_type type, const char *json_value, const char *want) {
+    fg_input_spec in = {.name = "x", .type = type};
+    json_t *v = json_loads(json_value, JSON_DECODE_ANY, NULL), *converted = NULL;
+    json_t *err = v ? fg_convert_constant(&in, v, &converted) : NULL;
+    char *got = converted ? json_dumps(converted, JSON_ENCODE_ANY) : NULL;
+    const char *shown = err ? json_string_value(json_object_get(err, "type")) : got ? got : "?";
+    CHECK(v && strcmp(shown, want) == 0, "%s %s: got %s, want %s", fg_type_name(type), json_value, shown, want);
+    if (converted && !err) { /* idempotent: converting the converted value changes nothing */
+        json_t *again = NULL, *err2 = fg_convert_constant(&in, converted, &again);
+        CHECK(!err2 && json_equal(again, converted), "%s %s converts again to itself", fg_type_name(type), json_value);
+        json_decref(err2);
+        json_decref(again);
+    }
+    free(got);
+    json_decref(err);
+    json_decref(converted);
+    json_decref(v);
+}
+
+static void test_constant_conversion(void) {
+    const char *bad = "invalid_input_type";
+    expect_converted(FG_TYPE_INT, "\"42 \"", "42"); /* int("42 "): the seed that used to fail in KSampler */
+    expect_converted(FG_TYPE_INT, "\"\\t-7\\n\"", "-7");
+    expect_converted(FG_TYPE_INT, "\"+4_2\"", "42");
+    expect_converted(FG_TYPE_INT, "\"\\u00a042\\u3000\"", "42"); /* Unicode spaces are stripped too */
+    expect_converted(FG_TYPE_INT, "\"4__2\"", bad);
+    expect_converted(FG_TYPE_INT, "\"_42\"", bad);
+    expect_converted(FG_TYPE_INT, "\"4 2\"", bad);
+    expect_converted(FG_TYPE_INT, "\"\"", bad);
+    expect_converted(FG_TYPE_INT, "\"0x10\"", bad);
+    expect_converted(FG_TYPE_INT, "\"2.5\"", bad);
+    expect_converted(FG_TYPE_INT, "-2.7", "-2");
+    expect_converted(FG_TYPE_INT, "false", "0");
+    expect_converted(FG_TYPE_INT, "null", bad);
+    expect_converted(FG_TYPE_INT, "{\"__value__\": 5}", "5");
+    expect_converted(FG_TYPE_FLOAT, "\" 1_000.5e-1 \"", "100.05");
+    expect_converted(FG_TYPE_FLOAT, "8", "8.0");
+    expect_converted(FG_TYPE_FLOAT, "\".5\"", "0.5");
+    expect_converted(FG_TYPE_FLOAT, "\"5.\"", "5.0");
+    expect_converted(FG_TYPE_FLOAT, "\"0x1p3\"", bad); /* strtod would take hex; Python does not */
+    expect_converted(FG_TYPE_FLOAT, "\"nan\"", bad);   /* float() takes it; we refuse non-finite values */
+    expect_converted(FG_TYPE_FLOAT, "\"-Infinity\"", bad);
+    expect_converted(FG_TYPE_FLOAT, "\"1e\"", bad);
+    expect_converted(FG_TYPE_STRING, "5", "\"5\"");
+    expect_converted(FG_TYPE_STRING, "8.0", "\"8.0\"");
+    expect_converted(FG_TYPE_STRING, "1e20", "\"1e+20\"");
+    expect_converted(FG_TYPE_STRING, "true", "\"True\"");
+    expect_converted(FG_TYPE_STRING, "null", "\"None\"");
+    expect_converted(FG_TYPE_STRING, "{\"a\": 1}", bad);
+    expect_converted(FG_TYPE_BOOLEAN, "\"false\"", "true"); /* bool("false") is True in Python */
+    expect_converted(FG_TYPE_BOOLEAN, "\"\"", "false");
+    expect_converted(FG_TYPE_BOOLEAN, "0.0", "false");
+    expect_converted(FG_TYPE_BOOLEAN, "null", "false");
+    expect_converted(FG_TYPE_COMBO, "7", "7"); /* never converted: fails as not in the list later */
+    expect_converted(FG_TYPE_MODEL, "7", bad);
+}
+
 /* Muted, bypassed, Reroute and PrimitiveNode handling on a hand-made UI graph. */
 static void test_ui_virtual_nodes(void) {
     const char *ui =
@@ -650,6 +709,7 @@ int main(void) {
     RUN_TEST(test_examples_other_valid);
     RUN_TEST(test_validation_shape);
     RUN_TEST(test_value_coercion);
+    RUN_TEST(test_constant_conversion);
     RUN_TEST(test_ui_virtual_nodes);
     RUN_TEST(test_model_folders);
     RUN_TEST(test_dump_matches_python);
