@@ -18,7 +18,8 @@ static json_t *err_obj(const char *type, const char *msg, const char *details, c
     return json_pack("{s:s, s:s, s:s, s:o}", "type", type, "message", msg, "details", details, "extra_info", extra);
 }
 
-/* details as ComfyUI writes them: "<input>, <value>, <reason>". */
+/* details as ComfyUI writes them: "<input>, <value>, <reason>"; the reason again as
+ * extra_info.exception_message (after input_name, input_config and received_value). */
 json_t *fg_constant_type_error(const fg_input_spec *in, const json_t *v, const char *why) {
     char msg[128], details[512], shown[160] = "";
     snprintf(msg, sizeof msg, "Failed to convert an input value to a %s value", fg_type_name(in->type));
@@ -30,7 +31,9 @@ json_t *fg_constant_type_error(const fg_input_spec *in, const json_t *v, const c
         free(text);
     }
     snprintf(details, sizeof details, "%s, %s, %s", in->name, shown, why);
-    return err_obj("invalid_input_type", msg, details, in, v);
+    json_t *err = err_obj("invalid_input_type", msg, details, in, v);
+    json_object_set_new(json_object_get(err, "extra_info"), "exception_message", json_string(why));
+    return err;
 }
 
 static void fmt_num(double x, bool integer, char *out, size_t cap) {

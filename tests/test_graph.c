@@ -414,6 +414,16 @@ static void expect_steps(const char *json_value, const char *want_type) {
         CHECK(v.ok && !e, "batch_size %s should be valid", json_value);
     else
         CHECK(!v.ok && e && strcmp(json_string_value(json_object_get(e, "type")), want_type) == 0, "batch_size %s", json_value);
+    if (want_type && strcmp(want_type, "invalid_input_type") == 0 && e) {
+        /* extra_info in ComfyUI's order, ending with the conversion's exception message */
+        const char *keys[] = {"input_name", "input_config", "received_value", "exception_message"};
+        json_t *extra = json_object_get(e, "extra_info");
+        void *it = json_object_iter(extra);
+        for (size_t k = 0; k < 4; k++, it = it ? json_object_iter_next(extra, it) : NULL)
+            CHECK(it && strcmp(json_object_iter_key(it), keys[k]) == 0, "extra_info key %zu is %s", k, keys[k]);
+        CHECK(strstr(json_string_value(json_object_get(e, "details")),
+                     json_string_value(json_object_get(extra, "exception_message"))), "details end with the reason");
+    }
     fg_validation_clear(&v);
     fg_workflow_free(wf);
 }
