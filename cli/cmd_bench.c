@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "core/log.h"
 #include "core/progress.h"
 #include "kernels/ops.h"
+#include "models/layout_flux.h"
 #include "models/random_weights.h"
 #include "text_encoders/t5_model.h"
 #include "unet/flux_flops.h"
@@ -306,7 +308,7 @@ static fg_error *time_t5(const bench_opts *o, const preset_configs *pc, bench_re
 static fg_error *open_checkpoint_dit(const char *path, fg_weights **out) {
     fg_weights *file = NULL;
     FG_TRY(fg_weights_open(path, &file));
-    static const char *const anchors[] = {"img_in.weight", "x_embedder.weight"};
+    static const char *const anchors[] = {FG_FLUX_ANCHOR, FG_FLUX_DIFFUSERS_ANCHOR};
     fg_error *err = NULL;
     bool found = false;
     for (int a = 0; a < 2 && !found && !err; a++) {
@@ -321,8 +323,8 @@ static fg_error *open_checkpoint_dit(const char *path, fg_weights **out) {
         }
     }
     if (!found && !err)
-        err = fg_errorf(FG_ERR_NOT_FOUND, "%s holds no FLUX DiT (no tensor named [prefix]img_in.weight or "
-                        "[prefix]x_embedder.weight)", path);
+        err = fg_errorf(FG_ERR_NOT_FOUND, "%s holds no FLUX DiT (no tensor named [prefix]" FG_FLUX_ANCHOR
+                        " or [prefix]" FG_FLUX_DIFFUSERS_ANCHOR ")", path);
     fg_weights_close(file);
     return err;
 }
@@ -402,6 +404,10 @@ static fg_error *time_dit(const bench_opts *o, const fg_flux_model *m, size_resu
     double t0 = fg_time_now();
     for (int64_t i = 0; i < o->steps && !err; i++) err = fg_flux_runner_forward(runner, &in, &out);
     if (!err) err = fg_device_synchronize(dev);
+    if (!err)
+        FG_LOG_I("DiT at %lldx%lld: activations peak at %.2f GiB (bound %.2f GiB)", (long long)s->size,
+                 (long long)s->size, (double)fg_flux_runner_activation_peak(runner) / GIB,
+                 (double)fg_flux_activation_bytes(&m->p, b, s->image_tokens, o->text_tokens, m->act_dtype) / GIB);
     fg_flux_runner_free(runner);
     s->ms_per_step = (fg_time_now() - t0) * 1e3 / (double)o->steps;
     s->peak_gib = peak_gib(dev);

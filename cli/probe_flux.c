@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/probe.h"
+#include "core/log.h"
 #include "kernels/ops.h"
 #include "unet/flux_loader.h"
 
@@ -97,6 +98,9 @@ static fg_error *run_case(probe_ctx *ctx, const fg_flux_model *m, const char *ca
     if (!err) {
         fg_flux_inputs inputs = {&in[0], &in[1], &in[2], &in[3], in[4].data ? &in[4] : NULL};
         err = fg_flux_forward(m, &inputs, &out, &trace);
+        if (!err)
+            FG_LOG_I("probe flux: case %s: activations peaked at %zu bytes (%.2f MiB)", case_id,
+                     trace.activation_peak_bytes, (double)trace.activation_peak_bytes / (1 << 20));
     }
     struct {
         const char *rest;

@@ -9,7 +9,6 @@ static fg_log_level current_level = FG_LOG_WARN;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void fg_log_set_level(fg_log_level level) { current_level = level; }
-fg_log_level fg_log_get_level(void) { return current_level; }
 
 void fg_log_init_from_env(void) {
     const char *v = getenv("FLUXGRAPH_LOG");

@@ -8,7 +8,6 @@
 typedef enum fg_log_level { FG_LOG_ERROR = 0, FG_LOG_WARN, FG_LOG_INFO, FG_LOG_DEBUG } fg_log_level;
 
 void fg_log_set_level(fg_log_level level);
-fg_log_level fg_log_get_level(void);
 /* Reads FLUXGRAPH_LOG; unknown values are ignored with a warning. */
 void fg_log_init_from_env(void);
 void fg_log(fg_log_level level, const char *fmt, ...) FG_PRINTF(2, 3);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "models/lora.h"
 
 typedef struct suffix_kind {
@@ -38,13 +39,7 @@ static bool ends_with(const char *s, const char *tail, size_t *stem) {
 static fg_lora_layer_info *layer_for(fg_lora_info *info, const char *key, size_t stem, size_t *cap) {
     for (size_t i = 0; i < info->n_layers; i++)
         if (strlen(info->layers[i].prefix) == stem && !strncmp(info->layers[i].prefix, key, stem)) return &info->layers[i];
-    if (info->n_layers == *cap) {
-        size_t nc = *cap ? *cap * 2 : 32;
-        fg_lora_layer_info *l = realloc(info->layers, nc * sizeof *l);
-        if (!l) return NULL;
-        info->layers = l;
-        *cap = nc;
-    }
+    if (!FG_ARRAY_RESERVE(info->layers, *cap, info->n_layers, 32)) return NULL;
     fg_lora_layer_info *l = &info->layers[info->n_layers];
     *l = (fg_lora_layer_info){.prefix = strndup(key, stem)};
     if (!l->prefix) return NULL;

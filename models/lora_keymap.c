@@ -7,15 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
+#include "models/layout_flux.h"
+
 static fg_error *map_add(fg_lora_map *m, const char *prefix, fg_lora_model model, const char *weight,
                          int64_t start, int64_t len, bool swap) {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        fg_lora_map_entry *e = realloc(m->e, cap * sizeof *e);
-        if (!e) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA key map");
-        m->e = e;
-        m->cap = cap;
-    }
+    if (!FG_ARRAY_RESERVE(m->e, m->cap, m->n, 256)) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA key map");
     fg_lora_map_entry *e = &m->e[m->n];
     *e = (fg_lora_map_entry){.prefix = strdup(prefix), .model = model, .weight = strdup(weight),
                              .has_slice = len > 0, .slice_start = start, .slice_len = len,
@@ -94,97 +91,37 @@ static fg_error *dit_diffusers(const fg_weights *w, fg_lora_map *m, const char *
     return map_add(m, d, FG_LORA_MODEL_DIT, target, start, len, swap);
 }
 
-typedef struct { const char *from, *to; } name_pair;
-
-static fg_error *dit_double_block(const fg_weights *w, fg_lora_map *m, int64_t n, int64_t h) {
-    static const char *const qkv[3][2] = {{"to_q", "add_q_proj"}, {"to_k", "add_k_proj"}, {"to_v", "add_v_proj"}};
-    static const name_pair block[] = {
-        {"attn.to_out.0", "img_attn.proj.weight"}, {"norm1.linear", "img_mod.lin.weight"},
-        {"norm1_context.linear", "txt_mod.lin.weight"}, {"attn.norm_q", "img_attn.norm.query_norm.scale"},
-        {"attn.norm_k", "img_attn.norm.key_norm.scale"}, {"attn.norm_added_q", "txt_attn.norm.query_norm.scale"},
-        {"attn.norm_added_k", "txt_attn.norm.key_norm.scale"}, {"ff.net.0.proj", "img_mlp.0.weight"},
-        {"ff.net.2", "img_mlp.2.weight"}, {"ff_context.net.0.proj", "txt_mlp.0.weight"},
-        {"ff_context.net.2", "txt_mlp.2.weight"}, {"attn.to_add_out", "txt_attn.proj.weight"},
-        {"ff.linear_in", "img_mlp.0.weight"}, {"ff.linear_out", "img_mlp.2.weight"},
-        {"ff_context.linear_in", "txt_mlp.0.weight"}, {"ff_context.linear_out", "txt_mlp.2.weight"},
-    };
-    char d[256], t[256];
-    for (int k = 0; k < 3; k++) {
-        snprintf(d, sizeof d, "transformer_blocks.%lld.attn.%s", (long long)n, qkv[k][0]);
-        snprintf(t, sizeof t, "double_blocks.%lld.img_attn.qkv.weight", (long long)n);
-        FG_TRY(dit_diffusers(w, m, d, t, k * h, h, false));
-    }
-    for (int k = 0; k < 3; k++) {
-        snprintf(d, sizeof d, "transformer_blocks.%lld.attn.%s", (long long)n, qkv[k][1]);
-        snprintf(t, sizeof t, "double_blocks.%lld.txt_attn.qkv.weight", (long long)n);
-        FG_TRY(dit_diffusers(w, m, d, t, k * h, h, false));
-    }
-    for (size_t k = 0; k < sizeof block / sizeof block[0]; k++) {
-        snprintf(d, sizeof d, "transformer_blocks.%lld.%s", (long long)n, block[k].from);
-        snprintf(t, sizeof t, "double_blocks.%lld.%s", (long long)n, block[k].to);
-        FG_TRY(dit_diffusers(w, m, d, t, 0, 0, false));
-    }
-    return NULL;
-}
-
-static fg_error *dit_single_block(const fg_weights *w, fg_lora_map *m, int64_t n, int64_t h) {
-    static const name_pair block[] = {
-        {"norm.linear", "modulation.lin.weight"}, {"proj_out", "linear2.weight"},
-        {"attn.norm_q", "norm.query_norm.scale"}, {"attn.norm_k", "norm.key_norm.scale"},
-    };
-    static const char *const qkv[3] = {"to_q", "to_k", "to_v"};
-    char d[256], t[256];
-    snprintf(t, sizeof t, "single_blocks.%lld.linear1.weight", (long long)n);
-    fg_tensor lin1;
-    if (fg_weights_has(w, t)) {
-        FG_TRY(fg_weights_get(w, t, &lin1));
-        for (int k = 0; k < 3; k++) {
-            snprintf(d, sizeof d, "single_transformer_blocks.%lld.attn.%s", (long long)n, qkv[k]);
-            FG_TRY(dit_diffusers(w, m, d, t, k * h, h, false));
+/* The diffusers names of the DiT's parameters in one group and block (models/layout_flux.c,
+ * in flux_to_diffusers' order), each with the rows of the fused tensor it patches. */
+static fg_error *dit_group(const fg_weights *w, fg_lora_map *m, const fg_table_config *c, int group, int64_t block) {
+    const fg_param_table *t = &fg_flux_table;
+    char d[256], target[256];
+    for (size_t i = 0; i < t->naliases; i++) {
+        const fg_param_alias *a = &t->aliases[i];
+        if (a->group != group) continue;
+        int64_t start = 0, len = 0;
+        if (a->how == FG_ALIAS_ROWS) {
+            start = fg_size_eval(a->start, c), len = fg_size_eval(a->len, c);
+            if (len <= 0) continue; /* the MLP width is unknown */
         }
-        int64_t mlp = lin1.ndim == 2 ? lin1.shape[0] - 3 * h : 0;
-        snprintf(d, sizeof d, "single_transformer_blocks.%lld.proj_mlp", (long long)n);
-        if (mlp > 0) FG_TRY(dit_diffusers(w, m, d, t, 3 * h, mlp, false));
-    }
-    for (size_t k = 0; k < sizeof block / sizeof block[0]; k++) {
-        snprintf(d, sizeof d, "single_transformer_blocks.%lld.%s", (long long)n, block[k].from);
-        snprintf(t, sizeof t, "single_blocks.%lld.%s", (long long)n, block[k].to);
-        FG_TRY(dit_diffusers(w, m, d, t, 0, 0, false));
+        FG_TRY(fg_table_alias_name(t, a, block, "", d, sizeof d));
+        FG_TRY(fg_table_weight_name(t, &t->params[a->param], block, target, sizeof target));
+        FG_TRY(dit_diffusers(w, m, d, target, start, len, a->how == FG_ALIAS_SWAPPED));
     }
     return NULL;
-}
-
-static fg_error *dit_basic(const fg_weights *w, fg_lora_map *m) {
-    static const name_pair basic[] = {
-        {"proj_out", "final_layer.linear.weight"}, {"x_embedder", "img_in.weight"},
-        {"time_text_embed.timestep_embedder.linear_1", "time_in.in_layer.weight"},
-        {"time_text_embed.timestep_embedder.linear_2", "time_in.out_layer.weight"},
-        {"time_text_embed.text_embedder.linear_1", "vector_in.in_layer.weight"},
-        {"time_text_embed.text_embedder.linear_2", "vector_in.out_layer.weight"},
-        {"time_text_embed.guidance_embedder.linear_1", "guidance_in.in_layer.weight"},
-        {"time_text_embed.guidance_embedder.linear_2", "guidance_in.out_layer.weight"},
-        {"context_embedder", "txt_in.weight"},
-    };
-    for (size_t k = 0; k < sizeof basic / sizeof basic[0]; k++)
-        FG_TRY(dit_diffusers(w, m, basic[k].from, basic[k].to, 0, 0, false));
-    return dit_diffusers(w, m, "norm_out.linear", "final_layer.adaLN_modulation.1.weight", 0, 0, true);
 }
 
 static fg_error *dit_map(const fg_weights *w, fg_lora_map *m) {
-    int64_t hidden = 0;
-    if (fg_weights_has(w, "img_in.weight")) {
-        fg_tensor t;
-        FG_TRY(fg_weights_get(w, "img_in.weight", &t));
-        if (t.ndim == 2) hidden = t.shape[0];
-    }
+    fg_table_weights_ctx ctx = {w, false};
+    fg_table_lookup look = fg_table_lookup_weights(&ctx, false);
+    fg_table_config c;
+    FG_TRY(fg_table_infer(&fg_flux_table, &look, &c));
+    int64_t hidden = c.sym[FG_FLUX_SYM_HIDDEN];
     FG_TRY(dit_generic(w, hidden, m));
     if (hidden <= 0) return NULL;
-    int64_t n_double = 0, n_single = 0;
-    FG_TRY(fg_weights_count_indexed(w, "double_blocks.", 1000, &n_double));
-    FG_TRY(fg_weights_count_indexed(w, "single_blocks.", 1000, &n_single));
-    for (int64_t n = 0; n < n_double; n++) FG_TRY(dit_double_block(w, m, n, hidden));
-    for (int64_t n = 0; n < n_single; n++) FG_TRY(dit_single_block(w, m, n, hidden));
-    return dit_basic(w, m);
+    for (int64_t n = 0; n < c.sym[FG_FLUX_SYM_DEPTH]; n++) FG_TRY(dit_group(w, m, &c, FG_FLUX_GROUP_DOUBLE, n));
+    for (int64_t n = 0; n < c.sym[FG_FLUX_SYM_DEPTH_SINGLE]; n++) FG_TRY(dit_group(w, m, &c, FG_FLUX_GROUP_SINGLE, n));
+    return dit_group(w, m, &c, FG_FLUX_GROUP_MODEL, 0);
 }
 
 static fg_error *text_encoders_generic(const fg_weights *w, const char *comfy, fg_lora_model model,

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
+
 typedef struct matcher {
     const fg_lora_file *f;
     bool *used;
@@ -117,13 +119,7 @@ static fg_error *put_patch(matcher *mt, const fg_lora_map_entry *e, const char *
             return NULL;
         }
     }
-    if (o->n_patches == mt->cap) {
-        size_t cap = mt->cap ? mt->cap * 2 : 64;
-        fg_lora_weight_patch *np = realloc(o->patches, cap * sizeof *np);
-        if (!np) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA patches");
-        o->patches = np;
-        mt->cap = cap;
-    }
+    if (!FG_ARRAY_RESERVE(o->patches, mt->cap, o->n_patches, 64)) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "LoRA patches");
     fg_lora_weight_patch *q = &o->patches[o->n_patches];
     *q = (fg_lora_weight_patch){.model = e->model, .weight = strdup(weight), .prefix = strdup(e->prefix), .patch = *p};
     if (!q->weight || !q->prefix) {

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Blocks beyond this index are not counted (depth is the first missing index anyway). */
-#define MAX_INDEXED 4096
+#include "models/layout_ae.h"
+#include "models/layout_flux.h"
+#include "models/layout_text.h"
+
 #define MAX_DIM (INT64_C(1) << 32)
 
 typedef struct anchor {
@@ -19,20 +21,15 @@ typedef struct anchor {
 } anchor;
 
 static const anchor anchors[] = {
-    {FG_FAMILY_FLUX, false, "img_in.weight"},
-    {FG_FAMILY_FLUX, true, "x_embedder.weight"},
+    {FG_FAMILY_FLUX, false, FG_FLUX_ANCHOR},
+    {FG_FAMILY_FLUX, true, FG_FLUX_DIFFUSERS_ANCHOR},
     {FG_FAMILY_CLIP, false, "text_model.embeddings.token_embedding.weight"},
     {FG_FAMILY_T5, false, "encoder.block.0.layer.0.SelfAttention.q.weight"},
     {FG_FAMILY_AE, false, "encoder.conv_in.weight"},
     {FG_FAMILY_AE, false, "decoder.conv_in.weight"},
 };
 
-/* Key stems each family owns (after the prefix). */
-static const char *const flux_stems[] = {"img_in.", "time_in.", "vector_in.", "guidance_in.", "txt_in.",
-                                         "double_blocks.", "single_blocks.", "final_layer.", NULL};
-static const char *const diffusers_stems[] = {"x_embedder.", "context_embedder.", "time_text_embed.",
-                                              "transformer_blocks.", "single_transformer_blocks.", "norm_out.",
-                                              "proj_out.", NULL};
+/* Key stems each family owns (after the prefix); FLUX: its table says. */
 static const char *const clip_stems[] = {"text_model.", "text_projection", "logit_scale", NULL};
 static const char *const t5_stems[] = {"encoder.block.", "encoder.final_layer_norm.", "encoder.embed_tokens.",
                                        "shared.", "decoder.block.", "decoder.final_layer_norm.",
@@ -43,7 +40,6 @@ static bool starts_with(const char *s, const char *p) { return strncmp(s, p, str
 
 static const char *const *family_stems(const fg_model_component *c) {
     switch (c->family) {
-    case FG_FAMILY_FLUX: return c->diffusers ? diffusers_stems : flux_stems;
     case FG_FAMILY_CLIP: return clip_stems;
     case FG_FAMILY_T5: return t5_stems;
     case FG_FAMILY_AE: return ae_stems;
@@ -54,6 +50,7 @@ static const char *const *family_stems(const fg_model_component *c) {
 static bool component_owns(const fg_model_component *c, const char *name) {
     if (!starts_with(name, c->prefix)) return false;
     const char *rest = name + strlen(c->prefix);
+    if (c->family == FG_FAMILY_FLUX) return fg_table_owns_name(&fg_flux_table, rest, c->diffusers);
     const char *const *stems = family_stems(c);
     for (size_t i = 0; stems && stems[i]; i++)
         if (starts_with(rest, stems[i])) return true;
@@ -87,34 +84,8 @@ static int64_t dim(const fg_safetensors *st, const char *prefix, const char *key
     return e->shape[axis];
 }
 
-static int64_t dimf(const fg_safetensors *st, const char *prefix, int axis, const char *fmt, long long i) {
-    char key[128];
-    snprintf(key, sizeof key, fmt, i);
-    return dim(st, prefix, key, axis);
-}
-
-static bool present(const fg_safetensors *st, const char *prefix, const char *key) {
-    return find(st, prefix, key) != NULL;
-}
-
-/* Number of consecutive indices N = 0, 1, ... for which some key "<prefix><stem>N." exists. */
 static int64_t count_indexed(const fg_safetensors *st, const char *prefix, const char *stem) {
-    unsigned char seen[MAX_INDEXED] = {0};
-    size_t plen = strlen(prefix), slen = strlen(stem);
-    for (size_t i = 0; i < fg_safetensors_count(st); i++) {
-        const char *name = fg_safetensors_entry(st, i)->name;
-        if (strncmp(name, prefix, plen) != 0 || strncmp(name + plen, stem, slen) != 0) continue;
-        const char *p = name + plen + slen;
-        long idx = 0;
-        int digits = 0;
-        for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++) idx = idx * 10 + (*p - '0');
-        if (digits == 0 || *p != '.' || idx >= MAX_INDEXED) continue;
-        if (digits > 1 && name[plen + slen] == '0') continue; /* "01" is not block 1 */
-        seen[idx] = 1;
-    }
-    int64_t n = 0;
-    while (n < MAX_INDEXED && seen[n]) n++;
-    return n;
+    return fg_table_count_blocks(st, prefix, stem);
 }
 
 static fg_dtype dtype_of(const fg_safetensors *st, const char *prefix, const char *key) {
@@ -124,86 +95,47 @@ static fg_dtype dtype_of(const fg_safetensors *st, const char *prefix, const cha
 
 /* ---- per-family inference -------------------------------------------------------------- */
 
-static void flux_heads(fg_flux_config *c, int64_t head_dim) {
-    c->num_heads = head_dim > 0 && c->hidden > 0 && c->hidden % head_dim == 0 ? c->hidden / head_dim : 0;
+/* The family's parameter table, or NULL (the AE's layout is generated in model_layouts.c). */
+static const fg_param_table *table_of(fg_model_family f) {
+    switch (f) {
+    case FG_FAMILY_FLUX: return &fg_flux_table;
+    case FG_FAMILY_CLIP: return &fg_clip_table;
+    case FG_FAMILY_T5: return &fg_t5_table;
+    default: return NULL;
+    }
 }
 
-static void infer_flux(const fg_safetensors *st, const char *p, fg_flux_config *c) {
-    c->hidden = dim(st, p, "img_in.weight", 0);
-    c->in_channels = dim(st, p, "img_in.weight", 1);
-    c->out_channels = dim(st, p, "final_layer.linear.weight", 0);
-    c->context_in_dim = dim(st, p, "txt_in.weight", 1);
-    c->vec_in_dim = dim(st, p, "vector_in.in_layer.weight", 1);
-    c->time_dim = dim(st, p, "time_in.in_layer.weight", 1);
-    c->depth = count_indexed(st, p, "double_blocks.");
-    c->depth_single = count_indexed(st, p, "single_blocks.");
-    int64_t head_dim = dim(st, p, "double_blocks.0.img_attn.norm.query_norm.scale", 0);
-    if (!head_dim) head_dim = dim(st, p, "single_blocks.0.norm.query_norm.scale", 0);
-    flux_heads(c, head_dim);
-    c->mlp_hidden = dim(st, p, "double_blocks.0.img_mlp.0.weight", 0);
-    int64_t linear1 = dim(st, p, "single_blocks.0.linear1.weight", 0);
-    if (!c->mlp_hidden && linear1 > 3 * c->hidden) c->mlp_hidden = linear1 - 3 * c->hidden;
-    c->guidance_embed = present(st, p, "guidance_in.in_layer.weight");
-    c->qkv_bias = present(st, p, "double_blocks.0.img_attn.qkv.bias");
-    c->dtype = dtype_of(st, p, "img_in.weight");
+/* The config a table reads from the shapes under prefix (lenient: unknown stays 0). */
+static fg_table_config infer_table(const fg_safetensors *st, const char *prefix, fg_model_family f, bool diffusers) {
+    fg_table_st_ctx ctx = {st, prefix};
+    fg_table_lookup look = fg_table_lookup_safetensors(&ctx, diffusers);
+    fg_table_config t;
+    fg_error_free(fg_table_infer(table_of(f), &look, &t)); /* errors only for bad arguments */
+    return t;
 }
 
-static void infer_flux_diffusers(const fg_safetensors *st, const char *p, fg_flux_config *c) {
-    c->hidden = dim(st, p, "x_embedder.weight", 0);
-    c->in_channels = dim(st, p, "x_embedder.weight", 1);
-    c->out_channels = dim(st, p, "proj_out.weight", 0);
-    c->context_in_dim = dim(st, p, "context_embedder.weight", 1);
-    c->vec_in_dim = dim(st, p, "time_text_embed.text_embedder.linear_1.weight", 1);
-    c->time_dim = dim(st, p, "time_text_embed.timestep_embedder.linear_1.weight", 1);
-    c->depth = count_indexed(st, p, "transformer_blocks.");
-    c->depth_single = count_indexed(st, p, "single_transformer_blocks.");
-    int64_t head_dim = dim(st, p, "transformer_blocks.0.attn.norm_q.weight", 0);
-    if (!head_dim) head_dim = dim(st, p, "single_transformer_blocks.0.attn.norm_q.weight", 0);
-    flux_heads(c, head_dim);
-    c->mlp_hidden = dim(st, p, "transformer_blocks.0.ff.net.0.proj.weight", 0);
-    if (!c->mlp_hidden) c->mlp_hidden = dim(st, p, "single_transformer_blocks.0.proj_mlp.weight", 0);
-    c->guidance_embed = present(st, p, "time_text_embed.guidance_embedder.linear_1.weight");
-    c->qkv_bias = present(st, p, "transformer_blocks.0.attn.to_q.bias");
-    c->dtype = dtype_of(st, p, "x_embedder.weight");
-}
-
-static void infer_clip(const fg_safetensors *st, const char *p, fg_clip_config *c) {
-    const char *tok = "text_model.embeddings.token_embedding.weight";
-    c->vocab = dim(st, p, tok, 0);
-    c->hidden = dim(st, p, tok, 1);
-    c->positions = dim(st, p, "text_model.embeddings.position_embedding.weight", 0);
-    c->layers = count_indexed(st, p, "text_model.encoder.layers.");
-    c->heads = c->hidden > 0 && c->hidden % 64 == 0 ? c->hidden / 64 : 0; /* head_dim 64 by convention */
-    c->intermediate = dim(st, p, "text_model.encoder.layers.0.mlp.fc1.weight", 0);
-    c->text_projection = present(st, p, "text_projection.weight");
-    c->dtype = dtype_of(st, p, tok);
-}
-
-static void infer_t5(const fg_safetensors *st, const char *p, fg_t5_config *c) {
-    const char *emb = present(st, p, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
-    const char *bias = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
-    c->vocab = dim(st, p, emb, 0);
-    c->d_model = dim(st, p, emb, 1);
-    if (!c->d_model) c->d_model = dim(st, p, "encoder.block.0.layer.0.SelfAttention.q.weight", 1);
-    c->layers = count_indexed(st, p, "encoder.block.");
-    c->buckets = dim(st, p, bias, 0);
-    c->heads = dim(st, p, bias, 1);
-    int64_t inner = dim(st, p, "encoder.block.0.layer.0.SelfAttention.q.weight", 0);
-    c->d_kv = c->heads > 0 && inner % c->heads == 0 ? inner / c->heads : 0;
-    c->d_ff = dim(st, p, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight", 0);
-    c->dtype = dtype_of(st, p, "encoder.block.0.layer.0.SelfAttention.q.weight");
+/* shape[axis] of the weight of an AE module (layout_ae.c names it), 0 when unknown. */
+static int64_t ae_dim(const fg_safetensors *st, const char *prefix, bool decoder, fg_ae_slot slot, int64_t level,
+                      const char *suffix, int axis) {
+    char name[FG_LAYOUT_NAME_MAX + 32];
+    fg_error *err = fg_ae_module_name(decoder, slot, level, 0, suffix, name, sizeof name);
+    if (err) {
+        fg_error_free(err);
+        return 0;
+    }
+    return dim(st, prefix, name, axis);
 }
 
 static void infer_ae(const fg_safetensors *st, const char *p, fg_ae_config *c) {
-    c->ch = dim(st, p, "encoder.conv_in.weight", 0);
-    c->in_channels = dim(st, p, "encoder.conv_in.weight", 1);
-    c->out_ch = dim(st, p, "decoder.conv_out.weight", 0);
-    c->z_channels = dim(st, p, "decoder.conv_in.weight", 1);
-    if (!c->z_channels) c->z_channels = dim(st, p, "encoder.conv_out.weight", 0) / 2;
+    c->ch = ae_dim(st, p, false, FG_AE_CONV_IN, 0, ".weight", 0);
+    c->in_channels = ae_dim(st, p, false, FG_AE_CONV_IN, 0, ".weight", 1);
+    c->out_ch = ae_dim(st, p, true, FG_AE_CONV_OUT, 0, ".weight", 0);
+    c->z_channels = ae_dim(st, p, true, FG_AE_CONV_IN, 0, ".weight", 1);
+    if (!c->z_channels) c->z_channels = ae_dim(st, p, false, FG_AE_CONV_OUT, 0, ".weight", 0) / 2;
     c->levels = count_indexed(st, p, "encoder.down.");
     if (c->levels > FG_AE_MAX_LEVELS) c->levels = 0;
     for (int64_t i = 0; i < c->levels; i++) {
-        int64_t out = dimf(st, p, 0, "encoder.down.%lld.block.0.conv1.weight", (long long)i);
+        int64_t out = ae_dim(st, p, false, FG_AE_BLOCK, i, ".conv1.weight", 0);
         c->ch_mult[i] = c->ch > 0 && out % c->ch == 0 ? out / c->ch : 0;
     }
     c->num_res_blocks = count_indexed(st, p, "encoder.down.0.block.");
@@ -231,35 +163,47 @@ static bool ae_same_arch(const fg_ae_config *a, const fg_ae_config *b) {
 
 static void name_flux(fg_model_component *comp) {
     const fg_flux_config *c = &comp->config.u.flux;
-    fg_flux_config dev = fg_flux_config_dev(), schnell = fg_flux_config_schnell();
     const char *layout = comp->diffusers ? " in diffusers layout" : "";
-    if (flux_same_arch(c, &dev)) snprintf(comp->kind, sizeof comp->kind, "flux-dev%s", layout);
-    else if (flux_same_arch(c, &schnell)) snprintf(comp->kind, sizeof comp->kind, "flux-schnell%s", layout);
+    size_t nvariants;
+    const fg_flux_variant *variants = fg_flux_variants(&nvariants);
+    for (size_t i = 0; i < nvariants; i++) {
+        if (flux_same_arch(c, &variants[i].config)) {
+            snprintf(comp->kind, sizeof comp->kind, "%s%s", variants[i].name, layout);
+            return;
+        }
+    }
+    snprintf(comp->kind, sizeof comp->kind,
+             "flux (custom size: hidden %lld, %lld double + %lld single blocks, %lld heads, context %lld, "
+             "vec %lld, %s)%s",
+             (long long)c->hidden, (long long)c->depth, (long long)c->depth_single, (long long)c->num_heads,
+             (long long)c->context_in_dim, (long long)c->vec_in_dim, c->guidance_embed ? "guidance" : "no guidance",
+             layout);
+}
+
+/* "clip-l", or "clip-l (custom size: hidden 128, 2 layers)" when the width or the depth differs
+ * from the reference model's. */
+static void name_text_encoder(fg_model_component *comp, const char *name, const char *width_name, int64_t width,
+                              int64_t layers, int64_t ref_width, int64_t ref_layers) {
+    if (width == ref_width && layers == ref_layers) snprintf(comp->kind, sizeof comp->kind, "%s", name);
     else
-        snprintf(comp->kind, sizeof comp->kind,
-                 "flux (custom size: hidden %lld, %lld double + %lld single blocks, %lld heads, context %lld, "
-                 "vec %lld, %s)%s",
-                 (long long)c->hidden, (long long)c->depth, (long long)c->depth_single, (long long)c->num_heads,
-                 (long long)c->context_in_dim, (long long)c->vec_in_dim,
-                 c->guidance_embed ? "guidance" : "no guidance", layout);
+        snprintf(comp->kind, sizeof comp->kind, "%s (custom size: %s %lld, %lld layers)", name, width_name,
+                 (long long)width, (long long)layers);
 }
 
 static void name_component(fg_model_component *comp) {
     const fg_model_config *mc = &comp->config;
     switch (comp->family) {
     case FG_FAMILY_FLUX: name_flux(comp); break;
-    case FG_FAMILY_CLIP:
-        if (mc->u.clip.hidden == 768 && mc->u.clip.layers == 12) snprintf(comp->kind, sizeof comp->kind, "clip-l");
-        else
-            snprintf(comp->kind, sizeof comp->kind, "clip-l (custom size: hidden %lld, %lld layers)",
-                     (long long)mc->u.clip.hidden, (long long)mc->u.clip.layers);
+    case FG_FAMILY_CLIP: {
+        fg_clip_config ref = fg_clip_config_l();
+        name_text_encoder(comp, "clip-l", "hidden", mc->u.clip.hidden, mc->u.clip.layers, ref.hidden, ref.layers);
         break;
-    case FG_FAMILY_T5:
-        if (mc->u.t5.d_model == 4096 && mc->u.t5.layers == 24) snprintf(comp->kind, sizeof comp->kind, "t5-xxl");
-        else
-            snprintf(comp->kind, sizeof comp->kind, "t5-xxl (custom size: d_model %lld, %lld layers)",
-                     (long long)mc->u.t5.d_model, (long long)mc->u.t5.layers);
+    }
+    case FG_FAMILY_T5: {
+        fg_t5_config ref = fg_t5_config_xxl();
+        name_text_encoder(comp, "t5-xxl", "d_model", mc->u.t5.d_model, mc->u.t5.layers, ref.d_model, ref.layers);
         break;
+    }
     case FG_FAMILY_AE: {
         const fg_ae_config *c = &mc->u.ae;
         fg_ae_config ref = fg_ae_config_flux();
@@ -340,6 +284,15 @@ static void note_problem(fg_model_component *comp, const char *what, const char 
     snprintf(comp->layout_problem, sizeof comp->layout_problem, "%s: %s", what, name);
 }
 
+/* The tensor under the other name some exports use (T5's tied embedding, models.md 4.2). */
+static const fg_st_entry *find_alt(const fg_safetensors *st, const fg_model_component *comp, const char *name) {
+    const fg_param_table *t = table_of(comp->family);
+    for (size_t i = 0; t && i < t->nparams; i++)
+        if (t->params[i].alt_name && t->params[i].group == 0 && strcmp(t->params[i].name, name) == 0)
+            return find(st, comp->prefix, t->params[i].alt_name);
+    return NULL;
+}
+
 static void check_layout(const fg_safetensors *st, fg_model_component *comp) {
     if (comp->family == FG_FAMILY_FLUX && comp->diffusers) {
         snprintf(comp->layout_problem, sizeof comp->layout_problem, "not checked (diffusers names)");
@@ -356,8 +309,7 @@ static void check_layout(const fg_safetensors *st, fg_model_component *comp) {
     for (size_t i = 0; i < layout.count; i++) {
         const fg_layout_tensor *t = &layout.tensors[i];
         const fg_st_entry *e = find(st, comp->prefix, t->name);
-        /* T5 exports name the tied embedding either way (models.md 4.2). */
-        if (!e && strcmp(t->name, "shared.weight") == 0) e = find(st, comp->prefix, "encoder.embed_tokens.weight");
+        if (!e) e = find_alt(st, comp, t->name);
         if (!e) {
             comp->layout_missing++;
             note_problem(comp, "missing", t->name);
@@ -437,13 +389,20 @@ static void attribute(const fg_safetensors *st, fg_model_kind *k) {
 
 static void infer(const fg_safetensors *st, fg_model_component *comp) {
     comp->config.family = comp->family;
+    fg_table_config t;
     switch (comp->family) {
     case FG_FAMILY_FLUX:
-        if (comp->diffusers) infer_flux_diffusers(st, comp->prefix, &comp->config.u.flux);
-        else infer_flux(st, comp->prefix, &comp->config.u.flux);
+        t = infer_table(st, comp->prefix, comp->family, comp->diffusers);
+        fg_flux_config_from_table(&t, &comp->config.u.flux);
         break;
-    case FG_FAMILY_CLIP: infer_clip(st, comp->prefix, &comp->config.u.clip); break;
-    case FG_FAMILY_T5: infer_t5(st, comp->prefix, &comp->config.u.t5); break;
+    case FG_FAMILY_CLIP:
+        t = infer_table(st, comp->prefix, comp->family, false);
+        fg_clip_config_from_table(&t, &comp->config.u.clip);
+        break;
+    case FG_FAMILY_T5:
+        t = infer_table(st, comp->prefix, comp->family, false);
+        fg_t5_config_from_table(&t, &comp->config.u.t5);
+        break;
     case FG_FAMILY_AE: infer_ae(st, comp->prefix, &comp->config.u.ae); break;
     default: break;
     }

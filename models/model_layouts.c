@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/threadpool.h"
+#include "models/layout_ae.h"
+#include "models/layout_flux.h"
+#include "models/layout_text.h"
 
 /* Bound on every configured size, so that products of up to four dims never overflow. */
 #define FG_LAYOUT_MAX_DIM (INT64_C(1) << 24)
@@ -24,42 +28,36 @@ typedef struct builder {
 static void add_tensor(builder *b, fg_init_kind init, int64_t fan_in, int ndim, const int64_t *shape,
                        const char *fmt, ...) FG_PRINTF(6, 7);
 
-static void add_tensor(builder *b, fg_init_kind init, int64_t fan_in, int ndim, const int64_t *shape,
-                       const char *fmt, ...) {
-    if (b->err) return;
-    fg_layout *l = b->out;
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        fg_layout_tensor *grown = realloc(l->tensors, cap * sizeof *grown);
-        if (!grown) {
-            b->err = fg_errorf(FG_ERR_OUT_OF_MEMORY, "layout: out of memory");
-            return;
-        }
-        l->tensors = grown;
-        l->cap = cap;
-    }
+fg_error *fg_layout_add(fg_layout *l, const char *name, fg_dtype dtype, int ndim, const int64_t *shape,
+                        fg_init_kind init, int64_t fan_in) {
+    if (strlen(name) >= FG_LAYOUT_NAME_MAX) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "layout: tensor name too long");
+    if (!FG_ARRAY_RESERVE(l->tensors, l->cap, l->count, 256))
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "layout: out of memory");
     fg_layout_tensor *t = &l->tensors[l->count];
     memset(t, 0, sizeof *t);
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof t->name) {
-        b->err = fg_errorf(FG_ERR_INVALID_ARGUMENT, "layout: tensor name too long");
-        return;
-    }
-    t->dtype = b->dtype;
+    memcpy(t->name, name, strlen(name) + 1);
+    t->dtype = dtype;
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->init = init;
     t->fan_in = fan_in;
     l->count++;
+    return NULL;
 }
 
-/* "<prefix>.weight" [out, in] and, when bias, "<prefix>.bias" [out]. */
-static void linear(builder *b, const char *prefix, int64_t out, int64_t in, bool bias) {
-    add_tensor(b, FG_INIT_WEIGHT, in, FG_SHAPE(out, in), "%s.weight", prefix);
-    if (bias) add_tensor(b, FG_INIT_BIAS, 0, FG_SHAPE(out), "%s.bias", prefix);
+static void add_tensor(builder *b, fg_init_kind init, int64_t fan_in, int ndim, const int64_t *shape,
+                       const char *fmt, ...) {
+    if (b->err) return;
+    char name[FG_LAYOUT_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof name) {
+        b->err = fg_errorf(FG_ERR_INVALID_ARGUMENT, "layout: tensor name too long");
+        return;
+    }
+    b->err = fg_layout_add(b->out, name, b->dtype, ndim, shape, init, fan_in);
 }
 
 static void conv(builder *b, const char *prefix, int64_t out, int64_t in, int64_t k) {
@@ -73,7 +71,7 @@ static void norm(builder *b, const char *prefix, int64_t n) {
     add_tensor(b, FG_INIT_ZEROS, 0, FG_SHAPE(n), "%s.bias", prefix);
 }
 
-static fg_error *check_dims(const char *what, int n, const int64_t *dims, const char *const *names) {
+fg_error *fg_layout_check_dims(const char *what, int n, const int64_t *dims, const char *const *names) {
     for (int i = 0; i < n; i++)
         if (dims[i] <= 0 || dims[i] > FG_LAYOUT_MAX_DIM)
             return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s config: %s = %lld is out of range", what, names[i],
@@ -87,150 +85,34 @@ static fg_error *finish(builder *b, size_t start) {
     return b->err;
 }
 
-/* ---- FLUX DiT (BFL naming, models.md 1.3) ---------------------------------------------- */
-
-static void flux_double_block(builder *b, const fg_flux_config *c, int64_t n, const char *stream) {
-    int64_t H = c->hidden, M = c->mlp_hidden, hd = H / c->num_heads;
-    char p[FG_LAYOUT_NAME_MAX];
-    snprintf(p, sizeof p, "double_blocks.%lld.%s_mod.lin", (long long)n, stream);
-    linear(b, p, 6 * H, H, true);
-    snprintf(p, sizeof p, "double_blocks.%lld.%s_attn.qkv", (long long)n, stream);
-    linear(b, p, 3 * H, H, c->qkv_bias);
-    add_tensor(b, FG_INIT_ONES, 0, FG_SHAPE(hd), "double_blocks.%lld.%s_attn.norm.query_norm.scale", (long long)n,
-               stream);
-    add_tensor(b, FG_INIT_ONES, 0, FG_SHAPE(hd), "double_blocks.%lld.%s_attn.norm.key_norm.scale", (long long)n,
-               stream);
-    snprintf(p, sizeof p, "double_blocks.%lld.%s_attn.proj", (long long)n, stream);
-    linear(b, p, H, H, true);
-    snprintf(p, sizeof p, "double_blocks.%lld.%s_mlp.0", (long long)n, stream);
-    linear(b, p, M, H, true);
-    snprintf(p, sizeof p, "double_blocks.%lld.%s_mlp.2", (long long)n, stream);
-    linear(b, p, H, M, true);
-}
-
-static void flux_single_block(builder *b, const fg_flux_config *c, int64_t n) {
-    int64_t H = c->hidden, M = c->mlp_hidden, hd = H / c->num_heads;
-    char p[FG_LAYOUT_NAME_MAX];
-    snprintf(p, sizeof p, "single_blocks.%lld.linear1", (long long)n);
-    linear(b, p, 3 * H + M, H, true);
-    snprintf(p, sizeof p, "single_blocks.%lld.linear2", (long long)n);
-    linear(b, p, H, H + M, true);
-    add_tensor(b, FG_INIT_ONES, 0, FG_SHAPE(hd), "single_blocks.%lld.norm.query_norm.scale", (long long)n);
-    add_tensor(b, FG_INIT_ONES, 0, FG_SHAPE(hd), "single_blocks.%lld.norm.key_norm.scale", (long long)n);
-    snprintf(p, sizeof p, "single_blocks.%lld.modulation.lin", (long long)n);
-    linear(b, p, 3 * H, H, true);
-}
-
-fg_error *fg_layout_flux(const fg_flux_config *c, fg_layout *out) {
-    FG_CHECK_ARG(c && out, "fg_layout_flux: NULL argument");
-    const int64_t dims[] = {c->hidden,      c->num_heads,      c->mlp_hidden,     c->depth,
-                            c->depth_single + 1, c->in_channels, c->out_channels, c->context_in_dim,
-                            c->vec_in_dim,  c->time_dim};
-    static const char *const names[] = {"hidden", "num_heads", "mlp_hidden", "depth", "depth_single + 1",
-                                        "in_channels", "out_channels", "context_in_dim", "vec_in_dim",
-                                        "time_dim"};
-    FG_TRY(check_dims("flux", 10, dims, names));
-    FG_CHECK_ARG(c->hidden % c->num_heads == 0, "flux config: hidden %lld is not a multiple of %lld heads",
-                 (long long)c->hidden, (long long)c->num_heads);
-    builder b = {out, c->dtype, NULL};
-    size_t start = out->count;
-    int64_t H = c->hidden;
-    linear(&b, "img_in", H, c->in_channels, true);
-    linear(&b, "time_in.in_layer", H, c->time_dim, true);
-    linear(&b, "time_in.out_layer", H, H, true);
-    linear(&b, "vector_in.in_layer", H, c->vec_in_dim, true);
-    linear(&b, "vector_in.out_layer", H, H, true);
-    if (c->guidance_embed) {
-        linear(&b, "guidance_in.in_layer", H, c->time_dim, true);
-        linear(&b, "guidance_in.out_layer", H, H, true);
-    }
-    linear(&b, "txt_in", H, c->context_in_dim, true);
-    for (int64_t n = 0; n < c->depth; n++) {
-        flux_double_block(&b, c, n, "img");
-        flux_double_block(&b, c, n, "txt");
-    }
-    for (int64_t n = 0; n < c->depth_single; n++) flux_single_block(&b, c, n);
-    linear(&b, "final_layer.linear", c->out_channels, H, true);
-    linear(&b, "final_layer.adaLN_modulation.1", 2 * H, H, true);
-    return finish(&b, start);
-}
-
-/* ---- CLIP-L text encoder (HF CLIPTextModel, models.md 3.2) ----------------------------- */
+/* ---- CLIP-L and T5 (their tables: layout_text.c) --------------------------------------- */
 
 fg_error *fg_layout_clip(const fg_clip_config *c, fg_layout *out) {
     FG_CHECK_ARG(c && out, "fg_layout_clip: NULL argument");
     const int64_t dims[] = {c->hidden, c->layers, c->heads, c->intermediate, c->vocab, c->positions};
     static const char *const names[] = {"hidden", "layers", "heads", "intermediate", "vocab", "positions"};
-    FG_TRY(check_dims("clip", 6, dims, names));
-    builder b = {out, c->dtype, NULL};
-    size_t start = out->count;
-    int64_t D = c->hidden;
-    add_tensor(&b, FG_INIT_EMBEDDING, 0, FG_SHAPE(c->vocab, D), "text_model.embeddings.token_embedding.weight");
-    add_tensor(&b, FG_INIT_EMBEDDING, 0, FG_SHAPE(c->positions, D),
-               "text_model.embeddings.position_embedding.weight");
-    static const char *const attn[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
-    char p[FG_LAYOUT_NAME_MAX];
-    for (int64_t n = 0; n < c->layers; n++) {
-        long long ln = (long long)n;
-        snprintf(p, sizeof p, "text_model.encoder.layers.%lld.layer_norm1", ln);
-        norm(&b, p, D);
-        for (int i = 0; i < 4; i++) {
-            snprintf(p, sizeof p, "text_model.encoder.layers.%lld.self_attn.%s", ln, attn[i]);
-            linear(&b, p, D, D, true);
-        }
-        snprintf(p, sizeof p, "text_model.encoder.layers.%lld.layer_norm2", ln);
-        norm(&b, p, D);
-        snprintf(p, sizeof p, "text_model.encoder.layers.%lld.mlp.fc1", ln);
-        linear(&b, p, c->intermediate, D, true);
-        snprintf(p, sizeof p, "text_model.encoder.layers.%lld.mlp.fc2", ln);
-        linear(&b, p, D, c->intermediate, true);
-    }
-    norm(&b, "text_model.final_layer_norm", D);
-    if (c->text_projection) linear(&b, "text_projection", D, D, false);
-    return finish(&b, start);
+    FG_TRY(fg_layout_check_dims("clip", 6, dims, names));
+    fg_table_config t;
+    fg_clip_config_to_table(c, &t);
+    return fg_table_layout(&fg_clip_table, &t, out);
 }
-
-/* ---- T5 v1.1 encoder (HF T5EncoderModel, models.md 4.2) -------------------------------- */
 
 fg_error *fg_layout_t5(const fg_t5_config *c, fg_layout *out) {
     FG_CHECK_ARG(c && out, "fg_layout_t5: NULL argument");
     const int64_t dims[] = {c->d_model, c->layers, c->heads, c->d_kv, c->d_ff, c->vocab, c->buckets};
     static const char *const names[] = {"d_model", "layers", "heads", "d_kv", "d_ff", "vocab", "buckets"};
-    FG_TRY(check_dims("t5", 7, dims, names));
+    FG_TRY(fg_layout_check_dims("t5", 7, dims, names));
     FG_CHECK_ARG(c->heads * c->d_kv <= FG_LAYOUT_MAX_DIM, "t5 config: heads x d_kv = %lld is out of range",
                  (long long)(c->heads * c->d_kv));
-    builder b = {out, c->dtype, NULL};
-    size_t start = out->count;
-    int64_t D = c->d_model, inner = c->heads * c->d_kv;
-    for (int64_t n = 0; n < c->layers; n++) {
-        long long ln = (long long)n;
-        const char *qkv[] = {"q", "k", "v"};
-        for (int i = 0; i < 3; i++)
-            add_tensor(&b, FG_INIT_WEIGHT, D, FG_SHAPE(inner, D), "encoder.block.%lld.layer.0.SelfAttention.%s.weight",
-                       ln, qkv[i]);
-        add_tensor(&b, FG_INIT_WEIGHT, inner, FG_SHAPE(D, inner), "encoder.block.%lld.layer.0.SelfAttention.o.weight",
-                   ln);
-        if (n == 0)
-            add_tensor(&b, FG_INIT_EMBEDDING, 0, FG_SHAPE(c->buckets, c->heads),
-                       "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
-        add_tensor(&b, FG_INIT_ONES, 0, FG_SHAPE(D), "encoder.block.%lld.layer.0.layer_norm.weight", ln);
-        add_tensor(&b, FG_INIT_WEIGHT, D, FG_SHAPE(c->d_ff, D), "encoder.block.%lld.layer.1.DenseReluDense.wi_0.weight",
-                   ln);
-        add_tensor(&b, FG_INIT_WEIGHT, D, FG_SHAPE(c->d_ff, D), "encoder.block.%lld.layer.1.DenseReluDense.wi_1.weight",
-                   ln);
-        add_tensor(&b, FG_INIT_WEIGHT, c->d_ff, FG_SHAPE(D, c->d_ff),
-                   "encoder.block.%lld.layer.1.DenseReluDense.wo.weight", ln);
-        add_tensor(&b, FG_INIT_ONES, 0, FG_SHAPE(D), "encoder.block.%lld.layer.1.layer_norm.weight", ln);
-    }
-    add_tensor(&b, FG_INIT_ONES, 0, FG_SHAPE(D), "encoder.final_layer_norm.weight");
-    add_tensor(&b, FG_INIT_EMBEDDING, 0, FG_SHAPE(c->vocab, D), "shared.weight");
-    return finish(&b, start);
+    fg_table_config t;
+    fg_t5_config_to_table(c, &t);
+    return fg_table_layout(&fg_t5_table, &t, out);
 }
 
 /* ---- FLUX autoencoder (BFL ae.safetensors, models.md 2.5) ------------------------------ */
 
 static void resnet_block(builder *b, const char *prefix, int64_t in, int64_t out) {
-    char p[FG_LAYOUT_NAME_MAX];
+    char p[FG_LAYOUT_NAME_MAX + 32]; /* add_tensor refuses what is too long */
     snprintf(p, sizeof p, "%s.norm1", prefix);
     norm(b, p, in);
     snprintf(p, sizeof p, "%s.conv1", prefix);
@@ -245,64 +127,33 @@ static void resnet_block(builder *b, const char *prefix, int64_t in, int64_t out
     }
 }
 
-static void ae_mid(builder *b, const char *part, int64_t C) {
-    char p[FG_LAYOUT_NAME_MAX];
-    snprintf(p, sizeof p, "%s.mid.block_1", part);
+static void ae_mid(builder *b, const char *prefix, int64_t C) {
+    char p[FG_LAYOUT_NAME_MAX + 32]; /* add_tensor refuses what is too long */
+    snprintf(p, sizeof p, "%s.block_1", prefix);
     resnet_block(b, p, C, C);
-    snprintf(p, sizeof p, "%s.mid.attn_1.norm", part);
+    snprintf(p, sizeof p, "%s.attn_1.norm", prefix);
     norm(b, p, C);
     static const char *const proj[] = {"q", "k", "v", "proj_out"};
     for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s.mid.attn_1.%s", part, proj[i]);
+        snprintf(p, sizeof p, "%s.attn_1.%s", prefix, proj[i]);
         conv(b, p, C, C, 1);
     }
-    snprintf(p, sizeof p, "%s.mid.block_2", part);
+    snprintf(p, sizeof p, "%s.block_2", prefix);
     resnet_block(b, p, C, C);
 }
 
-static void ae_encoder(builder *b, const fg_ae_config *c) {
-    char p[FG_LAYOUT_NAME_MAX];
-    conv(b, "encoder.conv_in", c->ch, c->in_channels, 3);
-    int64_t block_in = c->ch;
-    for (int64_t i = 0; i < c->levels; i++) {
-        int64_t block_out = c->ch * c->ch_mult[i];
-        for (int64_t j = 0; j < c->num_res_blocks; j++) {
-            snprintf(p, sizeof p, "encoder.down.%lld.block.%lld", (long long)i, (long long)j);
-            resnet_block(b, p, block_in, block_out);
-            block_in = block_out;
-        }
-        if (i != c->levels - 1) {
-            snprintf(p, sizeof p, "encoder.down.%lld.downsample.conv", (long long)i);
-            conv(b, p, block_in, block_in, 3);
-        }
+/* The tensors of one module of the tree layout_ae.c walks. */
+static fg_error *ae_module(void *ctx, const fg_ae_module *m) {
+    builder *b = ctx;
+    switch (m->slot) {
+    case FG_AE_CONV_IN:
+    case FG_AE_CONV_OUT:
+    case FG_AE_RESAMPLE: conv(b, m->name, m->out, m->in, 3); break;
+    case FG_AE_BLOCK: resnet_block(b, m->name, m->in, m->out); break;
+    case FG_AE_MID: ae_mid(b, m->name, m->out); break;
+    case FG_AE_NORM_OUT: norm(b, m->name, m->out); break;
     }
-    ae_mid(b, "encoder", block_in);
-    norm(b, "encoder.norm_out", block_in);
-    conv(b, "encoder.conv_out", 2 * c->z_channels, block_in, 3);
-}
-
-/* The decoder is built from the deepest level up, but its ModuleList (and so the state dict)
- * is indexed from level 0: up.i takes the channels of level i+1 (or the deepest level). */
-static void ae_decoder(builder *b, const fg_ae_config *c) {
-    char p[FG_LAYOUT_NAME_MAX];
-    int64_t last = c->levels - 1, deepest = c->ch * c->ch_mult[last];
-    conv(b, "decoder.conv_in", deepest, c->z_channels, 3);
-    ae_mid(b, "decoder", deepest);
-    for (int64_t i = 0; i < c->levels; i++) {
-        int64_t block_in = i == last ? deepest : c->ch * c->ch_mult[i + 1];
-        int64_t block_out = c->ch * c->ch_mult[i];
-        for (int64_t j = 0; j < c->num_res_blocks + 1; j++) {
-            snprintf(p, sizeof p, "decoder.up.%lld.block.%lld", (long long)i, (long long)j);
-            resnet_block(b, p, block_in, block_out);
-            block_in = block_out;
-        }
-        if (i != 0) {
-            snprintf(p, sizeof p, "decoder.up.%lld.upsample.conv", (long long)i);
-            conv(b, p, block_out, block_out, 3);
-        }
-    }
-    norm(b, "decoder.norm_out", c->ch * c->ch_mult[0]);
-    conv(b, "decoder.conv_out", c->out_ch, c->ch * c->ch_mult[0], 3);
+    return b->err;
 }
 
 fg_error *fg_layout_ae(const fg_ae_config *c, fg_layout *out) {
@@ -311,14 +162,14 @@ fg_error *fg_layout_ae(const fg_ae_config *c, fg_layout *out) {
                  (long long)c->levels, FG_AE_MAX_LEVELS);
     const int64_t dims[] = {c->ch, c->num_res_blocks, c->z_channels, c->in_channels, c->out_ch};
     static const char *const names[] = {"ch", "num_res_blocks", "z_channels", "in_channels", "out_ch"};
-    FG_TRY(check_dims("ae", 5, dims, names));
+    FG_TRY(fg_layout_check_dims("ae", 5, dims, names));
     for (int64_t i = 0; i < c->levels; i++)
         FG_CHECK_ARG(c->ch_mult[i] > 0 && c->ch_mult[i] <= 64 && c->ch * c->ch_mult[i] <= FG_LAYOUT_MAX_DIM,
                      "ae config: ch_mult[%lld] = %lld is out of range", (long long)i, (long long)c->ch_mult[i]);
     builder b = {out, c->dtype, NULL};
     size_t start = out->count;
-    ae_encoder(&b, c);
-    ae_decoder(&b, c);
+    fg_error *err = fg_ae_walk(c, ae_module, &b);
+    if (!b.err) b.err = err; /* else err is b.err */
     return finish(&b, start);
 }
 
@@ -370,24 +221,6 @@ char *fg_layout_tensor_line(const fg_layout_tensor *t, char *buf, size_t cap) {
 
 /* ---- reference configs and presets ----------------------------------------------------- */
 
-fg_flux_config fg_flux_config_dev(void) {
-    return (fg_flux_config){.hidden = 3072, .num_heads = 24, .mlp_hidden = 12288, .depth = 19, .depth_single = 38,
-                            .in_channels = 64, .out_channels = 64, .context_in_dim = 4096, .vec_in_dim = 768,
-                            .time_dim = 256, .guidance_embed = true, .qkv_bias = true, .dtype = FG_BF16};
-}
-
-fg_flux_config fg_flux_config_schnell(void) {
-    fg_flux_config c = fg_flux_config_dev();
-    c.guidance_embed = false;
-    return c;
-}
-
-fg_flux_config fg_flux_config_tiny(void) {
-    return (fg_flux_config){.hidden = 256, .num_heads = 2, .mlp_hidden = 1024, .depth = 2, .depth_single = 2,
-                            .in_channels = 64, .out_channels = 64, .context_in_dim = 64, .vec_in_dim = 128,
-                            .time_dim = 256, .guidance_embed = true, .qkv_bias = true, .dtype = FG_BF16};
-}
-
 fg_clip_config fg_clip_config_l(void) {
     return (fg_clip_config){.hidden = 768, .layers = 12, .heads = 12, .intermediate = 3072, .vocab = 49408,
                             .positions = 77, .text_projection = true, .dtype = FG_F16};
@@ -435,13 +268,13 @@ size_t fg_preset_files(const char *preset, fg_preset_file files[FG_PRESET_MAX_FI
         files[3] = (fg_preset_file){"vae/tiny-ae.safetensors", {FG_FAMILY_AE, {.ae = fg_ae_config_tiny()}}};
         return 4;
     }
-    if (strcmp(preset, "flux-dev") == 0) {
-        files[0] = flux_file("diffusion_models/flux1-dev.safetensors", fg_flux_config_dev());
-        return 1;
-    }
-    if (strcmp(preset, "flux-schnell") == 0) {
-        files[0] = flux_file("diffusion_models/flux1-schnell.safetensors", fg_flux_config_schnell());
-        return 1;
+    size_t nvariants; /* one preset per named FLUX variant (layout_flux.c) */
+    const fg_flux_variant *variants = fg_flux_variants(&nvariants);
+    for (size_t i = 0; i < nvariants; i++) {
+        if (strcmp(preset, variants[i].name) == 0) {
+            files[0] = flux_file(variants[i].relpath, variants[i].config);
+            return 1;
+        }
     }
     if (strcmp(preset, "clip-l") == 0) {
         files[0] = (fg_preset_file){"text_encoders/clip_l.safetensors", {FG_FAMILY_CLIP, {.clip = fg_clip_config_l()}}};

@@ -1,8 +1,9 @@
 /* Tensor layouts (names, dtypes, shapes, in state-dict order) of the four FLUX.1 components,
  * generated from a config struct so that one generator yields both the full-size models and
- * the tiny test models (spec: models.md sections 1.3, 2.5, 3.2, 4.2). Used by `mkmodel`
- * (random-weight files), by `info` (checking a file against the layout its shapes imply)
- * and later by benchmarks that build random models directly in device memory. */
+ * the tiny test models (spec: models.md sections 1.3, 2.5, 3.2, 4.2). The DiT, CLIP and T5
+ * come from their parameter tables (layout_flux.h, layout_text.h), the autoencoder from code
+ * here. Used by `mkmodel` (random-weight files), by `info` (checking a file against the
+ * layout its shapes imply) and by benchmarks that build random models in device memory. */
 #ifndef FG_MODELS_MODEL_LAYOUTS_H
 #define FG_MODELS_MODEL_LAYOUTS_H
 
@@ -87,6 +88,11 @@ fg_error *fg_layout_clip(const fg_clip_config *c, fg_layout *out) FG_MUST_CHECK;
 fg_error *fg_layout_t5(const fg_t5_config *c, fg_layout *out) FG_MUST_CHECK;
 fg_error *fg_layout_ae(const fg_ae_config *c, fg_layout *out) FG_MUST_CHECK;
 void fg_layout_free(fg_layout *l);
+/* Appends one tensor (name shorter than FG_LAYOUT_NAME_MAX) to l. */
+fg_error *fg_layout_add(fg_layout *l, const char *name, fg_dtype dtype, int ndim, const int64_t *shape,
+                        fg_init_kind init, int64_t fan_in) FG_MUST_CHECK;
+/* Every dims[i] in 1 .. 2^24, else an error naming names[i] ("flux config: hidden = 0 ..."). */
+fg_error *fg_layout_check_dims(const char *what, int n, const int64_t *dims, const char *const *names) FG_MUST_CHECK;
 
 int64_t fg_layout_tensor_numel(const fg_layout_tensor *t);
 uint64_t fg_layout_params(const fg_layout *l);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
+
 /* The open files, shared by every view and freed with the last one. */
 typedef struct weight_files {
     int refs;
@@ -352,15 +354,9 @@ fg_error *fg_weights_add_owned(fg_weights *w, const char *name, fg_tensor *t) {
 }
 
 static fg_error *add_owned_entry(fg_weights *w, const char *name, fg_tensor taken) {
-    if (w->owned_count == w->owned_cap) {
-        size_t cap = w->owned_cap ? w->owned_cap * 2 : 16;
-        owned_tensor *grown = realloc(w->owned, cap * sizeof *grown);
-        if (!grown) {
-            fg_tensor_free(&taken); /* host or device storage */
-            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", name);
-        }
-        w->owned = grown;
-        w->owned_cap = cap;
+    if (!FG_ARRAY_RESERVE(w->owned, w->owned_cap, w->owned_count, 16)) {
+        fg_tensor_free(&taken); /* host or device storage */
+        return fg_errorf(FG_ERR_OUT_OF_MEMORY, "%s", name);
     }
     char *copy = strdup(name);
     if (!copy) {

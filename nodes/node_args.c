@@ -22,50 +22,50 @@ bool fg_arg_given(const fg_node_args *a, const char *name) {
     return i >= 0 && a->values[i].type != FG_TYPE_NONE;
 }
 
-/* A scalar input's value, which must hold `held` (a COMBO travels as a STRING). */
-static fg_error *scalar(const fg_node_args *a, const char *name, fg_type want, const fg_value **v) {
-    FG_TRY(declared(a, name, want, v));
-    fg_type held = want == FG_TYPE_COMBO ? FG_TYPE_STRING : want;
-    if ((*v)->type == FG_TYPE_NONE) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s input is missing", name);
-    if ((*v)->type != held)
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s input holds %s, expected %s", name, fg_type_name((*v)->type),
-                         fg_type_name(held));
+/* A given value of another type than the declared one: only a broken caller gets here (the
+ * executor converts constants against the same declaration). */
+static fg_error *holds_other(const fg_node_args *a, const char *name, const fg_value *v, fg_type want) {
+    if (v->type == FG_TYPE_NONE)
+        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s input '%s' is missing", a->spec->class_type, name);
+    return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s input '%s' holds %s, expected %s", a->spec->class_type, name,
+                     fg_type_name(v->type), fg_type_name(want));
+}
+
+/* A scalar input's value, which must hold `want`, stored into *out (int64_t for INT, double for
+ * FLOAT, bool for BOOLEAN). */
+static fg_error *read_scalar(const fg_node_args *a, const char *name, fg_type want, void *out) {
+    const fg_value *v;
+    FG_TRY(declared(a, name, want, &v));
+    if (v->type != want) return holds_other(a, name, v, want);
+    if (want == FG_TYPE_INT) *(int64_t *)out = v->u.i;
+    else if (want == FG_TYPE_FLOAT) *(double *)out = v->u.f;
+    else *(bool *)out = v->u.b;
     return NULL;
 }
 
 fg_error *fg_arg_int(const fg_node_args *a, const char *name, int64_t *out) {
-    const fg_value *v;
-    FG_TRY(scalar(a, name, FG_TYPE_INT, &v));
-    *out = v->u.i;
-    return NULL;
+    return read_scalar(a, name, FG_TYPE_INT, out);
 }
 
 fg_error *fg_arg_seed(const fg_node_args *a, const char *name, uint64_t *out) {
-    int64_t i;
+    int64_t i = 0;
     FG_TRY(fg_arg_int(a, name, &i));
     *out = (uint64_t)i; /* seeds travel as the same 64 bits (value.h) */
     return NULL;
 }
 
 fg_error *fg_arg_float(const fg_node_args *a, const char *name, double *out) {
-    const fg_value *v;
-    FG_TRY(scalar(a, name, FG_TYPE_FLOAT, &v));
-    *out = v->u.f;
-    return NULL;
+    return read_scalar(a, name, FG_TYPE_FLOAT, out);
 }
 
 fg_error *fg_arg_bool(const fg_node_args *a, const char *name, bool *out) {
-    const fg_value *v;
-    FG_TRY(scalar(a, name, FG_TYPE_BOOLEAN, &v));
-    *out = v->u.b;
-    return NULL;
+    return read_scalar(a, name, FG_TYPE_BOOLEAN, out);
 }
 
 fg_error *fg_arg_string(const fg_node_args *a, const char *name, const char **out) {
     const fg_value *v;
     FG_TRY(declared(a, name, FG_TYPE_STRING, &v));
-    if (v->type != FG_TYPE_STRING || !v->u.s)
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s input holds %s, expected STRING", name, fg_type_name(v->type));
+    if (v->type != FG_TYPE_STRING || !v->u.s) return holds_other(a, name, v, FG_TYPE_STRING);
     *out = v->u.s;
     return NULL;
 }
@@ -75,9 +75,7 @@ fg_error *fg_arg_object_opt(const fg_node_args *a, const char *name, fg_type typ
     *out = NULL;
     FG_TRY(declared(a, name, type, &v));
     if (v->type == FG_TYPE_NONE) return NULL;
-    if (v->type != type || !v->u.obj || v->u.obj->type != type)
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s input holds %s, expected %s", name, fg_type_name(v->type),
-                         fg_type_name(type));
+    if (v->type != type || !v->u.obj || v->u.obj->type != type) return holds_other(a, name, v, type);
     *out = v->u.obj;
     return NULL;
 }

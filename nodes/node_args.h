@@ -3,11 +3,13 @@
  * spec->inputs[i]) in an fg_node_args; a node never indexes them by position, so adding or
  * reordering a declared input cannot silently hand a node the wrong value.
  *
- * Every accessor fails with a message naming the input: an undeclared name or a declared type
- * the accessor cannot return is a programming error (FG_ERR_INVALID_ARGUMENT, "KSampler
- * declares no input 'sead'"); a value whose type differs from the declaration (the executor
- * converted constants against the same declaration, so only a broken caller gets here) or a
- * missing required object ("model input is invalid: None", ComfyUI's wording) is an error too. */
+ * Every accessor fails with a message naming the node and the input: an undeclared name or a
+ * declared type the accessor cannot return is a programming error (FG_ERR_INVALID_ARGUMENT,
+ * "KSampler declares no input 'sead'", "EmptyLatentImage input 'width' is declared INT, read as
+ * FLOAT"); so is a value whose type differs from the declaration ("... holds FLOAT, expected
+ * INT": the executor converted constants against the same declaration, so only a broken caller
+ * gets here). A missing required object is an error in ComfyUI's wording, which names only the
+ * input ("model input is invalid: None"). */
 #ifndef FG_NODES_NODE_ARGS_H
 #define FG_NODES_NODE_ARGS_H
 

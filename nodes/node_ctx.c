@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/array.h"
+
 #define MAX_LIST_DEPTH 16
 #define MAX_LISTED 100000
 
@@ -77,13 +79,8 @@ typedef struct name_list {
 
 static fg_error *list_push(name_list *l, const char *name) {
     if (l->count >= MAX_LISTED) return NULL;
-    if (l->count + 2 > l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **p = realloc(l->items, cap * sizeof *p);
-        if (!p) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "listing models");
-        l->items = p;
-        l->cap = cap;
-    }
+    /* room for the name and the NULL after it */
+    if (!FG_ARRAY_RESERVE(l->items, l->cap, l->count + 1, 16)) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "listing models");
     if (!(l->items[l->count] = strdup(name))) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "listing models");
     l->count++;
     l->items[l->count] = NULL;

@@ -1,6 +1,8 @@
 /* /object_info entries of the supported nodes. Everything with behaviour (input types,
- * defaults, ranges, combo options, hidden inputs, outputs) comes from the node's declaration
- * (nodes/nodes_*.c), the same one validation and execution read. What only describes a node
+ * defaults, ranges, combo options, hidden inputs, outputs) comes from the node's spec (derived
+ * from ComfyUI's entry and the node's declaration, nodes/node_decl.h), the same one validation
+ * and execution read; only a declared restriction (combos: the values that run) or a models
+ * folder's listing makes it differ from ComfyUI's entry. What only describes a node
  * (tooltips, "advanced", python_module, search_aliases, display name ...) and the order of the
  * keys come from ComfyUI 0.30's own entry (nodes/comfy_defs.h): clients read the keys in
  * order, and copying the descriptions keeps them in one place. */
@@ -172,7 +174,7 @@ json_t *fg_node_info(const fg_node_spec *s, const fg_run_settings *settings) {
     json_object_set_new(node, "output_is_list", is_list);
     json_object_set_new(node, "output_name", names);
     json_object_set_new(node, "name", json_string(s->class_type));
-    if (!ref) { /* not a ComfyUI 0.30 node (the tests forbid that): our own descriptions */
+    if (!ref) { /* not a ComfyUI 0.30 node (no spec is derived without one): its own descriptions */
         json_object_set_new(node, "display_name", json_string(s->display_name));
         json_object_set_new(node, "description", json_string(s->description ? s->description : ""));
         json_object_set_new(node, "category", json_string(s->category));

@@ -1,47 +1,9 @@
-/* Image nodes (comfyui.md 3.6; the VAE nodes are in nodes_vae.c): save, preview, load, resize. The spec
- * table comes first; execute functions are added below it by the execution work. */
+/* Image nodes (comfyui.md 3.6; the VAE nodes are in nodes_vae.c): save, preview, load, resize.
+ * The execute functions come first; their declarations (nodes/node_decl.h: ComfyUI's definitions
+ * give the inputs) close the file, so no prototypes are needed. */
 #include "nodes/node_families.h"
 
-static const char *const image_upscale_methods[] = {"nearest-exact", "bilinear", "area", "bicubic", "lanczos", NULL};
-static const char *const crop_methods[] = {"disabled", "center", NULL};
-
-#define OUT_IMAGE .outputs = {FG_TYPE_IMAGE}, .output_names = {"IMAGE"}, .n_outputs = 1
-#define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
 #define MAX_RES 16384
-
-static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-
-const fg_node_spec fg_nodes_image[] = {
-    {.class_type = "SaveImage", .execute = exec_save_image, .display_name = "Save Image", .category = "image",
-     .description = "Saves images as PNG files in the output folder.",
-     .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE), IN_STRING("filename_prefix", "ComfyUI")}, .n_inputs = 2,
-     .outputs = {FG_TYPE_IMAGE}, .output_names = {"images"}, .n_outputs = 1, .output_node = true,
-     .hidden = FG_HIDDEN_PROMPT | FG_HIDDEN_EXTRA_PNGINFO},
-    {.class_type = "PreviewImage", .execute = exec_preview_image, .display_name = "Preview Image", .category = "image",
-     .description = "Saves images to the temporary folder.",
-     .inputs = {IN_SOCKET("images", FG_TYPE_IMAGE)}, .n_inputs = 1, .outputs = {FG_TYPE_IMAGE},
-     .output_names = {"images"}, .n_outputs = 1, .output_node = true, .hidden = FG_HIDDEN_PROMPT | FG_HIDDEN_EXTRA_PNGINFO},
-    {.class_type = "LoadImage", .execute = exec_load_image, .display_name = "Load Image", .category = "image",
-     .description = "Loads an image from the input folder; its alpha becomes the mask.",
-     .inputs = {{.name = "image", .type = FG_TYPE_COMBO, .source = FG_COMBO_INPUT_IMAGES, .image_upload = true}},
-     .n_inputs = 1, .outputs = {FG_TYPE_IMAGE, FG_TYPE_MASK}, .output_names = {"IMAGE", "MASK"}, .n_outputs = 2},
-    {.class_type = "ImageScale", .execute = exec_image_scale, .display_name = "Upscale Image", .category = "image/upscaling",
-     .description = "Resizes images to a size.",
-     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods),
-                IN_INT("width", 512, 0, MAX_RES, 1), IN_INT("height", 512, 0, MAX_RES, 1),
-                IN_COMBO("crop", crop_methods)},
-     .n_inputs = 5, OUT_IMAGE},
-    {.class_type = "ImageScaleBy", .execute = exec_image_scale_by, .display_name = "Upscale Image By", .category = "image/upscaling",
-     .description = "Resizes images by a factor.",
-     .inputs = {IN_SOCKET("image", FG_TYPE_IMAGE), IN_COMBO("upscale_method", image_upscale_methods),
-                IN_FLOAT("scale_by", 1.0, 0.01, 8.0, 0.01)},
-     .n_inputs = 3, OUT_IMAGE},
-};
-const size_t fg_nodes_image_count = sizeof fg_nodes_image / sizeof fg_nodes_image[0];
 
 /* ---- execute functions ---------------------------------------------------------------- */
 
@@ -66,8 +28,17 @@ const size_t fg_nodes_image_count = sizeof fg_nodes_image / sizeof fg_nodes_imag
 
 #define SAVE_PATH_MAX 4096
 
-static const fg_image_obj *image_in(const fg_value *v) {
-    return v->type == FG_TYPE_IMAGE ? (const fg_image_obj *)v->u.obj : NULL;
+static fg_error *image_in(const fg_node_args *args, const char *name, const fg_image_obj **im) {
+    const fg_object *obj;
+    FG_TRY(fg_arg_object(args, name, FG_TYPE_IMAGE, &obj));
+    *im = (const fg_image_obj *)obj;
+    return NULL;
+}
+
+/* SaveImage and PreviewImage pass their images on. */
+static fg_error *pass_on(const fg_image_obj *im, fg_value *out) {
+    *out = fg_value_object(fg_object_ref((fg_object *)&im->base));
+    return NULL;
 }
 
 /* ---- file names (comfyui.md 6.4) ---------------------------------------------------- */
@@ -317,19 +288,19 @@ static fg_error *save_images(fg_node_ctx *ctx, const fg_image_obj *im, const cha
 
 /* ComfyUI 0.30's SaveImage and PreviewImage also pass their images on (RETURN_TYPES IMAGE). */
 static fg_error *exec_save_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    const fg_image_obj *im = image_in(&in[0]);
-    FG_CHECK_ARG(im, "images is not an IMAGE");
+    const fg_image_obj *im;
+    const char *prefix;
+    FG_TRY(image_in(args, "images", &im));
+    FG_TRY(fg_arg_string(args, "filename_prefix", &prefix));
     save_opts o = {.root = ctx->settings->output_dir, .type = "output", .level = FG_PNG_LEVEL_SAVE,
                    .jpeg = ctx->settings->image_format == 1};
-    FG_TRY(save_images(ctx, im, in[1].type == FG_TYPE_STRING ? in[1].u.s : "ComfyUI", &o));
-    return fg_value_copy(&in[0], &out[0]);
+    FG_TRY(save_images(ctx, im, prefix, &o));
+    return pass_on(im, &out[0]);
 }
 
 static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    const fg_image_obj *im = image_in(&in[0]);
-    FG_CHECK_ARG(im, "images is not an IMAGE");
+    const fg_image_obj *im;
+    FG_TRY(image_in(args, "images", &im));
     static const char letters[] = "abcdefghijklmnopqrstupvxyz"; /* ComfyUI's own alphabet */
     static uint64_t state;
     if (!state) state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&state;
@@ -342,7 +313,7 @@ static fg_error *exec_preview_image(fg_node_ctx *ctx, const fg_node_args *args, 
     save_opts o = {.root = ctx->settings->temp_dir, .type = "temp", .level = FG_PNG_LEVEL_PREVIEW};
     FG_CHECK_ARG(o.root, "no temporary folder configured for PreviewImage");
     FG_TRY(save_images(ctx, im, prefix, &o));
-    return fg_value_copy(&in[0], &out[0]);
+    return pass_on(im, &out[0]);
 }
 
 /* ---- LoadImage ---------------------------------------------------------------------- */
@@ -375,14 +346,14 @@ static fg_error *decoded_to_values(const fg_decoded_image *d, fg_value *out) {
 }
 
 static fg_error *exec_load_image(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    FG_CHECK_ARG(in[0].type == FG_TYPE_STRING, "image must be a file name");
+    const char *name;
+    FG_TRY(fg_arg_string(args, "image", &name));
     char path[SAVE_PATH_MAX];
-    FG_TRY(fg_node_resolve_model(ctx->settings, FG_COMBO_INPUT_IMAGES, in[0].u.s, path, sizeof path));
+    FG_TRY(fg_node_resolve_model(ctx->settings, FG_COMBO_INPUT_IMAGES, name, path, sizeof path));
     fg_decoded_image d;
     FG_TRY(fg_image_read_file(path, &d));
     fg_error *err = d.rgb.channels == 3 ? decoded_to_values(&d, out)
-                                        : fg_errorf(FG_ERR_FORMAT, "%s: decoded to %d channels", in[0].u.s, d.rgb.channels);
+                                        : fg_errorf(FG_ERR_FORMAT, "%s: decoded to %d channels", name, d.rgb.channels);
     fg_decoded_image_free(&d);
     return err;
 }
@@ -436,11 +407,15 @@ static int64_t py_round(double x) {
 }
 
 static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    const fg_image_obj *im = image_in(&in[0]);
-    FG_CHECK_ARG(im, "image is not an IMAGE");
-    int64_t width = in[2].u.i, height = in[3].u.i;
+    const fg_image_obj *im;
+    const char *method, *crop;
+    int64_t width, height;
+    FG_TRY(image_in(args, "image", &im));
+    FG_TRY(fg_arg_string(args, "upscale_method", &method));
+    FG_TRY(fg_arg_int(args, "width", &width));
+    FG_TRY(fg_arg_int(args, "height", &height));
+    FG_TRY(fg_arg_string(args, "crop", &crop));
     double ih = (double)im->pixels.shape[1], iw = (double)im->pixels.shape[2];
     if (width == 0 && height == 0) {
         out[0] = fg_value_object(fg_object_ref((fg_object *)&im->base));
@@ -453,16 +428,29 @@ static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_node_args *args, fg
         height = py_round(ih * (double)width / iw);
         height = height > 1 ? height : 1;
     }
-    return scale_image(im, in[1].u.s, width, height, in[4].u.s, out);
+    return scale_image(im, method, width, height, crop, out);
 }
 
 static fg_error *exec_image_scale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    const fg_image_obj *im = image_in(&in[0]);
-    FG_CHECK_ARG(im, "image is not an IMAGE");
-    double s = in[2].u.f;
+    const fg_image_obj *im;
+    const char *method;
+    double s;
+    FG_TRY(image_in(args, "image", &im));
+    FG_TRY(fg_arg_string(args, "upscale_method", &method));
+    FG_TRY(fg_arg_float(args, "scale_by", &s));
     FG_CHECK_ARG(isfinite(s) && s > 0 && s <= 8.0, "scale_by %g is out of range", s);
-    return scale_image(im, in[1].u.s, py_round((double)im->pixels.shape[2] * s),
+    return scale_image(im, method, py_round((double)im->pixels.shape[2] * s),
                        py_round((double)im->pixels.shape[1] * s), "disabled", out);
 }
+
+/* ---- the declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs) ---- */
+
+const fg_node_decl fg_nodes_image[] = {
+    {NODE("SaveImage", exec_save_image)},
+    {NODE("PreviewImage", exec_preview_image)},
+    {NODE("LoadImage", exec_load_image), .rules = {FILES("image", FG_COMBO_INPUT_IMAGES)}},
+    {NODE("ImageScale", exec_image_scale)},
+    {NODE("ImageScaleBy", exec_image_scale_by)},
+};
+const size_t fg_nodes_image_count = sizeof fg_nodes_image / sizeof fg_nodes_image[0];

@@ -1,51 +1,9 @@
-/* Latent nodes (comfyui.md 3.4): empty latents, resizing, batches. The spec table comes
- * first; execute functions are added below it by the execution work. */
+/* Latent nodes (comfyui.md 3.4): empty latents, resizing, batches. The execute functions come
+ * first; their declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs) close the
+ * file, so no prototypes are needed. */
 #include "nodes/node_families.h"
 
-static const char *const latent_upscale_methods[] = {"nearest-exact", "bilinear", "area", "bicubic", "bislerp", NULL};
-static const char *const crop_methods[] = {"disabled", "center", NULL};
-
-#define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
 #define MAX_RES 16384
-
-static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-
-const fg_node_spec fg_nodes_latent[] = {
-    {.class_type = "EmptyLatentImage", .execute = exec_empty_latent, .display_name = "Empty Latent Image", .category = "latent",
-     .description = "A batch of zero latents (4 channels; the sampler widens them for FLUX).",
-     .inputs = {IN_INT("width", 512, 16, MAX_RES, 8), IN_INT("height", 512, 16, MAX_RES, 8),
-                IN_INT("batch_size", 1, 1, 4096, 0)},
-     .n_inputs = 3, OUT_LATENT},
-    {.class_type = "EmptySD3LatentImage", .execute = exec_empty_sd3_latent, .display_name = "EmptySD3LatentImage", .category = "latent/sd3",
-     .description = "A batch of 16-channel zero latents (SD3 / FLUX).",
-     .inputs = {IN_INT("width", 1024, 16, MAX_RES, 16), IN_INT("height", 1024, 16, MAX_RES, 16),
-                IN_INT("batch_size", 1, 1, 4096, 0)},
-     .n_inputs = 3, OUT_LATENT},
-    {.class_type = "LatentUpscale", .execute = exec_latent_upscale, .display_name = "Upscale Latent", .category = "latent",
-     .description = "Resizes latents to a pixel size.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods),
-                IN_INT("width", 512, 0, MAX_RES, 8), IN_INT("height", 512, 0, MAX_RES, 8),
-                IN_COMBO("crop", crop_methods)},
-     .n_inputs = 5, OUT_LATENT},
-    {.class_type = "LatentUpscaleBy", .execute = exec_latent_upscale_by, .display_name = "Upscale Latent By", .category = "latent",
-     .description = "Resizes latents by a factor.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_COMBO("upscale_method", latent_upscale_methods),
-                IN_FLOAT("scale_by", 1.5, 0.01, 8.0, 0.01)},
-     .n_inputs = 3, OUT_LATENT},
-    {.class_type = "RepeatLatentBatch", .execute = exec_repeat_latent_batch, .display_name = "Repeat Latent Batch", .category = "latent/batch",
-     .description = "Repeats a latent batch.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("amount", 1, 1, 64, 0)}, .n_inputs = 2, OUT_LATENT},
-    {.class_type = "LatentFromBatch", .execute = exec_latent_from_batch, .display_name = "Latent From Batch", .category = "latent/batch",
-     .description = "Picks a slice of a latent batch.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_INT("batch_index", 0, -16384, 16384, 0), IN_INT("length", 1, 1, 64, 0)},
-     .n_inputs = 3, OUT_LATENT},
-};
-const size_t fg_nodes_latent_count = sizeof fg_nodes_latent / sizeof fg_nodes_latent[0];
 
 /* ---- execute functions ---------------------------------------------------------------- */
 
@@ -61,8 +19,11 @@ static fg_error *output_latent(fg_latent *l, fg_value *out) {
     return NULL;
 }
 
-static fg_error *empty_latent(const fg_value *in, fg_value *out, int64_t channels) {
-    int64_t width = in[0].u.i, height = in[1].u.i, batch = in[2].u.i;
+static fg_error *empty_latent(const fg_node_args *args, fg_value *out, int64_t channels) {
+    int64_t width, height, batch;
+    FG_TRY(fg_arg_int(args, "width", &width));
+    FG_TRY(fg_arg_int(args, "height", &height));
+    FG_TRY(fg_arg_int(args, "batch_size", &batch));
     FG_CHECK_ARG(width >= 8 && height >= 8 && width <= MAX_RES && height <= MAX_RES && batch >= 1 && batch <= 4096,
                  "empty latent: %lldx%lld x %lld is out of range", (long long)width, (long long)height,
                  (long long)batch);
@@ -78,19 +39,20 @@ static fg_error *empty_latent(const fg_value *in, fg_value *out, int64_t channel
 }
 
 static fg_error *exec_empty_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    return empty_latent(in, out, 4);
+    return empty_latent(args, out, 4);
 }
 
 static fg_error *exec_empty_sd3_latent(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    return empty_latent(in, out, 16);
+    return empty_latent(args, out, 16);
 }
 
-static const fg_latent *latent_in(const fg_value *v) {
-    return v->type == FG_TYPE_LATENT ? (const fg_latent *)v->u.obj : NULL;
+static fg_error *samples_in(const fg_node_args *args, const fg_latent **l) {
+    const fg_object *obj;
+    FG_TRY(fg_arg_object(args, "samples", FG_TYPE_LATENT, &obj));
+    *l = (const fg_latent *)obj;
+    return NULL;
 }
 
 /* Python's round(): half to even (the default FE_TONEAREST mode). */
@@ -124,11 +86,15 @@ static fg_error *resize_latent(const fg_latent *l, const char *method_name, int6
 }
 
 static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    const fg_latent *l = latent_in(&in[0]);
-    FG_CHECK_ARG(l, "samples is not a LATENT");
-    int64_t width = in[2].u.i, height = in[3].u.i;
+    const fg_latent *l;
+    const char *method, *crop;
+    int64_t width, height;
+    FG_TRY(samples_in(args, &l));
+    FG_TRY(fg_arg_string(args, "upscale_method", &method));
+    FG_TRY(fg_arg_int(args, "width", &width));
+    FG_TRY(fg_arg_int(args, "height", &height));
+    FG_TRY(fg_arg_string(args, "crop", &crop));
     double lat_h = (double)l->samples.shape[2], lat_w = (double)l->samples.shape[3];
     if (width == 0 && height == 0) {
         out[0] = fg_value_object(fg_object_ref((fg_object *)&l->base));
@@ -146,18 +112,20 @@ static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_node_args *args,
         width = width > 64 ? width : 64;
         height = height > 64 ? height : 64;
     }
-    return resize_latent(l, in[1].u.s, width / 8, height / 8, in[4].u.s, out);
+    return resize_latent(l, method, width / 8, height / 8, crop, out);
 }
 
 static fg_error *exec_latent_upscale_by(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    const fg_latent *l = latent_in(&in[0]);
-    FG_CHECK_ARG(l, "samples is not a LATENT");
-    double scale = in[2].u.f;
+    const fg_latent *l;
+    const char *method;
+    double scale;
+    FG_TRY(samples_in(args, &l));
+    FG_TRY(fg_arg_string(args, "upscale_method", &method));
+    FG_TRY(fg_arg_float(args, "scale_by", &scale));
     FG_CHECK_ARG(isfinite(scale) && scale > 0 && scale <= 8.0, "scale_by %g is out of range", scale);
     int64_t w = py_round((double)l->samples.shape[3] * scale), h = py_round((double)l->samples.shape[2] * scale);
-    return resize_latent(l, in[1].u.s, w, h, "disabled", out);
+    return resize_latent(l, method, w, h, "disabled", out);
 }
 
 static size_t item_bytes(const fg_tensor *t) {
@@ -202,11 +170,12 @@ static fg_error *set_batch_index(fg_latent *l, int64_t *list, size_t n) {
 }
 
 static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    const fg_latent *l = latent_in(&in[0]);
-    FG_CHECK_ARG(l, "samples is not a LATENT");
-    int64_t amount = in[1].u.i, b = l->samples.shape[0];
+    const fg_latent *l;
+    int64_t amount;
+    FG_TRY(samples_in(args, &l));
+    FG_TRY(fg_arg_int(args, "amount", &amount));
+    int64_t b = l->samples.shape[0];
     FG_CHECK_ARG(amount >= 1 && amount <= 64, "amount %lld is out of range", (long long)amount);
     int64_t mb = l->noise_mask.data ? l->noise_mask.shape[0] : 0;
     int64_t mask_n = mb > 1 ? mb * amount : mb; /* a single mask applies to every item: kept whole */
@@ -240,11 +209,13 @@ static fg_error *exec_repeat_latent_batch(fg_node_ctx *ctx, const fg_node_args *
 }
 
 static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
     (void)ctx;
-    const fg_latent *l = latent_in(&in[0]);
-    FG_CHECK_ARG(l, "samples is not a LATENT");
-    int64_t b = l->samples.shape[0], index = in[1].u.i, length = in[2].u.i;
+    const fg_latent *l;
+    int64_t index, length;
+    FG_TRY(samples_in(args, &l));
+    FG_TRY(fg_arg_int(args, "batch_index", &index));
+    FG_TRY(fg_arg_int(args, "length", &length));
+    int64_t b = l->samples.shape[0];
     FG_CHECK_ARG(b >= 1 && length >= 1, "batch_index %lld / length %lld out of range", (long long)index,
                  (long long)length);
     /* ComfyUI 0.30: a negative index counts from the end, then it is clamped into the batch. */
@@ -277,3 +248,15 @@ static fg_error *exec_latent_from_batch(fg_node_ctx *ctx, const fg_node_args *ar
     set_batch_index(res, list, nlist);
     return output_latent(res, out);
 }
+
+/* ---- the declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs) ---- */
+
+const fg_node_decl fg_nodes_latent[] = {
+    {NODE("EmptyLatentImage", exec_empty_latent)},
+    {NODE("EmptySD3LatentImage", exec_empty_sd3_latent)},
+    {NODE("LatentUpscale", exec_latent_upscale)},
+    {NODE("LatentUpscaleBy", exec_latent_upscale_by)},
+    {NODE("RepeatLatentBatch", exec_repeat_latent_batch)},
+    {NODE("LatentFromBatch", exec_latent_from_batch)},
+};
+const size_t fg_nodes_latent_count = sizeof fg_nodes_latent / sizeof fg_nodes_latent[0];

@@ -8,73 +8,62 @@
 #include "nodes/model_objects.h"
 #include "nodes/node_ctx.h"
 
-static fg_error *lora_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *lora_loader_model_only(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
+/* ComfyUI's definitions give the inputs (nodes/node_decl.h); the LoRA files are those of
+ * models/loras. */
 
-const fg_node_spec fg_nodes_lora[] = {
-    {.class_type = "LoraLoader", .execute = lora_loader, .display_name = "Load LoRA", .category = "loaders",
-     .description = "Applies a LoRA to the diffusion model and the text encoders, each with its own strength.",
-     .inputs = {IN_SOCKET("model", FG_TYPE_MODEL), IN_SOCKET("clip", FG_TYPE_CLIP), IN_MODELS("lora_name", FG_COMBO_LORAS),
-                IN_FLOAT("strength_model", 1.0, -100.0, 100.0, 0.01), IN_FLOAT("strength_clip", 1.0, -100.0, 100.0, 0.01)},
-     .n_inputs = 5, .outputs = {FG_TYPE_MODEL, FG_TYPE_CLIP}, .output_names = {"MODEL", "CLIP"}, .n_outputs = 2},
-    {.class_type = "LoraLoaderModelOnly", .execute = lora_loader_model_only, .display_name = "LoraLoaderModelOnly",
-     .category = "loaders", .description = "Applies a LoRA to the diffusion model only.",
-     .inputs = {IN_SOCKET("model", FG_TYPE_MODEL), IN_MODELS("lora_name", FG_COMBO_LORAS),
-                IN_FLOAT("strength_model", 1.0, -100.0, 100.0, 0.01)},
-     .n_inputs = 3, .outputs = {FG_TYPE_MODEL}, .output_names = {"MODEL"}, .n_outputs = 1},
-};
-const size_t fg_nodes_lora_count = sizeof fg_nodes_lora / sizeof fg_nodes_lora[0];
-
-static fg_object *object_in(const fg_value *v, fg_type type) {
-    return v->type == type && v->u.obj && v->u.obj->type == type ? v->u.obj : NULL;
+static fg_error *lora_path(fg_node_ctx *ctx, const fg_node_args *args, char *path, size_t cap) {
+    const char *name;
+    FG_TRY(fg_arg_string(args, "lora_name", &name));
+    return fg_node_resolve_model(ctx->settings, FG_COMBO_LORAS, name, path, cap);
 }
 
-static fg_error *number_in(const fg_value *v, const char *name, double *out) {
-    if (v->type == FG_TYPE_FLOAT) *out = v->u.f;
-    else if (v->type == FG_TYPE_INT) *out = (double)v->u.i;
-    else return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s must be a number", name);
+/* Strength 0 passes the input on untouched, as ComfyUI returns its inputs. */
+static fg_error *pass_on(const fg_object *obj, fg_value *out) {
+    *out = fg_value_object(fg_object_ref((fg_object *)obj));
     return NULL;
 }
 
-static fg_error *lora_path(fg_node_ctx *ctx, const fg_value *name, char *path, size_t cap) {
-    FG_CHECK_ARG(name->type == FG_TYPE_STRING && name->u.s, "lora_name must be a file name");
-    return fg_node_resolve_model(ctx->settings, FG_COMBO_LORAS, name->u.s, path, cap);
-}
-
 static fg_error *lora_loader(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    const fg_model_obj *model = (const fg_model_obj *)object_in(&in[0], FG_TYPE_MODEL);
-    const fg_clip_obj *clip = (const fg_clip_obj *)object_in(&in[1], FG_TYPE_CLIP);
-    if (!model) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "model input is invalid: None");
-    if (!clip) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "clip input is invalid: None");
+    const fg_object *model_in, *clip_in;
+    FG_TRY(fg_arg_object(args, "model", FG_TYPE_MODEL, &model_in));
+    FG_TRY(fg_arg_object(args, "clip", FG_TYPE_CLIP, &clip_in));
     double s_model = 0, s_clip = 0;
-    FG_TRY(number_in(&in[3], "strength_model", &s_model));
-    FG_TRY(number_in(&in[4], "strength_clip", &s_clip));
-    if (s_model == 0 && s_clip == 0) { /* ComfyUI returns its inputs untouched */
-        FG_TRY(fg_value_copy(&in[0], &out[0]));
-        return fg_value_copy(&in[1], &out[1]);
+    FG_TRY(fg_arg_float(args, "strength_model", &s_model));
+    FG_TRY(fg_arg_float(args, "strength_clip", &s_clip));
+    if (s_model == 0 && s_clip == 0) {
+        FG_TRY(pass_on(model_in, &out[0]));
+        return pass_on(clip_in, &out[1]);
     }
     char path[4096];
-    FG_TRY(lora_path(ctx, &in[2], path, sizeof path));
+    FG_TRY(lora_path(ctx, args, path, sizeof path));
     fg_model_obj *m = NULL;
     fg_clip_obj *c = NULL;
-    FG_TRY(fg_lora_apply_objects(model, clip, path, s_model, s_clip, ctx->settings->strict_lora, &m, &c));
+    FG_TRY(fg_lora_apply_objects((const fg_model_obj *)model_in, (const fg_clip_obj *)clip_in, path, s_model, s_clip,
+                                 ctx->settings->strict_lora, &m, &c));
     out[0] = fg_value_object(&m->base);
     out[1] = fg_value_object(&c->base);
     return NULL;
 }
 
 static fg_error *lora_loader_model_only(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    const fg_model_obj *model = (const fg_model_obj *)object_in(&in[0], FG_TYPE_MODEL);
-    if (!model) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "model input is invalid: None");
+    const fg_object *model_in;
+    FG_TRY(fg_arg_object(args, "model", FG_TYPE_MODEL, &model_in));
     double s_model = 0;
-    FG_TRY(number_in(&in[2], "strength_model", &s_model));
-    if (s_model == 0) return fg_value_copy(&in[0], &out[0]);
+    FG_TRY(fg_arg_float(args, "strength_model", &s_model));
+    if (s_model == 0) return pass_on(model_in, &out[0]);
     char path[4096];
-    FG_TRY(lora_path(ctx, &in[1], path, sizeof path));
+    FG_TRY(lora_path(ctx, args, path, sizeof path));
     fg_model_obj *m = NULL;
-    FG_TRY(fg_lora_apply_objects(model, NULL, path, s_model, 0, ctx->settings->strict_lora, &m, NULL));
+    FG_TRY(fg_lora_apply_objects((const fg_model_obj *)model_in, NULL, path, s_model, 0, ctx->settings->strict_lora, &m,
+                                 NULL));
     out[0] = fg_value_object(&m->base);
     return NULL;
 }
+
+/* ---- the declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs) ---- */
+
+const fg_node_decl fg_nodes_lora[] = {
+    {NODE("LoraLoader", lora_loader), .rules = {FILES("lora_name", FG_COMBO_LORAS)}},
+    {NODE("LoraLoaderModelOnly", lora_loader_model_only), .rules = {FILES("lora_name", FG_COMBO_LORAS)}},
+};
+const size_t fg_nodes_lora_count = sizeof fg_nodes_lora / sizeof fg_nodes_lora[0];

@@ -14,62 +14,44 @@
 #include "vae/ae_model.h"
 #include "vae/latent_format.h"
 
-#define OUT_IMAGE .outputs = {FG_TYPE_IMAGE}, .output_names = {"IMAGE"}, .n_outputs = 1
-#define OUT_LATENT .outputs = {FG_TYPE_LATENT}, .output_names = {"LATENT"}, .n_outputs = 1
-
-static fg_error *vae_decode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *vae_encode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-static fg_error *vae_encode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out);
-
-const fg_node_spec fg_nodes_vae[] = {
-    {.class_type = "VAEDecode", .execute = vae_decode, .display_name = "VAE Decode", .category = "latent",
-     .description = "Decodes latents into images.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_SOCKET("vae", FG_TYPE_VAE)}, .n_inputs = 2, OUT_IMAGE},
-    {.class_type = "VAEEncode", .execute = vae_encode, .display_name = "VAE Encode", .category = "latent",
-     .description = "Encodes images into latents.",
-     .inputs = {IN_SOCKET("pixels", FG_TYPE_IMAGE), IN_SOCKET("vae", FG_TYPE_VAE)}, .n_inputs = 2, OUT_LATENT},
-    {.class_type = "VAEDecodeTiled", .execute = vae_decode_tiled, .display_name = "VAE Decode (Tiled)", .category = "_for_testing",
-     .description = "Decodes latents tile by tile to bound memory.",
-     .inputs = {IN_SOCKET("samples", FG_TYPE_LATENT), IN_SOCKET("vae", FG_TYPE_VAE),
-                IN_INT("tile_size", 512, 64, 4096, 32), IN_INT("overlap", 64, 0, 4096, 32),
-                IN_INT("temporal_size", 64, 8, 4096, 4), IN_INT("temporal_overlap", 8, 4, 4096, 4)},
-     .n_inputs = 6, OUT_IMAGE},
-    {.class_type = "VAEEncodeTiled", .execute = vae_encode_tiled, .display_name = "VAE Encode (Tiled)", .category = "_for_testing",
-     .description = "Encodes images tile by tile to bound memory.",
-     .inputs = {IN_SOCKET("pixels", FG_TYPE_IMAGE), IN_SOCKET("vae", FG_TYPE_VAE),
-                IN_INT("tile_size", 512, 64, 4096, 64), IN_INT("overlap", 64, 0, 4096, 32),
-                IN_INT("temporal_size", 64, 8, 4096, 4), IN_INT("temporal_overlap", 8, 4, 4096, 4)},
-     .n_inputs = 6, OUT_LATENT},
-};
-const size_t fg_nodes_vae_count = sizeof fg_nodes_vae / sizeof fg_nodes_vae[0];
+/* ComfyUI's definitions give the inputs (nodes/node_decl.h). */
 
 /* ---- execute functions ---------------------------------------------------------------- */
 
-static fg_error *get_vae(const fg_value *v, const fg_vae **vae) {
-    if (v->type != FG_TYPE_VAE || !v->u.obj)
+/* The vae input, with ComfyUI's message for a None vae (a checkpoint without one). */
+static fg_error *get_vae(const fg_node_args *args, const fg_vae **vae) {
+    const fg_object *obj;
+    FG_TRY(fg_arg_object_opt(args, "vae", FG_TYPE_VAE, &obj));
+    if (!obj)
         return fg_errorf(FG_ERR_INVALID_ARGUMENT,
                          "vae input is invalid: None\n\nIf the vae is from a checkpoint loader node your "
                          "checkpoint does not contain a valid vae.");
-    *vae = ((const fg_vae_obj *)v->u.obj)->vae;
+    *vae = ((const fg_vae_obj *)obj)->vae;
     return NULL;
 }
 
-static fg_error *get_latent(const fg_value *v, const fg_latent **l) {
-    if (v->type != FG_TYPE_LATENT || !v->u.obj) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "samples input is invalid: None");
-    *l = (const fg_latent *)v->u.obj;
+static fg_error *get_latent(const fg_node_args *args, const fg_latent **l) {
+    const fg_object *obj;
+    FG_TRY(fg_arg_object(args, "samples", FG_TYPE_LATENT, &obj));
+    *l = (const fg_latent *)obj;
     return NULL;
 }
 
-static fg_error *get_image(const fg_value *v, const fg_image_obj **im) {
-    if (v->type != FG_TYPE_IMAGE || !v->u.obj) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "pixels input is invalid: None");
-    *im = (const fg_image_obj *)v->u.obj;
+static fg_error *get_image(const fg_node_args *args, const fg_image_obj **im) {
+    const fg_object *obj;
+    FG_TRY(fg_arg_object(args, "pixels", FG_TYPE_IMAGE, &obj));
+    *im = (const fg_image_obj *)obj;
     return NULL;
 }
 
-/* An INT input (validation guarantees the type; anything else reads as 0 and is refused). */
-static int64_t int_of(const fg_value *v) {
-    return v->type == FG_TYPE_INT ? v->u.i : 0;
+/* The tiled nodes' tile_size and overlap. */
+/* The tiled nodes' tile_size and overlap (ComfyUI's ranges keep both sane; checked anyway). */
+static fg_error *get_tiles(const fg_node_args *args, int64_t *tile, int64_t *overlap) {
+    FG_TRY(fg_arg_int(args, "tile_size", tile));
+    FG_TRY(fg_arg_int(args, "overlap", overlap));
+    FG_CHECK_ARG(*tile > 0 && *overlap >= 0, "%s: tile_size must be positive and overlap >= 0",
+                 args->spec->class_type);
+    return NULL;
 }
 
 static bool all_zero(const fg_tensor *t) {
@@ -121,11 +103,11 @@ static fg_error *decoded_to_image(fg_tensor *decoded, fg_value *out) {
     return NULL;
 }
 
-static fg_error *decode(const fg_value *in, bool tiled, int64_t tile, int64_t overlap, fg_value *out) {
+static fg_error *decode(const fg_node_args *args, bool tiled, int64_t tile, int64_t overlap, fg_value *out) {
     const fg_latent *l = NULL;
     const fg_vae *vae = NULL;
-    FG_TRY(get_latent(&in[0], &l));
-    FG_TRY(get_vae(&in[1], &vae));
+    FG_TRY(get_latent(args, &l));
+    FG_TRY(get_vae(args, &vae));
     fg_tensor z;
     FG_TRY(decoder_input(vae, l, &z));
     int64_t f = fg_vae_factor(vae), h = z.shape[2], w = z.shape[3];
@@ -142,22 +124,6 @@ static fg_error *decode(const fg_value *in, bool tiled, int64_t tile, int64_t ov
     return err;
 }
 
-static fg_error *vae_decode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    (void)ctx;
-    return decode(in, false, 0, 0, out);
-}
-
-/* ComfyUI: overlap = tile_size // 4 when tile_size < 4 * overlap; the temporal inputs only
- * matter for video VAEs and are ignored. */
-static fg_error *vae_decode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    (void)ctx;
-    int64_t tile = int_of(&in[2]), overlap = int_of(&in[3]);
-    FG_CHECK_ARG(tile > 0 && overlap >= 0, "VAEDecodeTiled: tile_size must be positive and overlap >= 0");
-    if (tile < 4 * overlap) overlap = tile / 4;
-    return decode(in, true, tile, overlap, out);
-}
 
 /* IMAGE [B,H,W,C>=3] -> VAE pixels [B,3,H',W'] = 2x - 1 after ComfyUI's center crop of H and
  * W to multiples of the VAE factor (offset (dim % f) / 2; channels past 3 dropped). */
@@ -187,11 +153,11 @@ static fg_error *encoder_input(const fg_vae *vae, const fg_image_obj *im, fg_ten
     return err;
 }
 
-static fg_error *encode(const fg_value *in, bool tiled, int64_t tile, int64_t overlap, fg_value *out) {
+static fg_error *encode(const fg_node_args *args, bool tiled, int64_t tile, int64_t overlap, fg_value *out) {
     const fg_image_obj *im = NULL;
     const fg_vae *vae = NULL;
-    FG_TRY(get_image(&in[0], &im));
-    FG_TRY(get_vae(&in[1], &vae));
+    FG_TRY(get_image(args, &im));
+    FG_TRY(get_vae(args, &vae));
     fg_tensor pixels;
     FG_TRY(encoder_input(vae, im, &pixels));
     int64_t f = fg_vae_factor(vae);
@@ -211,16 +177,25 @@ static fg_error *encode(const fg_value *in, bool tiled, int64_t tile, int64_t ov
     return NULL;
 }
 
-static fg_error *vae_encode(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
+/* VAEDecode, VAEEncode and their Tiled forms: one execute function, the class says which.
+ * Decoding follows ComfyUI's overlap = tile_size // 4 when tile_size < 4 * overlap; the
+ * temporal inputs of the tiled nodes only matter for video VAEs and are ignored. */
+static fg_error *vae_node(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
     (void)ctx;
-    return encode(in, false, 0, 0, out);
+    const char *cls = args->spec->class_type;
+    bool decoding = strncmp(cls, "VAEDecode", 9) == 0, tiled = strstr(cls, "Tiled") != NULL;
+    int64_t tile = 0, overlap = 0;
+    if (tiled) FG_TRY(get_tiles(args, &tile, &overlap));
+    if (decoding && tile < 4 * overlap) overlap = tile / 4;
+    return decoding ? decode(args, tiled, tile, overlap, out) : encode(args, tiled, tile, overlap, out);
 }
 
-static fg_error *vae_encode_tiled(fg_node_ctx *ctx, const fg_node_args *args, fg_value *out) {
-    const fg_value *in = args->values; /* TODO(issue 16): read by name */
-    (void)ctx;
-    int64_t tile = int_of(&in[2]), overlap = int_of(&in[3]);
-    FG_CHECK_ARG(tile > 0 && overlap >= 0, "VAEEncodeTiled: tile_size must be positive and overlap >= 0");
-    return encode(in, true, tile, overlap, out);
-}
+/* ---- the declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs) ---- */
+
+const fg_node_decl fg_nodes_vae[] = {
+    {NODE("VAEDecode", vae_node)},
+    {NODE("VAEEncode", vae_node)},
+    {NODE("VAEDecodeTiled", vae_node)},
+    {NODE("VAEEncodeTiled", vae_node)},
+};
+const size_t fg_nodes_vae_count = sizeof fg_nodes_vae / sizeof fg_nodes_vae[0];

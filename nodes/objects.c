@@ -177,14 +177,13 @@ fg_error *fg_sampler_obj_new(const char *name, double eta, double s_noise, fg_sa
     return NULL;
 }
 
-fg_error *fg_noise_obj_new(bool disabled, uint64_t seed, fg_noise_obj **out) {
+fg_error *fg_noise_obj_new(fg_noise_source source, fg_noise_obj **out) {
     FG_CHECK_ARG(out, "fg_noise_obj_new: NULL out");
     fg_noise_obj *n = calloc(1, sizeof *n);
     *out = NULL;
     if (!n) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "allocating a NOISE");
     fg_object_init(&n->base, FG_TYPE_NOISE, plain_destroy);
-    n->disabled = disabled;
-    n->seed = disabled ? 0 : seed;
+    n->source = source;
     *out = n;
     return NULL;
 }

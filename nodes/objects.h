@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "nodes/value.h"
+#include "sampling/noise.h" /* fg_noise_source */
 
 /* LATENT: {"samples": [B,C,h,w] in VAE space, "noise_mask"?: [B or 1,1,h,w],
  *          "batch_index"?: [B] ints} */
@@ -76,14 +77,13 @@ typedef struct fg_sampler_obj {
 /* The name must fit (it is one of ComfyUI's sampler names). */
 fg_error *fg_sampler_obj_new(const char *name, double eta, double s_noise, fg_sampler_obj **out) FG_MUST_CHECK;
 
-/* NOISE: RandomNoise(seed) or DisableNoise (seed 0, zeros). */
+/* NOISE: RandomNoise(seed) or DisableNoise (seed 0, zeros), as sampling/noise.h's source. */
 typedef struct fg_noise_obj {
     fg_object base;
-    bool disabled;
-    uint64_t seed;
+    fg_noise_source source;
 } fg_noise_obj;
 
-fg_error *fg_noise_obj_new(bool disabled, uint64_t seed, fg_noise_obj **out) FG_MUST_CHECK;
+fg_error *fg_noise_obj_new(fg_noise_source source, fg_noise_obj **out) FG_MUST_CHECK;
 
 /* GUIDER: BasicGuider (negative NULL, cfg 1) or CFGGuider. Holds references. */
 typedef struct fg_guider {

@@ -1,17 +1,21 @@
-/* The node catalogue: the family tables gathered into one array sorted by class name, built
- * once on first use (the tables are const; we sort pointers to them). */
+/* The node catalogue: every family's declarations turned into specs (nodes/node_decl.h) and
+ * sorted by class name, once, on first use. The specs live as long as the process. */
 #include "nodes/registry.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "nodes/node_families.h"
 
 #define MAX_NODES 256
 
+static fg_node_spec specs[MAX_NODES];
 static const fg_node_spec *sorted[MAX_NODES];
 static size_t n_sorted;
+static char *first_error; /* the first declaration refused, for fg_node_registry_check */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int cmp_spec(const void *a, const void *b) {
@@ -19,8 +23,19 @@ static int cmp_spec(const void *a, const void *b) {
     return strcmp(x->class_type, y->class_type);
 }
 
-static void add_family(const fg_node_spec *family, size_t count) {
-    for (size_t i = 0; i < count && n_sorted < MAX_NODES; i++) sorted[n_sorted++] = &family[i];
+static void add_family(const fg_node_decl *family, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        fg_error *err = n_sorted == MAX_NODES ? fg_errorf(FG_ERR_UNSUPPORTED, "more than %d nodes", MAX_NODES)
+                                              : fg_node_spec_derive(&family[i], &specs[n_sorted]);
+        if (!err) {
+            sorted[n_sorted] = &specs[n_sorted];
+            n_sorted++;
+            continue;
+        }
+        FG_LOG_E("node declaration refused: %s", fg_error_message(err));
+        if (!first_error) first_error = strdup(fg_error_message(err));
+        fg_error_free(err);
+    }
 }
 
 static void build(void) {
@@ -32,6 +47,19 @@ static void build(void) {
     add_family(fg_nodes_sampling, fg_nodes_sampling_count);
     add_family(fg_nodes_lora, fg_nodes_lora_count);
     qsort(sorted, n_sorted, sizeof sorted[0], cmp_spec);
+    for (size_t i = 1; i < n_sorted && !first_error; i++)
+        if (strcmp(sorted[i - 1]->class_type, sorted[i]->class_type) == 0) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "node %s is declared twice", sorted[i]->class_type);
+            FG_LOG_E("%s", msg);
+            first_error = strdup(msg);
+        }
+}
+
+fg_error *fg_node_registry_check(void) {
+    pthread_once(&once, build);
+    if (!first_error) return NULL;
+    return fg_errorf(FG_ERR_INVALID_ARGUMENT, "%s", first_error);
 }
 
 size_t fg_node_count(void) {

@@ -1,7 +1,9 @@
-/* The node catalogue: each ComfyUI node class we support declares its inputs (name, type,
- * default, range, options), outputs and an execute function, like ComfyUI's INPUT_TYPES /
- * RETURN_TYPES / FUNCTION. The graph layer validates and converts workflows against these
- * declarations; `fluxgraph nodes --json` prints them in /object_info's shape. */
+/* The node catalogue: for each ComfyUI node class fluxgraph runs, its inputs (name, type,
+ * default, range, options), outputs and execute function, like ComfyUI's INPUT_TYPES /
+ * RETURN_TYPES / FUNCTION. Each fg_node_spec is derived once, at first use, from ComfyUI's
+ * own definition of the class plus the node's short C declaration (nodes/node_decl.h). The
+ * graph layer validates and converts workflows against these specs; `fluxgraph nodes --json`
+ * prints them in /object_info's shape. */
 #ifndef FG_NODES_REGISTRY_H
 #define FG_NODES_REGISTRY_H
 
@@ -40,8 +42,8 @@ typedef struct fg_input_spec {
     /* STRING / COMBO default; NULL where ComfyUI 0.30 declares none (CLIPTextEncode's text,
      * every combo of ours): a missing required value is then required_input_missing. */
     const char *def_string;
-    /* COMBO fixed options, NULL-terminated: only values that run (nodes/comfyui/not_offered.json
-     * lists the ComfyUI values left out and why). */
+    /* COMBO fixed options, NULL-terminated: ComfyUI's list, or the declaration's subset of
+     * the values that run (nodes/comfyui/not_offered.json lists those left out and why). */
     const char *const *options;
     fg_combo_source source;
     bool control_after_generate; /* a seed: the UI stores one extra widget value after it */
@@ -79,9 +81,15 @@ typedef struct fg_node_spec {
     /* NULL = declared for validation and conversion only (e.g. samplers before the sampling
      * issue): running it is a clear error, never a crash. */
     fg_node_execute_fn execute;
+    /* The combo lists copied from ComfyUI's definition, which inputs[].options point into
+     * (owned; nodes/node_decl.h). */
+    const char **owned_options;
 } fg_node_spec;
 
-/* All supported nodes, sorted by class_type. */
+/* All supported nodes, sorted by class_type. A declaration that does not fit ComfyUI's
+ * definition leaves its node out (and is logged); fg_node_registry_check reports the first
+ * such error, NULL when every declaration was accepted (the tests require that). */
+fg_error *fg_node_registry_check(void) FG_MUST_CHECK;
 size_t fg_node_count(void);
 const fg_node_spec *fg_node_at(size_t i);
 /* NULL when unknown. */

@@ -15,7 +15,6 @@ typedef struct fg_cond_view {
     const fg_tensor *cond;   /* [1, L, D] text tokens (T5) */
     const fg_tensor *pooled; /* [1, P] (CLIP pooled), may be NULL */
     float guidance;          /* FLUX guidance (FG_FLUX_DEFAULT_GUIDANCE when the entry has none) */
-    bool guidance_disabled;  /* FluxDisableGuidance: no guidance term */
     bool has_start, has_end; /* ConditioningSetTimestepRange */
     double start_percent, end_percent;
 } fg_cond_view;

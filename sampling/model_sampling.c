@@ -3,6 +3,7 @@
 #include "sampling/model_sampling.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "kernels/ops.h"
 
@@ -55,6 +56,21 @@ fg_error *fg_model_sampling_init_flow(fg_model_sampling *ms, double shift) {
         const float t = (float)(k + 1) / 1000.0f; /* arange(1, 1001) / 1000 * multiplier 1 */
         ms->sigmas[k] = flow_shift_f32(shift, t);
     }
+    return NULL;
+}
+
+fg_error *fg_model_sampling_new(fg_sampling_kind kind, double shift, fg_model_sampling **out) {
+    FG_CHECK_ARG(out, "model sampling: NULL output");
+    *out = NULL;
+    fg_model_sampling *ms = malloc(sizeof *ms);
+    if (!ms) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "allocating the model sampling table");
+    fg_error *err = kind == FG_SAMPLING_FLUX ? fg_model_sampling_init_flux(ms, shift)
+                                             : fg_model_sampling_init_flow(ms, shift);
+    if (err) {
+        free(ms);
+        return err;
+    }
+    *out = ms;
     return NULL;
 }
 

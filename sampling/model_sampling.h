@@ -33,6 +33,8 @@ double fg_flux_shift_for_size(double max_shift, double base_shift, double width,
 /* Fills the table. FG_ERR_INVALID_ARGUMENT for a non-finite shift (or shift <= 0 for FLOW). */
 fg_error *fg_model_sampling_init_flux(fg_model_sampling *ms, double mu) FG_MUST_CHECK;
 fg_error *fg_model_sampling_init_flow(fg_model_sampling *ms, double shift) FG_MUST_CHECK;
+/* A heap table of either kind (it is 40 KB), freed with free(). */
+fg_error *fg_model_sampling_new(fg_sampling_kind kind, double shift, fg_model_sampling **out) FG_MUST_CHECK;
 
 static inline float fg_ms_sigma_min(const fg_model_sampling *ms) { return ms->sigmas[0]; }
 static inline float fg_ms_sigma_max(const fg_model_sampling *ms) { return ms->sigmas[ms->count - 1]; }

@@ -3,6 +3,7 @@
 #ifndef FG_SAMPLING_NOISE_H
 #define FG_SAMPLING_NOISE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -22,6 +23,16 @@ fg_error *fg_prepare_noise(fg_tensor *out, uint64_t seed, const int64_t *batch_i
 
 /* Largest batch_index accepted (every index below it costs one draw of an item). */
 #define FG_MAX_BATCH_INDEX 4096
+
+/* Where a sampling run's initial noise comes from (ComfyUI's NOISE: RandomNoise, DisableNoise;
+ * KSampler's and SamplerCustom's add_noise). seed is prepare_noise's, and also the ancestral
+ * samplers' whether noise is added or not: ComfyUI hands the node's seed (noise.seed for
+ * SamplerCustomAdvanced) to the sampler either way. disabled: the initial noise is zeros.
+ * DisableNoise is {.seed = 0, .disabled = true}. */
+typedef struct fg_noise_source {
+    uint64_t seed;
+    bool disabled;
+} fg_noise_source;
 
 /* default_noise_sampler on the CPU: a private generator seeded seed + 1 (current upstream
  * ComfyUI), one randn(x.shape) per call. */

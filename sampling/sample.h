@@ -1,35 +1,51 @@
-/* The whole sampling pipeline of one latent (comfyui.md 4.4): empty-latent channel fix,
- * process_in of a non-zero latent, noise scaling at the first sigma, the sampler loop over
- * the guided FLUX model, inverse noise scaling and process_out. The workflow nodes call this
- * once per KSampler / SamplerCustom(Advanced). */
+/* The one entry from a sampling node to a sampled latent (comfyui.md 4.4): the empty-latent
+ * channel fix, the initial noise from the noise source (prepare_noise, with the latent's
+ * batch_index), process_in of a non-zero latent, noise scaling at the first sigma, the sampler
+ * loop over the guided FLUX model, inverse noise scaling and process_out. KSampler,
+ * KSamplerAdvanced, SamplerCustom and SamplerCustomAdvanced all call fg_sample_latent; their
+ * schedules come from fg_schedule_for_node (schedulers.h). */
 #ifndef FG_SAMPLING_SAMPLE_H
 #define FG_SAMPLING_SAMPLE_H
+
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/tensor.h"
 #include "sampling/guidance.h"
 #include "sampling/model_sampling.h"
+#include "sampling/noise.h"
 #include "sampling/samplers.h"
 #include "unet/flux_model.h"
 
 typedef struct fg_sample_request {
-    const fg_flux_model *model;   /* the DiT (unless cond_model is set) */
-    fg_cond_model_fn cond_model;  /* optional replacement of the DiT call (tests) */
+    /* The MODEL: the DiT (unless cond_model replaces its call, in tests) and its sampling
+     * (ModelSamplingFlux's mu or the discrete flow shift). */
+    const fg_flux_model *model;
+    fg_cond_model_fn cond_model;
     void *cond_model_user;
-    const fg_model_sampling *ms;  /* from ModelSamplingFlux or the model's default */
+    fg_sampling_kind sampling;
+    double shift;
+    /* The GUIDER: CFGGuider, or BasicGuider with no negative entries. */
     const fg_cond_view *positive;
     int n_positive;
     const fg_cond_view *negative;
     int n_negative;
     float cfg;
-    const fg_tensor *latent;      /* host F32 [B, C, h, w], VAE space (LATENT.samples) */
-    const fg_tensor *noise;       /* host F32 like the (fixed) latent, or NULL: noise disabled */
-    const float *sigmas;
-    int n_sigmas;                 /* 0: the latent is returned unchanged */
+    /* The SAMPLER and the SIGMAS (n_sigmas 0: the latent comes back unchanged). */
     fg_sampler sampler;
-    fg_sampler_options options;   /* seed for ancestral noise, eta, progress, cancel */
-    bool guidance_in_model_dtype; /* round guidance as a bf16/f16 ComfyUI run does (see below);
-                                   * false: an fp32 run, as the golden fixtures */
+    float eta, s_noise; /* ancestral samplers; ComfyUI's defaults are 1 and 1 */
+    const float *sigmas;
+    int n_sigmas;
+    /* The LATENT (host F32 [B, C, h, w], VAE space) with its batch_index (NULL: none), and the
+     * NOISE: the seed also drives the ancestral samplers' stream. */
+    const fg_tensor *latent;
+    const int64_t *batch_index;
+    int n_batch_index;
+    fg_noise_source noise;
+    /* Progress after every step (may be NULL) and a cancel flag read between steps. */
+    fg_step_progress_fn progress;
+    void *progress_user;
+    const volatile int *cancel;
 } fg_sample_request;
 
 /* samples: receives a new host F32 tensor (VAE space, process_out applied); denoised: NULL or
@@ -41,16 +57,19 @@ fg_error *fg_sample_latent(const fg_sample_request *req, fg_tensor *samples, fg_
  * cond/pooled rows repeated over the latent batch. user: a fg_flux_cond_model. */
 typedef struct fg_flux_cond_model {
     const fg_flux_model *model;
-    bool guidance_in_model_dtype;
     struct fg_flux_runner *runner; /* optional: steps through a runner (graph replays), else eager */
 } fg_flux_cond_model;
 
 fg_error *fg_flux_cond_denoise(void *flux_cond_model, const fg_tensor *x, float sigma, const fg_cond_view *entry,
                                fg_tensor *denoised) FG_MUST_CHECK;
 
-/* The guidance value the DiT receives for an entry: ComfyUI casts it to the model's compute
- * dtype (bf16 for BF16/F8 weights, f16 for F16), then multiplies by 1000 in that dtype; the
- * returned value reproduces that product when the DiT multiplies it by 1000 in float32. */
+/* The guidance value the DiT receives for an entry. ComfyUI casts every float extra cond, Flux's
+ * guidance included, to the model's compute dtype before the diffusion model runs
+ * (comfy/model_base.py: BaseModel._apply_model, convert_tensor, get_dtype_inference: the
+ * manual_cast_dtype if set, else the weights' dtype), and timestep_embedding then multiplies it
+ * by 1000 in that dtype (comfy/ldm/flux/layers.py). Our compute dtype is the model's activation
+ * dtype: F32 keeps the value; BF16 rounds it and the product, and the returned value reproduces
+ * that product when the DiT multiplies it by 1000 in float32. */
 float fg_flux_effective_guidance(const fg_flux_model *m, float guidance);
 
 #endif

@@ -60,9 +60,9 @@ fg_error *fg_sampler_from_name(const char *name, fg_sampler *out) {
                      name);
 }
 
-bool fg_sampler_discards_penultimate(const char *name) {
-    return name && (strcmp(name, "dpm_2") == 0 || strcmp(name, "dpm_2_ancestral") == 0 ||
-                    strcmp(name, "uni_pc") == 0 || strcmp(name, "uni_pc_bh2") == 0);
+bool fg_sampler_discards_penultimate(fg_sampler s) {
+    return s == FG_SAMPLER_DPM_2 || s == FG_SAMPLER_DPM_2_ANCESTRAL || s == FG_SAMPLER_UNI_PC ||
+           s == FG_SAMPLER_UNI_PC_BH2;
 }
 
 fg_error *fg_sr_check_cancel(const fg_sampler_run_ctx *c, int i) {

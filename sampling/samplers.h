@@ -47,8 +47,9 @@ void fg_sampler_options_default(fg_sampler_options *o);
  * Brownian tree); other names FG_ERR_NOT_FOUND. */
 fg_error *fg_sampler_from_name(const char *name, fg_sampler *out) FG_MUST_CHECK;
 const char *fg_sampler_name(fg_sampler s);
-/* KSampler computes one more step and drops the penultimate sigma for these names. */
-bool fg_sampler_discards_penultimate(const char *name);
+/* KSampler computes one more step and drops the penultimate sigma for these samplers (dpm_2,
+ * dpm_2_ancestral, uni_pc, uni_pc_bh2: KSampler.DISCARD_PENULTIMATE_SIGMA_SAMPLERS). */
+bool fg_sampler_discards_penultimate(fg_sampler s);
 
 /* Runs the sampler over sigmas[0..n_sigmas-1] (n_sigmas >= 1; n_sigmas == 1 does nothing).
  * x: host F32, updated in place. last_denoised: NULL or a host F32 tensor of x's shape that

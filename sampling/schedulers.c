@@ -13,10 +13,6 @@ static const char *const scheduler_names[FG_SCHED_COUNT] = {
     "kl_optimal",
 };
 
-const char *fg_scheduler_name(fg_scheduler s) {
-    return (s >= 0 && s < FG_SCHED_COUNT) ? scheduler_names[s] : "?";
-}
-
 fg_error *fg_scheduler_from_name(const char *name, fg_scheduler *out) {
     FG_CHECK_ARG(name && out, "scheduler: NULL name");
     for (int i = 0; i < FG_SCHED_COUNT; i++)
@@ -277,4 +273,23 @@ fg_error *fg_sigmas_advanced_slice(fg_sigma_array *s, int start_at_step, int end
         *unchanged = true;
     }
     return NULL;
+}
+
+fg_error *fg_schedule_for_node(const fg_schedule_request *r, fg_sigma_array *out, bool *unchanged) {
+    FG_CHECK_ARG(r && out && unchanged, "schedule: NULL argument");
+    out->v = NULL;
+    out->n = 0;
+    *unchanged = false;
+    const bool ksampler = r->node == FG_SCHEDULE_KSAMPLER || r->node == FG_SCHEDULE_KSAMPLER_ADVANCED;
+    const bool advanced = r->node == FG_SCHEDULE_KSAMPLER_ADVANCED;
+    fg_model_sampling *ms = NULL;
+    FG_TRY(fg_model_sampling_new(r->sampling, r->shift, &ms));
+    fg_error *err = fg_schedule_denoise(ms, r->scheduler, r->steps, advanced ? 1.0 : r->denoise,
+                                        ksampler ? FG_DENOISE_KSAMPLER : FG_DENOISE_BASIC_SCHEDULER,
+                                        ksampler && fg_sampler_discards_penultimate(r->sampler), out);
+    if (!err && advanced)
+        err = fg_sigmas_advanced_slice(out, r->start_at_step, r->end_at_step, r->force_full_denoise, unchanged);
+    free(ms);
+    if (err) fg_sigma_array_free(out);
+    return err;
 }

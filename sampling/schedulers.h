@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "sampling/model_sampling.h"
+#include "sampling/samplers.h"
 
 typedef enum fg_scheduler {
     FG_SCHED_SIMPLE = 0,
@@ -33,7 +34,6 @@ fg_error *fg_sigmas_from(fg_sigma_array *s, const float *v, int n) FG_MUST_CHECK
 /* ComfyUI's scheduler name ("simple", "beta", ...). Unknown names: FG_ERR_NOT_FOUND listing
  * the known ones. */
 fg_error *fg_scheduler_from_name(const char *name, fg_scheduler *out) FG_MUST_CHECK;
-const char *fg_scheduler_name(fg_scheduler s);
 
 /* Largest step count accepted (ComfyUI allows 10000; denoise can multiply it). */
 #define FG_MAX_SCHEDULE_STEPS 1000000
@@ -58,5 +58,33 @@ fg_error *fg_schedule_denoise(const fg_model_sampling *ms, fg_scheduler sched, i
  * node returns its input latent). Steps are >= 0. */
 fg_error *fg_sigmas_advanced_slice(fg_sigma_array *s, int start_at_step, int end_at_step, bool force_full_denoise,
                                    bool *unchanged) FG_MUST_CHECK;
+
+/* ---- the sampling nodes' schedules: one entry ---------------------------------------------- */
+
+/* Which node's rules cut the schedule (comfyui.md 4.6):
+ * KSAMPLER: denoise with the KSampler rule, and its sampler's penultimate rule;
+ * KSAMPLER_ADVANCED: the full schedule with the penultimate rule, then the end/start cut;
+ * BASIC_SCHEDULER: denoise with BasicScheduler's rule, no penultimate rule. */
+typedef enum fg_schedule_node {
+    FG_SCHEDULE_KSAMPLER = 0,
+    FG_SCHEDULE_KSAMPLER_ADVANCED,
+    FG_SCHEDULE_BASIC_SCHEDULER,
+} fg_schedule_node;
+
+typedef struct fg_schedule_request {
+    fg_schedule_node node;
+    fg_sampling_kind sampling;      /* the MODEL's sampling: ModelSamplingFlux's mu or the flow shift */
+    double shift;
+    fg_scheduler scheduler;
+    int steps;                      /* 1 .. FG_MAX_SCHEDULE_STEPS */
+    double denoise;                 /* KSampler, BasicScheduler (KSamplerAdvanced: unused) */
+    fg_sampler sampler;             /* KSampler, KSamplerAdvanced */
+    int start_at_step, end_at_step; /* KSamplerAdvanced, >= 0 */
+    bool force_full_denoise;        /* KSamplerAdvanced: return_with_leftover_noise off */
+} fg_schedule_request;
+
+/* The node's sigmas into *out (n may be 0). *unchanged: KSamplerAdvanced's start cut left
+ * nothing to sample, so the node returns its latent as it is (false for the other nodes). */
+fg_error *fg_schedule_for_node(const fg_schedule_request *r, fg_sigma_array *out, bool *unchanged) FG_MUST_CHECK;
 
 #endif

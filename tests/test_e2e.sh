@@ -49,8 +49,16 @@ grep -q 'node 41 (LatentUpscaleBy)' $tmp/berr && grep -q 'KSampler: 2/2' $tmp/be
 [ "$(od -An -tu1 -j16 -N8 $tmp/bislerp/tiny_bislerp_00001_.png 2>/dev/null | tr -s ' ')" = " 0 0 0 120 0 0 0 96" ]
 check "bislerp hires image is 120x96" $?
 
-# BF16 weights and activations (the GPU's numerics) close to the golden: on the CPU always,
-# and on CUDA too when this machine has a GPU (the GPU e2e test); uploads are logged.
+# BF16 weights and activations (the GPU's numerics): on the CPU always, and on CUDA too when
+# this machine has a GPU (the GPU e2e test); uploads are logged. A BF16 model receives guidance
+# 3.5 cast to bf16, 3.504 (ComfyUI's cast to the compute dtype, comfy/model_base.py), so each
+# image must be close to the F32 run of the same workflow with guidance 3.504, and the F32 run at
+# 3.5 (the golden) must be far from it.
+for s in euler euler_ancestral dpmpp_2m; do
+    f=$W/tiny_txt2img.api.json
+    [ $s = euler ] || f=$W/tiny_txt2img_$s.api.json
+    $FG run $f $M --set 35.guidance=3.504 --output $tmp/g3504_$s >/dev/null 2>&1; check "f32 run $s at guidance 3.504" $?
+done
 bf16_runs() {
     local dev=$1 s f
     for s in euler euler_ancestral dpmpp_2m; do
@@ -59,7 +67,10 @@ bf16_runs() {
         FLUXGRAPH_LOG=info $FG --device $dev --activations bf16 run $f $M --output $tmp/bf16_${dev}_$s >/dev/null \
             2>$tmp/bf16_err
         check "bf16 $dev run $s exit 0" $?
-        $CMP --compare-png-bf16 $tmp/bf16_${dev}_$s/tiny_00001_.png $s; check "bf16 $dev $s image close to golden/sampler" $?
+        $CMP --compare-pngs-bf16 $tmp/bf16_${dev}_$s/tiny_00001_.png $tmp/g3504_$s/tiny_00001_.png
+        check "bf16 $dev $s image close to the f32 one at the bf16 guidance" $?
+        ! $CMP --compare-png-bf16 $tmp/bf16_${dev}_$s/tiny_00001_.png $s >/dev/null
+        check "bf16 $dev $s image: guidance cast to bf16 (far from the f32 golden at 3.5)" $?
     done
     grep -q "FLUX DiT: .* GB to $dev as BF16 in .* GB/s" $tmp/bf16_err; check "bf16 $dev run logs the DiT upload" $?
     grep -q "T5-XXL: .* GB to $dev as BF16" $tmp/bf16_err && grep -q "VAE: .* GB to $dev as BF16" $tmp/bf16_err
@@ -118,7 +129,10 @@ TMPDIR=$tmp bash tools/demo.sh $build >$tmp/demo 2>&1; check "demo exit 0" $?
 img=$(sed -n 's/^image: //p' $tmp/demo)
 [ -n "$img" ] && [ -f "$img" ]; check "demo prints a real image" $?
 # the demo runs with the default device: BF16 on a GPU
-cmp_demo=--compare-png
-[ $gpu = 1 ] && cmp_demo=--compare-png-bf16
-[ -n "$img" ] && $CMP $cmp_demo "$img" euler >/dev/null; check "demo image is the tiny txt2img generation" $?
+if [ $gpu = 1 ]; then
+    [ -n "$img" ] && $CMP --compare-pngs-bf16 "$img" $tmp/g3504_euler/tiny_00001_.png >/dev/null
+else
+    [ -n "$img" ] && $CMP --compare-png "$img" euler >/dev/null
+fi
+check "demo image is the tiny txt2img generation" $?
 finish

@@ -312,6 +312,7 @@ int main(int argc, char **argv) {
         RUN_TEST(test_runner_matches_forward);
         RUN_TEST(test_bf16_golden);
         RUN_TEST(test_activation_estimate);
+        RUN_TEST(test_forward_error_frees_everything);
         RUN_TEST(test_memory_check);
     }
     flux_common_cleanup();

@@ -223,6 +223,27 @@ static void test_full_size_detected(void) {
     }
 }
 
+/* FLUX.1 Fill's shapes (img_in takes 64 latent + 320 mask and masked-image channels, the output
+ * stays 64): only a config for the layout, the inference and the layout check. */
+static void test_fill_shaped_dit(void) {
+    fg_flux_config fill = fg_flux_config_dev();
+    fill.in_channels = 384;
+    fg_layout l = {0};
+    if (!CHECK_OK(fg_layout_flux(&fill, &l))) return;
+    CHECK(l.count == 780 && strcmp(l.tensors[0].name, "img_in.weight") == 0 && l.tensors[0].shape[1] == 384);
+    part p = {&l, "", NULL};
+    fg_model_kind k;
+    bool found = write_sparse(tmp_path("fill.safetensors"), &p, 1) && detect_file(tmp_path("fill.safetensors"), &k);
+    CHECK(found && k.ncomponents == 1);
+    if (found && k.ncomponents == 1) {
+        const fg_flux_config *c = &k.components[0].config.u.flux;
+        CHECK(c->in_channels == 384 && c->out_channels == 64 && c->hidden == 3072 && c->guidance_embed, "%lld %lld",
+              (long long)c->in_channels, (long long)c->out_channels);
+        check_clean_layout(&k.components[0]);
+    }
+    fg_layout_free(&l);
+}
+
 /* A ComfyUI all-in-one checkpoint at full size: each component under its prefix. */
 static void test_full_checkpoint_prefixes(void) {
     fg_layout flux = {0}, ae = {0}, clip = {0}, t5 = {0};
@@ -421,6 +442,7 @@ int main(void) {
     RUN_TEST(test_layouts_match_manifests);
     RUN_TEST(test_layout_totals);
     RUN_TEST(test_full_size_detected);
+    RUN_TEST(test_fill_shaped_dit);
     RUN_TEST(test_full_checkpoint_prefixes);
     RUN_TEST(test_tiny_checkpoint_written);
     RUN_TEST(test_diffusers_layout);

@@ -16,8 +16,9 @@
 #include "sampling/noise.h"
 #include "sampling/sample.h"
 #include "sampling/samplers.h"
-#include "sampling/schedulers.h"
+#include "sampling/pipeline_tests.h"
 #include "sampling/reference.h"
+#include "sampling/schedulers.h"
 #include "testing.h"
 #include "unet/flux_loader.h"
 #include "vae/latent_format.h"
@@ -209,8 +210,9 @@ static void test_denoise_and_steps(void) {
     fg_sigma_array_free(&part);
     /* KSampler with dpm_2: schedule(5) without its penultimate sigma */
     fg_sigma_array_free(&full);
-    CHECK(fg_sampler_discards_penultimate("dpm_2") && fg_sampler_discards_penultimate("uni_pc") &&
-          !fg_sampler_discards_penultimate("euler"));
+    CHECK(fg_sampler_discards_penultimate(FG_SAMPLER_DPM_2) && fg_sampler_discards_penultimate(FG_SAMPLER_UNI_PC) &&
+          fg_sampler_discards_penultimate(FG_SAMPLER_DPM_2_ANCESTRAL) &&
+          fg_sampler_discards_penultimate(FG_SAMPLER_UNI_PC_BH2) && !fg_sampler_discards_penultimate(FG_SAMPLER_EULER));
     if (CHECK_OK(fg_schedule(ms, FG_SCHED_SIMPLE, 5, &full)) &&
         CHECK_OK(fg_schedule_denoise(ms, FG_SCHED_SIMPLE, 4, 1.0, FG_DENOISE_KSAMPLER, true, &part)) &&
         EXPECT(part.n == 5))
@@ -344,25 +346,25 @@ static void run_golden_sampler(const char *sampler_name) {
         fg_safetensors_close(st);
         return;
     }
-    fg_tensor cond, pooled, noise, latent = {0}, samples = {0}, den = {0}, x0 = {0}, sig_t = {0}, dsig = {0};
+    fg_tensor cond, pooled, latent = {0}, samples = {0}, den = {0}, x0 = {0}, sig_t = {0}, dsig = {0};
     fg_model_sampling *ms = new_ms(fg_flux_shift_for_size(1.15, 0.5, 64, 64));
     fg_sigma_array sig = {0};
     bool ok = ms && CHECK_OK(fg_safetensors_tensor(st, "cond", &cond)) &&
               CHECK_OK(fg_safetensors_tensor(st, "pooled", &pooled)) &&
-              CHECK_OK(fg_safetensors_tensor(st, "noise", &noise)) &&
               CHECK_OK(fg_tensor_alloc_host(&latent, FG_F32, FG_SHAPE(1, 16, 8, 8))) &&
               CHECK_OK(fg_tensor_alloc_host(&x0, FG_F32, FG_SHAPE(1, 16, 8, 8))) &&
               CHECK_OK(fg_schedule(ms, FG_SCHED_SIMPLE, 4, &sig));
     if (ok) {
         const fg_cond_view pos = {.cond = &cond, .pooled = &pooled, .guidance = 3.5f};
         golden_trace trace = {.x0 = x0};
-        fg_sample_request req = {.model = tiny_flux, .cond_model = recording_dit, .cond_model_user = &trace, .ms = ms, .positive = &pos, .n_positive = 1, .cfg = 1.0f,
-                                 .latent = &latent, .noise = &noise, .sigmas = sig.v, .n_sigmas = sig.n};
+        /* seed 42 draws the golden "noise" (test_prepare_noise_golden) and seeds the ancestral stream */
+        fg_sample_request req = {.model = tiny_flux, .cond_model = recording_dit, .cond_model_user = &trace,
+                                 .sampling = FG_SAMPLING_FLUX, .shift = ms->shift, .positive = &pos, .n_positive = 1,
+                                 .cfg = 1.0f, .eta = 1.0f, .s_noise = 1.0f, .sigmas = sig.v, .n_sigmas = sig.n,
+                                 .latent = &latent, .noise = {.seed = 42}, .progress = record_progress,
+                                 .progress_user = &trace};
         CHECK_OK(fg_sampler_from_name(sampler_name, &req.sampler));
-        fg_sampler_options_default(&req.options);
-        req.options.seed = 42;
-        req.options.progress = record_progress;
-        req.options.progress_user = &trace;
+        fg_noise_set_variant(FG_RANDN_AVX2); /* the goldens come from torch on x86-64 */
         if (CHECK_OK(fg_sample_latent(&req, &samples, &den))) {
             CHECK(trace.calls == 4, "%d model calls", trace.calls);
             CHECK_OK(fg_tensor_alloc_host(&sig_t, FG_F32, FG_SHAPE(sig.n)));
@@ -388,14 +390,61 @@ static void run_golden_sampler(const char *sampler_name) {
     fg_safetensors_close(st);
 }
 
-/* bf16 weights: ComfyUI casts guidance to bf16 and multiplies by 1000 there (3500 -> 3504). */
+/* ComfyUI casts guidance to the model's compute dtype (comfy/model_base.py, _apply_model) and
+ * multiplies it by 1000 there: our F32 activations keep 3.5, BF16 ones give 3500 -> 3504. */
 static void test_guidance_rounding(void) {
     if (!tiny_flux && !CHECK_OK(fg_flux_load(test_fixture("models/diffusion_models/tiny-flux.safetensors"), &tiny_flux)))
         return;
-    CHECK(tiny_flux->img_in.w.dtype == FG_BF16);
-    const float g = fg_flux_effective_guidance(tiny_flux, 3.5f);
-    CHECK(g * 1000.0f == 3504.0f, "%.9g", (double)g);
-    CHECK(fg_flux_effective_guidance(tiny_flux, 30.0f) * 1000.0f == 29952.0f); /* bf16(30000) */
+    CHECK(tiny_flux->img_in.w.dtype == FG_BF16 && tiny_flux->act_dtype == FG_F32);
+    CHECK(fg_flux_effective_guidance(tiny_flux, 3.5f) == 3.5f, "F32 activations: no cast");
+    fg_flux_model *bf16 = NULL;
+    if (!CHECK_OK(fg_flux_load(test_fixture("models/diffusion_models/tiny-flux.safetensors"), &bf16))) return;
+    if (CHECK_OK(fg_flux_set_act_dtype(bf16, FG_BF16))) {
+        const float g = fg_flux_effective_guidance(bf16, 3.5f);
+        CHECK(g * 1000.0f == 3504.0f, "%.9g", (double)g);
+        CHECK(fg_flux_effective_guidance(bf16, 30.0f) * 1000.0f == 29952.0f); /* bf16(30000) */
+    }
+    fg_flux_free(bf16);
+}
+
+/* denoised of one DiT call at sigma 0.6 for a conditioning entry with this guidance. */
+static bool dit_denoised(const fg_flux_model *m, float guidance, const fg_tensor *cond, const fg_tensor *pooled,
+                         fg_tensor *out) {
+    fg_tensor x;
+    if (!CHECK_OK(fg_tensor_alloc_host(&x, FG_F32, FG_SHAPE(1, 16, 8, 8)))) return false;
+    for (int i = 0; i < 16 * 64; i++) ((float *)x.data)[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    const fg_flux_cond_model dit = {.model = m};
+    const fg_cond_view e = {.cond = cond, .pooled = pooled, .guidance = guidance};
+    bool ok = CHECK_OK(fg_tensor_alloc_host(out, FG_F32, FG_SHAPE(1, 16, 8, 8))) &&
+              CHECK_OK(fg_flux_cond_denoise((void *)&dit, &x, 0.6f, &e, out));
+    fg_tensor_free_host(&x);
+    return ok;
+}
+
+/* The sampler's DiT call applies that cast from the model's activation dtype: with BF16
+ * activations guidance 3.5 and 3.504 reach the DiT as the same value (so the same result),
+ * while F32 activations tell them apart. */
+static void test_guidance_follows_activations(void) {
+    fg_safetensors *st = open_golden("golden/sampler.safetensors");
+    fg_flux_model *m = NULL;
+    fg_tensor cond, pooled, a = {0}, b = {0};
+    if (!st || !CHECK_OK(fg_safetensors_tensor(st, "cond", &cond)) ||
+        !CHECK_OK(fg_safetensors_tensor(st, "pooled", &pooled)) ||
+        !CHECK_OK(fg_flux_load(test_fixture("models/diffusion_models/tiny-flux.safetensors"), &m)))
+        goto done;
+    const float rounded = 3504.0f / 1000.0f;
+    if (dit_denoised(m, 3.5f, &cond, &pooled, &a) && dit_denoised(m, rounded, &cond, &pooled, &b))
+        CHECK(memcmp(a.data, b.data, fg_tensor_nbytes(&a)) != 0, "F32: guidance 3.5 and 3.504 gave the same");
+    fg_tensor_free_host(&a);
+    fg_tensor_free_host(&b);
+    if (CHECK_OK(fg_flux_set_act_dtype(m, FG_BF16)) && dit_denoised(m, 3.5f, &cond, &pooled, &a) &&
+        dit_denoised(m, rounded, &cond, &pooled, &b))
+        CHECK(memcmp(a.data, b.data, fg_tensor_nbytes(&a)) == 0, "BF16: guidance 3.5 was not cast to bf16");
+done:
+    fg_tensor_free_host(&a);
+    fg_tensor_free_host(&b);
+    fg_flux_free(m);
+    if (st) fg_safetensors_close(st);
 }
 
 static void test_golden_euler(void) { run_golden_sampler("euler"); }
@@ -573,156 +622,6 @@ static void test_cancellation(void) {
     free(ms);
 }
 
-/* ---- the guider ------------------------------------------------------------------------- */
-
-/* Each entry's denoised is the constant entry->guidance; evaluations are counted per value. */
-typedef struct const_model {
-    int evals[8];
-    fg_tensor first_x;
-    bool seen_first;
-} const_model;
-
-static fg_error *constant_entry_model(void *user, const fg_tensor *x, float sigma, const fg_cond_view *e,
-                                      fg_tensor *den) {
-    const_model *m = user;
-    (void)sigma;
-    const int id = (int)e->guidance;
-    if (id >= 0 && id < 8) m->evals[id]++;
-    if (!m->seen_first && m->first_x.data) memcpy(m->first_x.data, x->data, fg_tensor_nbytes(x));
-    m->seen_first = true;
-    float *out = den->data;
-    for (int64_t i = 0; i < fg_tensor_numel(den); i++) out[i] = e->guidance;
-    return NULL;
-}
-
-static float guided_value(fg_cfg_guider *g, float sigma) {
-    fg_tensor x, out;
-    float v = NAN;
-    if (CHECK_OK(fg_tensor_alloc_host(&x, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&
-        CHECK_OK(fg_tensor_alloc_host(&out, FG_F32, FG_SHAPE(1, 16, 2, 2)))) {
-        if (CHECK_OK(fg_cfg_guider_denoise(g, &x, sigma, &out))) v = ((float *)out.data)[5];
-        fg_tensor_free_host(&out);
-    }
-    fg_tensor_free_host(&x);
-    return v;
-}
-
-static void test_guider(void) {
-    fg_model_sampling *ms = new_ms(1.15);
-    if (!ms) return;
-    const_model m = {0};
-    fg_cond_view pos[2] = {{.guidance = 1}, {.guidance = 3}}, neg[1] = {{.guidance = 2}};
-    fg_cfg_guider g = {.ms = ms, .positive = pos, .n_positive = 1, .negative = neg, .n_negative = 1, .cfg = 1.0f,
-                   .model = constant_entry_model, .user = &m};
-    CHECK(guided_value(&g, 0.5f) == 1.0f);
-    CHECK(m.evals[2] == 0, "cfg 1 evaluated the negative");
-    g.cfg = 2.5f; /* 2 + (1 - 2) * 2.5 */
-    CHECK(guided_value(&g, 0.5f) == -0.5f && m.evals[2] == 1);
-    g.cfg = 1.0f;
-    g.n_positive = 2; /* ConditioningCombine: the average */
-    CHECK(guided_value(&g, 0.5f) == 2.0f);
-    /* entry 3 only for the first half of the schedule: start 0, end 0.5 */
-    pos[1].has_start = pos[1].has_end = true;
-    pos[1].start_percent = 0.0;
-    pos[1].end_percent = 0.5;
-    const float boundary = (float)fg_ms_percent_to_sigma(ms, 0.5);
-    CHECK(guided_value(&g, 0.9f) == 2.0f);
-    CHECK(guided_value(&g, boundary) == 2.0f);
-    CHECK(guided_value(&g, nextafterf(boundary, 0.0f)) == 1.0f);
-    CHECK(fg_cond_view_active(ms, &pos[1], 1.0f) && !fg_cond_view_active(ms, &pos[1], 0.1f));
-    /* nothing active: zeros */
-    pos[0] = pos[1];
-    CHECK(guided_value(&g, 0.1f) == 0.0f);
-    CHECK(fg_cfg_is_one(1.0f) && !fg_cfg_is_one(1.001f));
-    free(ms);
-}
-
-/* ---- the pipeline around the sampler ------------------------------------------------------ */
-
-static void test_pipeline(void) {
-    fg_model_sampling *ms = new_ms(1.15);
-    const_model m = {0};
-    fg_tensor lat = {0}, noise = {0}, out = {0}, den = {0}, empty4 = {0};
-    const float sigmas[2] = {0.6f, 0.0f};
-    const fg_cond_view pos = {.guidance = 3};
-    bool ok = ms && CHECK_OK(fg_tensor_alloc_host(&lat, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&
-              CHECK_OK(fg_tensor_alloc_host(&noise, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&
-              CHECK_OK(fg_tensor_alloc_host(&m.first_x, FG_F32, FG_SHAPE(1, 16, 2, 2))) &&
-              CHECK_OK(fg_tensor_alloc_host(&empty4, FG_F32, FG_SHAPE(1, 4, 2, 2)));
-    if (!ok) goto done;
-    for (int i = 0; i < 64; i++) {
-        ((float *)lat.data)[i] = 0.5f + 0.01f * (float)i;
-        ((float *)noise.data)[i] = (float)(i % 7) - 3.0f;
-    }
-    fg_sample_request req = {.cond_model = constant_entry_model, .cond_model_user = &m, .ms = ms, .positive = &pos,
-                             .n_positive = 1, .cfg = 1.0f, .latent = &lat, .noise = &noise, .sigmas = sigmas,
-                             .n_sigmas = 2, .sampler = FG_SAMPLER_EULER};
-    fg_sampler_options_default(&req.options);
-    /* non-zero latent: process_in, then sigma0 * noise + (1 - sigma0) * latent */
-    if (CHECK_OK(fg_sample_latent(&req, &out, &den))) {
-        double d = 0;
-        for (int i = 0; i < 64; i++) {
-            const float pin = (((float *)lat.data)[i] - 0.1159f) * 0.3611f;
-            const float want = 0.6f * ((float *)noise.data)[i] + 0.4f * pin;
-            /* not fmax: GCC 12.2 for aarch64 crashes vectorising an fmax reduction (and a NaN
-             * must fail here, which fmax would drop) */
-            const double e = fabs(((float *)m.first_x.data)[i] - want);
-            if (!(e <= d)) d = e;
-        }
-        CHECK(d < 1e-6, "first model input off by %g", d);
-        /* euler to sigma 0 lands on D = 3; process_out */
-        CHECK(fabsf(((float *)out.data)[7] - (3.0f / 0.3611f + 0.1159f)) < 1e-5);
-        CHECK(fabsf(((float *)den.data)[7] - (3.0f / 0.3611f + 0.1159f)) < 1e-5);
-    }
-    fg_tensor_free_host(&out);
-    fg_tensor_free_host(&den);
-    /* an all-zero 4-channel latent becomes 16 zero channels and is not shifted; noise disabled */
-    req.latent = &empty4;
-    req.noise = NULL;
-    m.seen_first = false;
-    if (CHECK_OK(fg_sample_latent(&req, &out, NULL))) {
-        CHECK(out.shape[1] == 16);
-        double mx = 0;
-        for (int i = 0; i < 64; i++) { /* not fmax: see above */
-            const double e = fabs(((float *)m.first_x.data)[i]);
-            if (!(e <= mx)) mx = e;
-        }
-        CHECK(mx == 0.0, "zero latent shifted: %g", mx);
-    }
-    fg_tensor_free_host(&out);
-    /* empty sigmas: the latent comes back unchanged */
-    req.latent = &lat;
-    req.n_sigmas = 0;
-    if (CHECK_OK(fg_sample_latent(&req, &out, &den)))
-        CHECK(memcmp(out.data, lat.data, fg_tensor_nbytes(&lat)) == 0 &&
-              memcmp(den.data, lat.data, fg_tensor_nbytes(&lat)) == 0);
-    fg_tensor_free_host(&out);
-    fg_tensor_free_host(&den);
-    /* leftover noise: the result is divided by (1 - last sigma) */
-    const float leftover[2] = {0.8f, 0.5f};
-    req.sigmas = leftover;
-    req.n_sigmas = 2;
-    req.noise = &noise;
-    if (CHECK_OK(fg_sample_latent(&req, &out, NULL))) {
-        /* x1 = x0 + (x0 - 3)/0.8 * (0.5 - 0.8); out = process_out(x1 / 0.5) */
-        const float pin = (((float *)lat.data)[9] - 0.1159f) * 0.3611f;
-        const double x0v = 0.8 * ((float *)noise.data)[9] + 0.2 * pin;
-        const double x1 = x0v + (x0v - 3.0) / 0.8 * (0.5 - 0.8);
-        CHECK(fabs(((float *)out.data)[9] - (x1 / 0.5 / 0.3611 + 0.1159)) < 1e-4, "%g", ((float *)out.data)[9]);
-    }
-    fg_tensor_free_host(&out);
-    req.noise = &empty4; /* wrong shape */
-    CHECK_ERR(fg_sample_latent(&req, &out, NULL), "noise must be");
-    req.n_positive = 0;
-    CHECK_ERR(fg_sample_latent(&req, &out, NULL), "no positive");
-done:
-    fg_tensor_free_host(&lat);
-    fg_tensor_free_host(&noise);
-    fg_tensor_free_host(&m.first_x);
-    fg_tensor_free_host(&empty4);
-    free(ms);
-}
-
 /* ---- probe comparison mode ----------------------------------------------------------------- */
 
 static int compare_probe(const char *path) {
@@ -778,6 +677,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_prepare_noise_default_variant);
     RUN_TEST(test_batch_index);
     RUN_TEST(test_guidance_rounding);
+    RUN_TEST(test_guidance_follows_activations);
     RUN_TEST(test_golden_euler);
     RUN_TEST(test_golden_euler_ancestral);
     RUN_TEST(test_golden_dpmpp_2m);
@@ -788,6 +688,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_cancellation);
     RUN_TEST(test_guider);
     RUN_TEST(test_pipeline);
+    RUN_TEST(test_schedule_for_node);
     if (tiny_flux) fg_flux_free(tiny_flux);
     return test_summary();
 }

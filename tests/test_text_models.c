@@ -401,12 +401,21 @@ static void test_missing_and_misshapen_tensors_are_named(void) {
                       "shape [127] but the model needs [128]");
 }
 
+static size_t cpu_bytes_in_use(void) {
+    fg_memory_stats s = {0};
+    CHECK_OK(fg_device_memory_stats(FG_DEVICE_CPU, &s));
+    return s.in_use;
+}
+
+/* An encode that fails part-way (a bad id found by the embedding, after the forward's first
+ * allocations) leaves no output and no memory behind. */
 static void test_bad_encode_arguments(void) {
     fg_clip_model *clip = NULL;
     fg_t5_model *t5 = NULL;
     fg_clip_outputs o;
     fg_tensor out;
     int32_t ids[78] = {FG_CLIP_BOS_ID, FG_CLIP_EOS_ID};
+    const size_t before = cpu_bytes_in_use();
     if (CHECK_OK(fg_clip_open(test_fixture(TINY_CLIP), &clip))) {
         CHECK_ERR(fg_clip_encode(clip, FG_DEVICE_CPU, ids, 1, 78, FG_CLIP_POOLED, &o), "77 positions");
         CHECK_ERR(fg_clip_encode(clip, FG_DEVICE_CPU, ids, 1, 0, FG_CLIP_POOLED, &o), "0 tokens");
@@ -424,6 +433,7 @@ static void test_bad_encode_arguments(void) {
     }
     fg_clip_free(clip);
     fg_t5_free(t5);
+    CHECK(cpu_bytes_in_use() == before, "failed encodes left %zu bytes", cpu_bytes_in_use() - before);
     CHECK_ERR(fg_t5_open(test_fixture(TINY_CLIP), &t5), "not a T5 encoder");
     CHECK_ERR(fg_clip_open(test_fixture(TINY_T5), &clip), "not a CLIP text model");
     CHECK_ERR(fg_clip_open(test_tmp_file("does-not-exist.safetensors"), &clip), "does-not-exist");

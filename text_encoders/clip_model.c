@@ -6,11 +6,14 @@
 #include "models/weights_internal.h"
 
 #include <float.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "kernels/scope.h"
+#include "models/layout_text.h"
 
 /* A hostile file could name layer 4000000000; real CLIP towers have 12 or 24 layers. */
 #define CLIP_MAX_LAYERS 256
@@ -40,39 +43,26 @@ struct fg_clip_model {
 
 /* ---- loading ---------------------------------------------------------------------------- */
 
-static fg_error *get_vec(const fg_weights *w, const char *name, int64_t n, fg_tensor *out) {
-    return fg_weights_get_shaped(w, name, FG_SHAPE(n), out);
-}
-
-/* "<base>.weight" [n_out, n_in] and, when bias, "<base>.bias" [n_out]. */
-static fg_error *get_linear(const fg_weights *w, const char *base, int64_t n_out, int64_t n_in, bool bias,
-                            clip_linear *out) {
-    char name[256];
-    snprintf(name, sizeof name, "%s.weight", base);
-    FG_TRY(fg_weights_get_shaped(w, name, FG_SHAPE(n_out, n_in), &out->w));
-    FG_TRY(fg_weights_scale(w, name, &out->scale));
-    if (!bias) return NULL;
-    snprintf(name, sizeof name, "%s.bias", base);
-    return get_vec(w, name, n_out, &out->b);
-}
-
 static fg_error *count_layers(const fg_weights *w, int64_t *layers) {
-    FG_TRY(fg_weights_count_indexed(w, "text_model.encoder.layers.", CLIP_MAX_LAYERS, layers));
+    const char *stem = fg_clip_table.groups[FG_CLIP_GROUP_LAYER].stem;
+    FG_TRY(fg_weights_count_indexed(w, stem, CLIP_MAX_LAYERS, layers));
     if (*layers == 0)
-        return fg_errorf(FG_ERR_FORMAT, "%s: no tensors named '%stext_model.encoder.layers.0.*': not a CLIP text model", fg_weights_path(w),
-                         fg_weights_prefix(w));
+        return fg_errorf(FG_ERR_FORMAT, "%s: no tensors named '%s%s0.*': not a CLIP text model", fg_weights_path(w),
+                         fg_weights_prefix(w), stem);
     return NULL;
 }
 
 static fg_error *infer_config(const fg_weights *w, fg_clip_model *m) {
     fg_clip_config *c = &m->cfg;
-    FG_TRY(fg_weights_get(w, "text_model.embeddings.token_embedding.weight", &m->token_emb));
+    const fg_param_desc *params = fg_clip_table.params;
+    const char *tok = params[FG_CLIP_TOKEN_EMBEDDING].name, *pos = params[FG_CLIP_POSITION_EMBEDDING].name;
+    FG_TRY(fg_weights_get(w, tok, &m->token_emb));
     char buf[96];
     if (m->token_emb.ndim != 2 || !fg_dtype_is_float(m->token_emb.dtype) || m->token_emb.shape[0] < 1 ||
         m->token_emb.shape[1] < 1)
-        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%stext_model.embeddings.token_embedding.weight' is %s %s, "
-                         "expected a float [vocab, hidden]", fg_weights_path(w), fg_weights_prefix(w),
-                         fg_dtype_name(m->token_emb.dtype), fg_tensor_shape_str(&m->token_emb, buf, sizeof buf));
+        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%s%s' is %s %s, expected a float [vocab, hidden]",
+                         fg_weights_path(w), fg_weights_prefix(w), tok, fg_dtype_name(m->token_emb.dtype),
+                         fg_tensor_shape_str(&m->token_emb, buf, sizeof buf));
     c->vocab = m->token_emb.shape[0];
     c->hidden = m->token_emb.shape[1];
     c->dtype = m->token_emb.dtype;
@@ -80,50 +70,59 @@ static fg_error *infer_config(const fg_weights *w, fg_clip_model *m) {
         return fg_errorf(FG_ERR_FORMAT, "%s: hidden size %lld is not a multiple of the head size %d",
                          fg_weights_path(w), (long long)c->hidden, FG_CLIP_HEAD_DIM);
     c->heads = c->hidden / FG_CLIP_HEAD_DIM;
-    FG_TRY(fg_weights_get(w, "text_model.embeddings.position_embedding.weight", &m->pos_emb));
+    FG_TRY(fg_weights_get(w, pos, &m->pos_emb));
     c->positions = m->pos_emb.ndim == 2 ? m->pos_emb.shape[0] : 0;
     if (c->positions < 1) c->positions = 1; /* the shaped lookup below reports the real shape */
-    FG_TRY(fg_weights_get_shaped(w, "text_model.embeddings.position_embedding.weight", FG_SHAPE(c->positions, c->hidden),
-                                 &m->pos_emb));
+    FG_TRY(fg_weights_get_shaped(w, pos, FG_SHAPE(c->positions, c->hidden), &m->pos_emb));
     fg_tensor fc1;
-    FG_TRY(fg_weights_get(w, "text_model.encoder.layers.0.mlp.fc1.weight", &fc1));
+    char name[256];
+    FG_TRY(fg_table_weight_name(&fg_clip_table, &params[FG_CLIP_FC1], 0, name, sizeof name));
+    FG_TRY(fg_weights_get(w, name, &fc1));
     c->intermediate = fc1.ndim == 2 && fc1.shape[0] > 0 ? fc1.shape[0] : 1;
     FG_TRY(count_layers(w, &c->layers));
-    c->text_projection = fg_weights_has(w, "text_projection.weight");
+    FG_TRY(fg_table_weight_name(&fg_clip_table, &params[FG_CLIP_TEXT_PROJECTION], 0, name, sizeof name));
+    c->text_projection = fg_weights_has(w, name);
     return NULL;
 }
 
-static fg_error *load_layer(const fg_weights *w, const fg_clip_config *c, int64_t i, clip_layer *l) {
-    char base[128], name[192];
-    snprintf(base, sizeof base, "text_model.encoder.layers.%lld.", (long long)i);
-#define LAYER_NAME(suffix) (snprintf(name, sizeof name, "%s%s", base, suffix), name)
-    FG_TRY(get_vec(w, LAYER_NAME("layer_norm1.weight"), c->hidden, &l->ln1_w));
-    FG_TRY(get_vec(w, LAYER_NAME("layer_norm1.bias"), c->hidden, &l->ln1_b));
-    FG_TRY(get_linear(w, LAYER_NAME("self_attn.q_proj"), c->hidden, c->hidden, true, &l->q));
-    FG_TRY(get_linear(w, LAYER_NAME("self_attn.k_proj"), c->hidden, c->hidden, true, &l->k));
-    FG_TRY(get_linear(w, LAYER_NAME("self_attn.v_proj"), c->hidden, c->hidden, true, &l->v));
-    FG_TRY(get_linear(w, LAYER_NAME("self_attn.out_proj"), c->hidden, c->hidden, true, &l->o));
-    FG_TRY(get_vec(w, LAYER_NAME("layer_norm2.weight"), c->hidden, &l->ln2_w));
-    FG_TRY(get_vec(w, LAYER_NAME("layer_norm2.bias"), c->hidden, &l->ln2_b));
-    FG_TRY(get_linear(w, LAYER_NAME("mlp.fc1"), c->intermediate, c->hidden, true, &l->fc1));
-    FG_TRY(get_linear(w, LAYER_NAME("mlp.fc2"), c->hidden, c->intermediate, true, &l->fc2));
-#undef LAYER_NAME
-    return NULL;
-}
+/* Where the parameters of models/layout_text.c land; the embeddings (read with the config)
+ * and the projection (its width read from the file) are loaded apart. */
+#define LINEAR_AT(T, f) {offsetof(T, f.w), offsetof(T, f.b), offsetof(T, f.scale)}
+#define NORM_AT(T, w_, b_) {offsetof(T, w_), offsetof(T, b_), FG_NO_FIELD}
+#define ELSEWHERE {FG_NO_FIELD, FG_NO_FIELD, FG_NO_FIELD}
+static const fg_param_fields fields[FG_CLIP_PARAM_COUNT] = {
+    [FG_CLIP_TOKEN_EMBEDDING] = ELSEWHERE,
+    [FG_CLIP_POSITION_EMBEDDING] = ELSEWHERE,
+    [FG_CLIP_LN1] = NORM_AT(clip_layer, ln1_w, ln1_b),
+    [FG_CLIP_Q] = LINEAR_AT(clip_layer, q),
+    [FG_CLIP_K] = LINEAR_AT(clip_layer, k),
+    [FG_CLIP_V] = LINEAR_AT(clip_layer, v),
+    [FG_CLIP_OUT] = LINEAR_AT(clip_layer, o),
+    [FG_CLIP_LN2] = NORM_AT(clip_layer, ln2_w, ln2_b),
+    [FG_CLIP_FC1] = LINEAR_AT(clip_layer, fc1),
+    [FG_CLIP_FC2] = LINEAR_AT(clip_layer, fc2),
+    [FG_CLIP_FINAL_NORM] = NORM_AT(fg_clip_model, final_w, final_b),
+    [FG_CLIP_TEXT_PROJECTION] = ELSEWHERE,
+};
 
 static fg_error *load_all(const fg_weights *w, fg_clip_model *m) {
     FG_TRY(infer_config(w, m));
     const fg_clip_config *c = &m->cfg;
     m->layers = calloc((size_t)c->layers, sizeof *m->layers);
     if (!m->layers) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP layers");
-    for (int64_t i = 0; i < c->layers; i++) FG_TRY(load_layer(w, c, i, &m->layers[i]));
-    FG_TRY(get_vec(w, "text_model.final_layer_norm.weight", c->hidden, &m->final_w));
-    FG_TRY(get_vec(w, "text_model.final_layer_norm.bias", c->hidden, &m->final_b));
-    if (c->text_projection) {
+    fg_table_config config;
+    fg_clip_config_to_table(c, &config);
+    fg_table_target target = {fields, {m, m->layers}, {0, sizeof *m->layers}};
+    FG_TRY(fg_table_load_all(w, &fg_clip_table, &config, &target));
+    if (c->text_projection) { /* its width is the file's: FLUX never uses it */
+        const fg_param_desc *proj = &fg_clip_table.params[FG_CLIP_TEXT_PROJECTION];
+        char name[256];
+        FG_TRY(fg_table_weight_name(&fg_clip_table, proj, 0, name, sizeof name));
         fg_tensor p;
-        FG_TRY(fg_weights_get(w, "text_projection.weight", &p));
+        FG_TRY(fg_weights_get(w, name, &p));
         m->proj_dim = p.ndim == 2 && p.shape[0] > 0 ? p.shape[0] : 1;
-        FG_TRY(get_linear(w, "text_projection", m->proj_dim, c->hidden, false, &m->proj));
+        FG_TRY(fg_weights_get_shaped(w, name, FG_SHAPE(m->proj_dim, c->hidden), &m->proj.w));
+        FG_TRY(fg_weights_scale(w, name, &m->proj.scale));
         m->has_proj = true;
     }
     return NULL;
@@ -180,50 +179,50 @@ int64_t fg_clip_pooled_position(const int32_t *ids, int64_t len) {
 }
 
 /* ---- forward ---------------------------------------------------------------------------- */
+/* Activations come from scopes (kernels/scope.h): the results from the encode's scope, the
+ * sequence and the embedding's temporaries from a child, the per-layer buffers from a child of
+ * that; the results the caller asked for move out at the end, everything else goes with the
+ * scope, on success or not. */
 
 /* Buffers of one forward pass, reused by every layer. */
 typedef struct clip_work {
-    int64_t batch, len;
-    fg_tensor h, q, k, v, qh, kh, vh, att, merged, mlp, mask;
+    fg_tensor *h, *q, *k, *v, *qh, *kh, *vh, *att, *merged, *mlp, *mask;
 } clip_work;
 
-static void work_free(clip_work *ws) {
-    fg_tensor *all[] = {&ws->h, &ws->q, &ws->k, &ws->v, &ws->qh, &ws->kh, &ws->vh, &ws->att, &ws->merged, &ws->mlp,
-                        &ws->mask};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
-}
+/* The forward's results (act dtype, on the model's device; NULL when not computed). */
+typedef struct clip_results {
+    fg_tensor *last_hidden, *penultimate, *pooled, *pooled_projected;
+} clip_results;
 
-/* Additive causal mask [1, 1, L, L]: -FLT_MAX above the diagonal, as ComfyUI builds it. */
-static fg_error *causal_mask(fg_device dev, int64_t len, fg_tensor *mask) {
-    fg_tensor host;
-    FG_TRY(fg_tensor_alloc_host(&host, FG_F32, FG_SHAPE(1, 1, len, len)));
-    float *p = host.data;
+/* Additive causal mask [1, 1, L, L] (from s): -FLT_MAX above the diagonal, as ComfyUI builds
+ * it; staged in host memory (from host). */
+static fg_error *causal_mask(fg_scope *s, fg_scope *host, fg_device dev, int64_t len, fg_tensor **mask) {
+    fg_tensor *staged;
+    FG_TRY(fg_scope_alloc(host, FG_DEVICE_CPU, FG_F32, FG_SHAPE(1, 1, len, len), &staged));
+    float *p = staged->data;
     for (int64_t i = 0; i < len; i++)
         for (int64_t j = 0; j < len; j++) p[i * len + j] = j > i ? -FLT_MAX : 0.0f;
-    fg_error *err = fg_tensor_alloc(mask, dev, FG_F32, FG_SHAPE(1, 1, len, len));
-    if (!err) err = fg_tensor_copy(mask, &host);
-    fg_tensor_free_host(&host);
-    return err;
+    FG_TRY(fg_scope_alloc(s, dev, FG_F32, FG_SHAPE(1, 1, len, len), mask));
+    return fg_tensor_copy(*mask, staged);
 }
 
-static fg_error *work_alloc(const fg_clip_model *m, int64_t batch, int64_t len, clip_work *ws) {
+static fg_error *work_alloc(const fg_clip_model *m, fg_scope *s, int64_t batch, int64_t len, clip_work *ws) {
     const fg_clip_config *c = &m->cfg;
     const int64_t d = c->hidden, h = c->heads, hd = FG_CLIP_HEAD_DIM;
     const fg_device dev = m->device;
     const fg_dtype act = m->act_dtype;
-    ws->batch = batch;
-    ws->len = len;
-    FG_TRY(fg_tensor_alloc(&ws->h, dev, act, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->q, dev, act, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->k, dev, act, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->v, dev, act, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->qh, dev, act, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->kh, dev, act, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->vh, dev, act, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->att, dev, act, FG_SHAPE(batch, h, len, hd)));
-    FG_TRY(fg_tensor_alloc(&ws->merged, dev, act, FG_SHAPE(batch, len, d)));
-    FG_TRY(fg_tensor_alloc(&ws->mlp, dev, act, FG_SHAPE(batch, len, c->intermediate)));
-    return causal_mask(dev, len, &ws->mask);
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, len, d), &ws->h));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, len, d), &ws->q));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, len, d), &ws->k));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, len, d), &ws->v));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, h, len, hd), &ws->qh));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, h, len, hd), &ws->kh));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, h, len, hd), &ws->vh));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, h, len, hd), &ws->att));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, len, d), &ws->merged));
+    FG_TRY(fg_scope_alloc(s, dev, act, FG_SHAPE(batch, len, c->intermediate), &ws->mlp));
+    FG_SCOPED(NULL, host, causal_mask(s, &host, dev, len, &ws->mask));
+    return NULL;
 }
 
 /* [B, L, H*hd] -> [B, H, L, hd]. */
@@ -246,51 +245,48 @@ static fg_error *linear(fg_tensor *out, const fg_tensor *x, const clip_linear *l
 }
 
 /* x += out_proj(MHA(LN1(x))); x += fc2(quick_gelu(fc1(LN2(x)))). */
-static fg_error *layer_forward(const clip_layer *l, const fg_clip_config *c, clip_work *ws, fg_tensor *x) {
-    FG_TRY(fg_layer_norm(&ws->h, x, &l->ln1_w, &l->ln1_b, CLIP_LN_EPS, NULL, NULL));
-    FG_TRY(linear(&ws->q, &ws->h, &l->q, FG_ACT_NONE));
-    FG_TRY(linear(&ws->k, &ws->h, &l->k, FG_ACT_NONE));
-    FG_TRY(linear(&ws->v, &ws->h, &l->v, FG_ACT_NONE));
-    FG_TRY(split_heads(&ws->qh, &ws->q, c->heads));
-    FG_TRY(split_heads(&ws->kh, &ws->k, c->heads));
-    FG_TRY(split_heads(&ws->vh, &ws->v, c->heads));
-    FG_TRY(fg_attention(&ws->att, &ws->qh, &ws->kh, &ws->vh, &ws->mask, 0.125f)); /* 1/sqrt(64) */
-    FG_TRY(merge_heads(&ws->merged, &ws->att));
-    FG_TRY(linear(&ws->h, &ws->merged, &l->o, FG_ACT_NONE));
-    FG_TRY(fg_add(x, x, &ws->h));
-    FG_TRY(fg_layer_norm(&ws->h, x, &l->ln2_w, &l->ln2_b, CLIP_LN_EPS, NULL, NULL));
-    FG_TRY(linear(&ws->mlp, &ws->h, &l->fc1, FG_ACT_QUICK_GELU));
-    FG_TRY(linear(&ws->h, &ws->mlp, &l->fc2, FG_ACT_NONE));
-    return fg_add(x, x, &ws->h);
+static fg_error *layer_forward(const clip_layer *l, const fg_clip_config *c, const clip_work *ws, fg_tensor *x) {
+    FG_TRY(fg_layer_norm(ws->h, x, &l->ln1_w, &l->ln1_b, CLIP_LN_EPS, NULL, NULL));
+    FG_TRY(linear(ws->q, ws->h, &l->q, FG_ACT_NONE));
+    FG_TRY(linear(ws->k, ws->h, &l->k, FG_ACT_NONE));
+    FG_TRY(linear(ws->v, ws->h, &l->v, FG_ACT_NONE));
+    FG_TRY(split_heads(ws->qh, ws->q, c->heads));
+    FG_TRY(split_heads(ws->kh, ws->k, c->heads));
+    FG_TRY(split_heads(ws->vh, ws->v, c->heads));
+    FG_TRY(fg_attention(ws->att, ws->qh, ws->kh, ws->vh, ws->mask, 0.125f)); /* 1/sqrt(64) */
+    FG_TRY(merge_heads(ws->merged, ws->att));
+    FG_TRY(linear(ws->h, ws->merged, &l->o, FG_ACT_NONE));
+    FG_TRY(fg_add(x, x, ws->h));
+    FG_TRY(fg_layer_norm(ws->h, x, &l->ln2_w, &l->ln2_b, CLIP_LN_EPS, NULL, NULL));
+    FG_TRY(linear(ws->mlp, ws->h, &l->fc1, FG_ACT_QUICK_GELU));
+    FG_TRY(linear(ws->h, ws->mlp, &l->fc2, FG_ACT_NONE));
+    return fg_add(x, x, ws->h);
 }
 
-/* Host I32 data of n elements onto dev as a tensor of the given shape. */
-static fg_error *upload_i32(fg_device dev, const int32_t *data, int ndim, const int64_t *shape, fg_tensor *out) {
+/* Host I32 data onto dev as a tensor of the given shape (from s). */
+static fg_error *upload_i32(fg_scope *s, fg_device dev, const int32_t *data, int ndim, const int64_t *shape,
+                            fg_tensor **out) {
     fg_tensor host;
     FG_TRY(fg_tensor_view(&host, FG_I32, FG_DEVICE_CPU, ndim, shape, (void *)data));
-    FG_TRY(fg_tensor_alloc(out, dev, FG_I32, ndim, shape));
-    return fg_tensor_copy(out, &host);
+    FG_TRY(fg_scope_alloc(s, dev, FG_I32, ndim, shape, out));
+    return fg_tensor_copy(*out, &host);
 }
 
-/* x = token_embedding[ids] + position_embedding[0..L-1]. */
-static fg_error *embed(const fg_clip_model *m, const int32_t *ids, int64_t batch, int64_t len, fg_tensor *x) {
+/* x (from s) = token_embedding[ids] + position_embedding[0..L-1]; ids and positions on the
+ * device and the position rows are temporaries. */
+static fg_error *embed(const fg_clip_model *m, fg_scope *s, fg_scope *tmp, const int32_t *ids, int64_t batch,
+                       int64_t len, fg_tensor **x) {
     const fg_device dev = m->device;
-    fg_tensor ids_dev = {0}, pos_ids = {0}, pos = {0};
-    int32_t *positions = malloc((size_t)len * sizeof *positions);
-    if (!positions) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "CLIP positions");
-    for (int64_t i = 0; i < len; i++) positions[i] = (int32_t)i;
-    fg_error *err = upload_i32(dev, ids, FG_SHAPE(batch, len), &ids_dev);
-    if (!err) err = upload_i32(dev, positions, FG_SHAPE(len), &pos_ids);
-    if (!err) err = fg_tensor_alloc(&pos, dev, m->act_dtype, FG_SHAPE(len, m->cfg.hidden));
-    if (!err) err = fg_tensor_alloc(x, dev, m->act_dtype, FG_SHAPE(batch, len, m->cfg.hidden));
-    if (!err) err = fg_error_wrapf(fg_embedding(x, &ids_dev, &m->token_emb), "token ids");
-    if (!err) err = fg_embedding(&pos, &pos_ids, &m->pos_emb);
-    if (!err) err = fg_add(x, x, &pos);
-    free(positions);
-    fg_tensor_free(&ids_dev);
-    fg_tensor_free(&pos_ids);
-    fg_tensor_free(&pos);
-    return err;
+    fg_tensor *positions, *ids_dev, *pos_ids, *pos;
+    FG_TRY(fg_scope_alloc(tmp, FG_DEVICE_CPU, FG_I32, FG_SHAPE(len), &positions));
+    for (int64_t i = 0; i < len; i++) ((int32_t *)positions->data)[i] = (int32_t)i;
+    FG_TRY(upload_i32(tmp, dev, ids, FG_SHAPE(batch, len), &ids_dev));
+    FG_TRY(upload_i32(tmp, dev, positions->data, FG_SHAPE(len), &pos_ids));
+    FG_TRY(fg_scope_alloc(tmp, dev, m->act_dtype, FG_SHAPE(len, m->cfg.hidden), &pos));
+    FG_TRY(fg_scope_alloc(s, dev, m->act_dtype, FG_SHAPE(batch, len, m->cfg.hidden), x));
+    FG_TRY(fg_error_wrapf(fg_embedding(*x, ids_dev, &m->token_emb), "token ids"));
+    FG_TRY(fg_embedding(pos, pos_ids, &m->pos_emb));
+    return fg_add(*x, *x, pos);
 }
 
 /* A view of rows [first, first + rows) of a contiguous [.., D] buffer, as [rows, D]. */
@@ -299,63 +295,85 @@ static fg_error *rows_view(const fg_tensor *t, int64_t first, int64_t rows, int6
                           (char *)t->data + (size_t)(first * d) * fg_dtype_size(t->dtype));
 }
 
-static fg_error *pool(const fg_clip_model *m, const int32_t *ids, int64_t batch, int64_t len, const fg_tensor *last,
-                      fg_tensor *pooled) {
+static fg_error *pool(const fg_clip_model *m, fg_scope *s, const int32_t *ids, int64_t batch, int64_t len,
+                      const fg_tensor *last, fg_tensor **pooled) {
     const int64_t d = m->cfg.hidden;
-    FG_TRY(fg_tensor_alloc(pooled, last->device, last->dtype, FG_SHAPE(batch, d)));
+    FG_TRY(fg_scope_alloc(s, last->device, last->dtype, FG_SHAPE(batch, d), pooled));
     for (int64_t b = 0; b < batch; b++) {
         fg_tensor seq, row;
         FG_TRY(rows_view(last, b * len, len, d, &seq));
-        FG_TRY(rows_view(pooled, b, 1, d, &row));
+        FG_TRY(rows_view(*pooled, b, 1, d, &row));
         FG_TRY(fg_slice(&row, &seq, 0, fg_clip_pooled_position(ids + b * len, len)));
     }
     return NULL;
 }
 
-static fg_error *final_outputs(const fg_clip_model *m, const int32_t *ids, const fg_tensor *x, unsigned want,
-                               fg_clip_outputs *out) {
+/* The final layer norm and what is computed from it (from s). */
+static fg_error *final_outputs(const fg_clip_model *m, fg_scope *s, const int32_t *ids, const fg_tensor *x,
+                               unsigned want, clip_results *r) {
     const int64_t batch = x->shape[0], len = x->shape[1];
-    FG_TRY(fg_tensor_alloc(&out->last_hidden, x->device, x->dtype, x->ndim, x->shape));
-    FG_TRY(fg_layer_norm(&out->last_hidden, x, &m->final_w, &m->final_b, CLIP_LN_EPS, NULL, NULL));
-    if (want & (FG_CLIP_POOLED | FG_CLIP_PROJECTED)) FG_TRY(pool(m, ids, batch, len, &out->last_hidden, &out->pooled));
+    FG_TRY(fg_scope_alloc(s, x->device, x->dtype, x->ndim, x->shape, &r->last_hidden));
+    FG_TRY(fg_layer_norm(r->last_hidden, x, &m->final_w, &m->final_b, CLIP_LN_EPS, NULL, NULL));
+    if (want & (FG_CLIP_POOLED | FG_CLIP_PROJECTED)) FG_TRY(pool(m, s, ids, batch, len, r->last_hidden, &r->pooled));
     if (want & FG_CLIP_PROJECTED) {
-        FG_TRY(fg_tensor_alloc(&out->pooled_projected, x->device, x->dtype, FG_SHAPE(batch, m->proj_dim)));
-        FG_TRY(linear(&out->pooled_projected, &out->pooled, &m->proj, FG_ACT_NONE));
+        FG_TRY(fg_scope_alloc(s, x->device, x->dtype, FG_SHAPE(batch, m->proj_dim), &r->pooled_projected));
+        FG_TRY(linear(r->pooled_projected, r->pooled, &m->proj, FG_ACT_NONE));
     }
-    if (!(want & FG_CLIP_POOLED)) fg_tensor_free(&out->pooled);
-    if (!(want & FG_CLIP_LAST)) fg_tensor_free(&out->last_hidden);
     return NULL;
 }
 
-static fg_error *forward(const fg_clip_model *m, const int32_t *ids, int64_t batch, int64_t len, unsigned want,
-                         fg_clip_outputs *out) {
-    clip_work ws = {0};
-    fg_tensor x = {0};
-    fg_error *err = embed(m, ids, batch, len, &x);
-    if (!err) err = work_alloc(m, batch, len, &ws);
-    for (int64_t i = 0; !err && i < m->cfg.layers; i++) {
+/* The layers on x in place (their buffers from work); the input of the last layer copied into
+ * r->penultimate (from s) when wanted. */
+static fg_error *run_layers(const fg_clip_model *m, fg_scope *s, fg_scope *work, fg_tensor *x, unsigned want,
+                            clip_results *r) {
+    clip_work ws;
+    FG_TRY(work_alloc(m, work, x->shape[0], x->shape[1], &ws));
+    for (int64_t i = 0; i < m->cfg.layers; i++) {
         if (i == m->cfg.layers - 1 && (want & FG_CLIP_PENULTIMATE)) {
-            err = fg_tensor_alloc(&out->penultimate, x.device, x.dtype, x.ndim, x.shape);
-            if (!err) err = fg_tensor_copy(&out->penultimate, &x);
-            if (err) break;
+            FG_TRY(fg_scope_alloc(s, x->device, x->dtype, x->ndim, x->shape, &r->penultimate));
+            FG_TRY(fg_tensor_copy(r->penultimate, x));
         }
-        err = fg_error_wrapf(layer_forward(&m->layers[i], &m->cfg, &ws, &x), "CLIP layer %lld", (long long)i);
+        FG_TRY(fg_error_wrapf(layer_forward(&m->layers[i], &m->cfg, &ws, x), "CLIP layer %lld", (long long)i));
     }
-    work_free(&ws);
-    if (!err && (want & ~(unsigned)FG_CLIP_PENULTIMATE)) err = final_outputs(m, ids, &x, want, out);
-    fg_tensor_free(&x);
-    return err;
+    return NULL;
 }
 
-/* Replaces *t (an activation on the model's device) by its F32 copy on dev. */
-static fg_error *f32_output(fg_device dev, fg_tensor *t) {
-    if (t->dtype == FG_F32 && t->device == dev) return NULL;
-    fg_tensor f32 = {0};
-    FG_TRY(fg_tensor_alloc(&f32, dev, FG_F32, t->ndim, t->shape));
-    fg_error *err = fg_tensor_convert(&f32, t);
-    fg_tensor_free(err ? &f32 : t);
-    if (!err) *t = f32;
-    return err;
+static fg_error *forward(const fg_clip_model *m, fg_scope *s, fg_scope *seq, const int32_t *ids, int64_t batch,
+                         int64_t len, unsigned want, clip_results *r) {
+    fg_tensor *x;
+    FG_SCOPED(seq, emb, embed(m, seq, &emb, ids, batch, len, &x));
+    FG_SCOPED(seq, work, run_layers(m, s, &work, x, want, r));
+    if (want & ~(unsigned)FG_CLIP_PENULTIMATE) FG_TRY(final_outputs(m, s, ids, x, want, r));
+    return NULL;
+}
+
+/* Moves a result to the caller as F32 on dev: the tensor itself when it already is, else a
+ * converted copy (from s). */
+static fg_error *hand_out(fg_scope *s, fg_device dev, fg_tensor *t, fg_tensor *dst) {
+    if (t->dtype != FG_F32 || t->device != dev) {
+        fg_tensor *f32;
+        FG_TRY(fg_scope_alloc(s, dev, FG_F32, t->ndim, t->shape, &f32));
+        FG_TRY(fg_tensor_convert(f32, t));
+        t = f32;
+    }
+    fg_scope_move_out(s, t, dst);
+    return NULL;
+}
+
+static fg_error *encode(const fg_clip_model *m, fg_scope *s, fg_device dev, const int32_t *ids, int64_t batch,
+                        int64_t len, unsigned want, fg_clip_outputs *out) {
+    clip_results r = {0};
+    FG_SCOPED(s, seq, forward(m, s, &seq, ids, batch, len, want, &r));
+    struct {
+        unsigned flag;
+        fg_tensor *result, *dst;
+    } outputs[] = {{FG_CLIP_LAST, r.last_hidden, &out->last_hidden},
+                   {FG_CLIP_PENULTIMATE, r.penultimate, &out->penultimate},
+                   {FG_CLIP_POOLED, r.pooled, &out->pooled},
+                   {FG_CLIP_PROJECTED, r.pooled_projected, &out->pooled_projected}};
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
+        if ((want & outputs[i].flag) && outputs[i].result) FG_TRY(hand_out(s, dev, outputs[i].result, outputs[i].dst));
+    return NULL;
 }
 
 fg_error *fg_clip_encode(const fg_clip_model *m, fg_device dev, const int32_t *ids, int64_t batch, int64_t len,
@@ -369,11 +387,10 @@ fg_error *fg_clip_encode(const fg_clip_model *m, fg_device dev, const int32_t *i
     if ((want & FG_CLIP_PROJECTED) && !m->has_proj)
         return fg_errorf(FG_ERR_NOT_FOUND, "CLIP: projected pooled output requested but the model has no "
                          "text_projection.weight");
-    fg_error *err = forward(m, ids, batch, len, want, out);
-    fg_tensor *all[] = {&out->last_hidden, &out->penultimate, &out->pooled, &out->pooled_projected};
-    for (size_t i = 0; !err && i < sizeof all / sizeof all[0]; i++)
-        if (all[i]->data) err = f32_output(dev, all[i]);
-    if (err) fg_clip_outputs_free(out);
+    fg_scope s = fg_scope_open(NULL);
+    fg_error *err = encode(m, &s, dev, ids, batch, len, want, out);
+    fg_scope_end(&s);
+    if (err) fg_clip_outputs_free(out); /* what had moved out already */
     return err;
 }
 

@@ -6,10 +6,8 @@
 #ifndef FG_UNET_FLUX_CONFIG_H
 #define FG_UNET_FLUX_CONFIG_H
 
-/* A block index beyond this is a hostile or broken file, not a model. */
-#define FG_FLUX_MAX_BLOCKS 4096
-
 #include "core/error.h"
+#include "models/layout_flux.h"
 #include "models/model_layouts.h"
 #include "models/weights.h"
 
@@ -28,7 +26,8 @@ typedef struct fg_flux_params {
 } fg_flux_params;
 
 /* Reads the config from BFL-named tensors (a diffusers file is converted to BFL names first,
- * see flux_loader.h). Every tensor it reads is shape-checked; errors name the tensor. */
+ * see flux_loader.h), as models/layout_flux.c marks them. Every tensor it reads is
+ * shape-checked; errors name the tensor. */
 fg_error *fg_flux_params_infer(const fg_weights *w, fg_flux_params *out) FG_MUST_CHECK;
 
 /* The RoPE axes for a head dimension: (16, 56, 56) at 128, else (hd/8, 7hd/16, 7hd/16),

@@ -3,54 +3,13 @@
  * the single block's MLP input) are fused along the output dimension into one tensor in the
  * stored dtype; the final modulation's two halves are swapped (diffusers stores scale, shift;
  * BFL shift, scale). fp8 scales follow their weights. After this the model loader sees a
- * BFL checkpoint. */
+ * BFL checkpoint. Which diffusers names make which BFL tensor, and their rows, is declared in
+ * models/layout_flux.c (the LoRA key map reads the same list). */
 #include <stdio.h>
 #include <string.h>
 
 #include "unet/flux_config.h"
 #include "unet/flux_loader.h"
-
-typedef struct name_map {
-    const char *from, *to;
-    bool layer; /* a Linear: ".weight" (+ its fp8 scale) and ".bias"; else one tensor */
-} name_map;
-
-static const name_map global_renames[] = {
-    {"x_embedder", "img_in", true},
-    {"context_embedder", "txt_in", true},
-    {"time_text_embed.timestep_embedder.linear_1", "time_in.in_layer", true},
-    {"time_text_embed.timestep_embedder.linear_2", "time_in.out_layer", true},
-    {"time_text_embed.text_embedder.linear_1", "vector_in.in_layer", true},
-    {"time_text_embed.text_embedder.linear_2", "vector_in.out_layer", true},
-    {"proj_out", "final_layer.linear", true},
-};
-
-static const name_map guidance_renames[] = {
-    {"time_text_embed.guidance_embedder.linear_1", "guidance_in.in_layer", true},
-    {"time_text_embed.guidance_embedder.linear_2", "guidance_in.out_layer", true},
-};
-
-static const name_map double_renames[] = {
-    {"norm1.linear", "img_mod.lin", true},
-    {"norm1_context.linear", "txt_mod.lin", true},
-    {"attn.to_out.0", "img_attn.proj", true},
-    {"attn.to_add_out", "txt_attn.proj", true},
-    {"ff.net.0.proj", "img_mlp.0", true},
-    {"ff.net.2", "img_mlp.2", true},
-    {"ff_context.net.0.proj", "txt_mlp.0", true},
-    {"ff_context.net.2", "txt_mlp.2", true},
-    {"attn.norm_q.weight", "img_attn.norm.query_norm.scale", false},
-    {"attn.norm_k.weight", "img_attn.norm.key_norm.scale", false},
-    {"attn.norm_added_q.weight", "txt_attn.norm.query_norm.scale", false},
-    {"attn.norm_added_k.weight", "txt_attn.norm.key_norm.scale", false},
-};
-
-static const name_map single_renames[] = {
-    {"proj_out", "linear2", true},
-    {"norm.linear", "modulation.lin", true},
-    {"attn.norm_q.weight", "norm.query_norm.scale", false},
-    {"attn.norm_k.weight", "norm.key_norm.scale", false},
-};
 
 static const char *const scale_suffixes[] = {".weight_scale", ".scale_weight"};
 
@@ -62,12 +21,6 @@ static fg_error *name2(char *buf, const char *a, const char *b) {
     return NULL;
 }
 
-static fg_error *name3(char *buf, const char *a, const char *b, const char *c) {
-    if (snprintf(buf, NAME_CAP, "%s%s%s", a, b, c) >= NAME_CAP)
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "tensor name too long: %s%s%s", a, b, c);
-    return NULL;
-}
-
 /* Makes `to` an alias of the file tensor `from` (which must exist). */
 static fg_error *alias(fg_weights *w, const char *from, const char *to) {
     fg_tensor t;
@@ -76,8 +29,8 @@ static fg_error *alias(fg_weights *w, const char *from, const char *to) {
     return fg_weights_add_owned(w, to, &t);
 }
 
-static fg_error *alias_layer(fg_weights *w, const char *from, const char *to, bool layer) {
-    if (!layer) return alias(w, from, to);
+/* A renamed Linear: weight, bias and the weight's fp8 scale when there is one. */
+static fg_error *alias_layer(fg_weights *w, const char *from, const char *to) {
     char a[NAME_CAP], b[NAME_CAP];
     static const char *const parts[] = {".weight", ".bias"};
     for (int i = 0; i < 2; i++) {
@@ -90,16 +43,6 @@ static fg_error *alias_layer(fg_weights *w, const char *from, const char *to, bo
         if (!fg_weights_has(w, a)) continue;
         FG_TRY(name2(b, to, scale_suffixes[i]));
         FG_TRY(alias(w, a, b));
-    }
-    return NULL;
-}
-
-static fg_error *apply_renames(fg_weights *w, const char *from_stem, const char *to_stem, const name_map *r, size_t n) {
-    char from[NAME_CAP], to[NAME_CAP];
-    for (size_t i = 0; i < n; i++) {
-        FG_TRY(name2(from, from_stem, r[i].from));
-        FG_TRY(name2(to, to_stem, r[i].to));
-        FG_TRY(alias_layer(w, from, to, r[i].layer));
     }
     return NULL;
 }
@@ -180,14 +123,14 @@ static fg_error *fuse(fg_weights *w, fuse_part *p, int n, const char *to, bool i
     return NULL;
 }
 
-/* Fuses stems[i] + ".weight" (rows[i] x cols each) into to + ".weight", and the biases
- * likewise: all present, or (when bias_optional) all absent. */
-static fg_error *fuse_layer(fg_weights *w, const char *block, const char *const *stems, int n, const int64_t *rows,
-                            int64_t cols, const char *to, bool bias_optional) {
+/* Fuses stems[i] + ".weight" (rows[i] x cols each, 0 rows: any) into to + ".weight", and the
+ * biases likewise: all present, or (when bias_optional) all absent. */
+static fg_error *fuse_layer(fg_weights *w, char stems[][NAME_CAP], int n, const int64_t *rows, int64_t cols,
+                            const char *to, bool bias_optional) {
     fuse_part p[MAX_PARTS];
     char to_name[NAME_CAP];
     for (int i = 0; i < n; i++) {
-        FG_TRY(name3(p[i].name, block, stems[i], ".weight"));
+        FG_TRY(name2(p[i].name, stems[i], ".weight"));
     }
     FG_TRY(load_parts(w, p, n, 2, rows, cols));
     FG_TRY(name2(to_name, to, ".weight"));
@@ -195,7 +138,7 @@ static fg_error *fuse_layer(fg_weights *w, const char *block, const char *const 
 
     int present = 0, first_missing = -1;
     for (int i = 0; i < n; i++) {
-        FG_TRY(name3(p[i].name, block, stems[i], ".bias"));
+        FG_TRY(name2(p[i].name, stems[i], ".bias"));
         if (fg_weights_has(w, p[i].name)) present++;
         else if (first_missing < 0) first_missing = i;
     }
@@ -233,12 +176,11 @@ static fg_error *swap_halves(fg_weights *w, const char *from, const char *to, in
     return fuse(w, half, 2, to, false);
 }
 
-static fg_error *convert_final(fg_weights *w, int64_t hidden) {
-    const char *from = "norm_out.linear", *to = "final_layer.adaLN_modulation.1";
+static fg_error *convert_swapped(fg_weights *w, const char *from, const char *to, int64_t rows, int64_t cols) {
     char a[NAME_CAP], b[NAME_CAP];
     FG_TRY(name2(a, from, ".weight"));
     FG_TRY(name2(b, to, ".weight"));
-    FG_TRY(swap_halves(w, a, b, 2, hidden, hidden));
+    FG_TRY(swap_halves(w, a, b, 2, rows / 2, cols));
     for (int i = 0; i < 2; i++) { /* one per-tensor scale: unaffected by the row order */
         FG_TRY(name2(a, from, scale_suffixes[i]));
         if (!fg_weights_has(w, a)) continue;
@@ -247,51 +189,60 @@ static fg_error *convert_final(fg_weights *w, int64_t hidden) {
     }
     FG_TRY(name2(a, from, ".bias"));
     FG_TRY(name2(b, to, ".bias"));
-    return swap_halves(w, a, b, 1, hidden, 0);
+    return swap_halves(w, a, b, 1, rows / 2, 0);
 }
 
-/* ---- blocks ------------------------------------------------------------------------------- */
+/* ---- one parameter from its diffusers names (models/layout_flux.c) ------------------------ */
 
-static fg_error *convert_double(fg_weights *w, int64_t n, int64_t h) {
-    char from[NAME_CAP], to[NAME_CAP], qkv[NAME_CAP];
-    snprintf(from, sizeof from, "transformer_blocks.%lld.", (long long)n);
-    snprintf(to, sizeof to, "double_blocks.%lld.", (long long)n);
-    FG_TRY(apply_renames(w, from, to, double_renames, sizeof double_renames / sizeof double_renames[0]));
-    static const char *const img[] = {"attn.to_q", "attn.to_k", "attn.to_v"};
-    static const char *const txt[] = {"attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"};
-    const int64_t rows[3] = {h, h, h};
-    FG_TRY(name2(qkv, to, "img_attn.qkv"));
-    FG_TRY(fuse_layer(w, from, img, 3, rows, h, qkv, true));
-    FG_TRY(name2(qkv, to, "txt_attn.qkv"));
-    return fuse_layer(w, from, txt, 3, rows, h, qkv, true);
-}
+typedef struct convert_ctx {
+    fg_weights *w;
+    fg_table_config config; /* hidden and the block counts: what rows and columns need */
+} convert_ctx;
 
-static fg_error *convert_single(fg_weights *w, int64_t n, int64_t h) {
-    char from[NAME_CAP], to[NAME_CAP], linear1[NAME_CAP];
-    snprintf(from, sizeof from, "single_transformer_blocks.%lld.", (long long)n);
-    snprintf(to, sizeof to, "single_blocks.%lld.", (long long)n);
-    FG_TRY(apply_renames(w, from, to, single_renames, sizeof single_renames / sizeof single_renames[0]));
-    static const char *const parts[] = {"attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"};
-    const int64_t rows[4] = {h, h, h, 0}; /* the MLP width is whatever proj_mlp says */
-    FG_TRY(name2(linear1, to, "linear1"));
-    return fuse_layer(w, from, parts, 4, rows, h, linear1, false);
+static fg_error *convert_param(void *ctx, const fg_param_desc *p, int64_t block) {
+    convert_ctx *x = ctx;
+    const fg_param_table *t = &fg_flux_table;
+    size_t index = (size_t)(p - t->params);
+    char from[MAX_PARTS][NAME_CAP], to[NAME_CAP], weight[NAME_CAP];
+    int64_t rows[MAX_PARTS];
+    const fg_param_alias *first = NULL;
+    int n = 0;
+    for (size_t i = 0; i < t->naliases && n < MAX_PARTS; i++) {
+        const fg_param_alias *a = &t->aliases[i];
+        if (a->param != index || a->lora_only) continue;
+        if (!first) first = a;
+        FG_TRY(fg_table_alias_name(t, a, block, "", from[n], NAME_CAP));
+        rows[n++] = fg_size_eval(a->len, &x->config); /* 0 (any) where it needs the MLP width */
+    }
+    if (!first) return NULL;
+    FG_TRY(name2(weight, from[0], ".weight"));
+    if (p->present_if && !fg_weights_has(x->w, weight)) return NULL; /* e.g. no guidance embedder */
+    bool layer = p->form == FG_PARAM_LINEAR;
+    FG_TRY(fg_table_name(t, p, block, "", to, sizeof to));
+    switch ((fg_alias_how)first->how) {
+    case FG_ALIAS_RENAME: return layer ? alias_layer(x->w, from[0], to) : alias(x->w, weight, to);
+    case FG_ALIAS_ROWS:
+        return fuse_layer(x->w, from, n, rows, fg_size_eval(p->in, &x->config), to, p->bias_if != FG_BIAS_ALWAYS);
+    case FG_ALIAS_SWAPPED:
+        return convert_swapped(x->w, from[0], to, fg_size_eval(p->out, &x->config), fg_size_eval(p->in, &x->config));
+    }
+    return NULL;
 }
 
 fg_error *fg_flux_convert_diffusers(fg_weights *w) {
     FG_CHECK_ARG(w, "fg_flux_convert_diffusers: NULL argument");
     fg_tensor x;
-    FG_TRY(fg_weights_get(w, "x_embedder.weight", &x));
+    FG_TRY(fg_weights_get(w, FG_FLUX_DIFFUSERS_ANCHOR, &x));
     if (x.ndim != 2 || x.shape[0] <= 0 || x.shape[0] > (INT64_C(1) << 30))
-        return fg_errorf(FG_ERR_FORMAT, "%s: tensor '%sx_embedder.weight' must be a matrix [hidden, in] of a plausible size",
+        return fg_errorf(FG_ERR_FORMAT,
+                         "%s: tensor '%s" FG_FLUX_DIFFUSERS_ANCHOR "' must be a matrix [hidden, in] of a plausible size",
                          fg_weights_path(w), fg_weights_prefix(w));
-    int64_t h = x.shape[0], depth = 0, depth_single = 0;
-    FG_TRY(apply_renames(w, "", "", global_renames, sizeof global_renames / sizeof global_renames[0]));
-    if (fg_weights_has(w, "time_text_embed.guidance_embedder.linear_1.weight"))
-        FG_TRY(apply_renames(w, "", "", guidance_renames, 2));
-    FG_TRY(convert_final(w, h));
-    FG_TRY(fg_weights_count_indexed(w, "transformer_blocks.", FG_FLUX_MAX_BLOCKS, &depth));
-    FG_TRY(fg_weights_count_indexed(w, "single_transformer_blocks.", FG_FLUX_MAX_BLOCKS, &depth_single));
-    for (int64_t n = 0; n < depth; n++) FG_TRY(convert_double(w, n, h));
-    for (int64_t n = 0; n < depth_single; n++) FG_TRY(convert_single(w, n, h));
-    return NULL;
+    convert_ctx ctx = {.w = w, .config = {.flags = ~0u}}; /* optional parameters: converted when present */
+    ctx.config.sym[FG_FLUX_SYM_HIDDEN] = x.shape[0];
+    for (size_t g = 0; g < fg_flux_table.ngroups; g++) {
+        const fg_param_group *grp = &fg_flux_table.groups[g];
+        int64_t *count = grp->count_sym >= 0 ? &ctx.config.sym[grp->count_sym] : NULL;
+        if (count) FG_TRY(fg_weights_count_indexed(w, grp->diffusers_stem, FG_FLUX_MAX_BLOCKS, count));
+    }
+    return fg_table_each(&fg_flux_table, &ctx.config, convert_param, &ctx);
 }

@@ -1,5 +1,6 @@
 #include "unet/flux_loader.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,75 +10,45 @@
 
 #define CHECKPOINT_PREFIX "model.diffusion_model."
 
-/* name = stem + suffix, checked for length. */
-static fg_error *join(char *buf, size_t cap, const char *stem, const char *suffix) {
-    if (snprintf(buf, cap, "%s%s", stem, suffix) >= (int)cap)
-        return fg_errorf(FG_ERR_INVALID_ARGUMENT, "tensor name too long: %s%s", stem, suffix);
-    return NULL;
-}
+/* Where each parameter of models/layout_flux.c lands: an fg_flux_linear (LINEAR) or an
+ * fg_tensor (SCALE) in the model, a double block or a single block, by its table group. */
+#define IN_MODEL(P, f) [FG_FLUX_##P] = offsetof(fg_flux_model, f)
+#define IN_DOUBLE(P, f) [FG_FLUX_##P] = offsetof(fg_flux_double_block, f)
+#define IN_SINGLE(P, f) [FG_FLUX_SINGLE_##P] = offsetof(fg_flux_single_block, f)
+#define STREAM_FIELDS(P, s)                                                                                     \
+    IN_DOUBLE(P##_MOD, s.mod), IN_DOUBLE(P##_QKV, s.qkv), IN_DOUBLE(P##_Q_NORM, s.q_norm),                      \
+        IN_DOUBLE(P##_K_NORM, s.k_norm), IN_DOUBLE(P##_PROJ, s.proj), IN_DOUBLE(P##_MLP0, s.mlp0), \
+        IN_DOUBLE(P##_MLP2, s.mlp2)
+static const size_t field_offset[FG_FLUX_PARAM_COUNT] = {
+    IN_MODEL(IMG_IN, img_in), IN_MODEL(TIME_IN, time_in), IN_MODEL(TIME_OUT, time_out),
+    IN_MODEL(VECTOR_IN, vector_in), IN_MODEL(VECTOR_OUT, vector_out), IN_MODEL(GUIDANCE_IN, guidance_in),
+    IN_MODEL(GUIDANCE_OUT, guidance_out), IN_MODEL(TXT_IN, txt_in), IN_MODEL(FINAL_LINEAR, final_linear),
+    IN_MODEL(FINAL_MOD, final_mod), STREAM_FIELDS(IMG, img), STREAM_FIELDS(TXT, txt),
+    IN_SINGLE(LINEAR1, linear1), IN_SINGLE(LINEAR2, linear2), IN_SINGLE(Q_NORM, q_norm),
+    IN_SINGLE(K_NORM, k_norm), IN_SINGLE(MOD, mod),
+};
 
-static fg_error *get_linear(const fg_weights *w, const char *stem, int64_t n_out, int64_t n_in, bool bias,
-                            fg_flux_linear *l) {
-    char name[256];
-    FG_TRY(join(name, sizeof name, stem, ".weight"));
-    FG_TRY(fg_weights_get_shaped(w, name, FG_SHAPE(n_out, n_in), &l->w));
-    FG_TRY(fg_weights_scale(w, name, &l->w_scale));
-    l->has_bias = bias;
-    if (!bias) return NULL;
-    FG_TRY(join(name, sizeof name, stem, ".bias"));
-    return fg_weights_get_shaped(w, name, FG_SHAPE(n_out), &l->b);
-}
+typedef struct load_ctx {
+    fg_flux_model *m;
+    fg_table_config config;
+} load_ctx;
 
-static fg_error *get_norm(const fg_weights *w, const char *name, int64_t head_dim, fg_tensor *t) {
-    return fg_weights_get_shaped(w, name, FG_SHAPE(head_dim), t);
-}
-
-static fg_error *load_globals(const fg_weights *w, fg_flux_model *m) {
-    const fg_flux_config *a = &m->p.arch;
-    int64_t h = a->hidden;
-    FG_TRY(get_linear(w, "img_in", h, a->in_channels, true, &m->img_in));
-    FG_TRY(get_linear(w, "txt_in", h, a->context_in_dim, true, &m->txt_in));
-    FG_TRY(get_linear(w, "time_in.in_layer", h, a->time_dim, true, &m->time_in));
-    FG_TRY(get_linear(w, "time_in.out_layer", h, h, true, &m->time_out));
-    if (a->guidance_embed) {
-        FG_TRY(get_linear(w, "guidance_in.in_layer", h, a->time_dim, true, &m->guidance_in));
-        FG_TRY(get_linear(w, "guidance_in.out_layer", h, h, true, &m->guidance_out));
+/* Fills the field of p in the model, the double block or the single block `block`. */
+static fg_error *load_param(void *ctx, const fg_param_desc *p, int64_t block) {
+    load_ctx *x = ctx;
+    fg_flux_model *m = x->m;
+    char *base = (char *)m;
+    if (p->group == FG_FLUX_GROUP_DOUBLE) base = (char *)&m->double_blocks[block];
+    if (p->group == FG_FLUX_GROUP_SINGLE) base = (char *)&m->single_blocks[block];
+    size_t at = field_offset[p - fg_flux_table.params];
+    if (p->form != FG_PARAM_LINEAR) {
+        fg_param_fields tensor = {at, FG_NO_FIELD, FG_NO_FIELD};
+        return fg_table_load(m->weights, &fg_flux_table, p, block, &x->config, &tensor, base);
     }
-    FG_TRY(get_linear(w, "vector_in.in_layer", h, a->vec_in_dim, true, &m->vector_in));
-    FG_TRY(get_linear(w, "vector_in.out_layer", h, h, true, &m->vector_out));
-    FG_TRY(get_linear(w, "final_layer.adaLN_modulation.1", 2 * h, h, true, &m->final_mod));
-    return get_linear(w, "final_layer.linear", a->out_channels, h, true, &m->final_linear);
-}
-
-static fg_error *load_stream(const fg_weights *w, const fg_flux_params *p, int64_t n, const char *s,
-                             fg_flux_stream *st) {
-    const fg_flux_config *a = &p->arch;
-    int64_t h = a->hidden;
-    char stem[128];
-#define STEM(fmt) (snprintf(stem, sizeof stem, "double_blocks.%lld.%s" fmt, (long long)n, s), stem)
-    FG_TRY(get_linear(w, STEM("_mod.lin"), 6 * h, h, true, &st->mod));
-    FG_TRY(get_linear(w, STEM("_attn.qkv"), 3 * h, h, a->qkv_bias, &st->qkv));
-    FG_TRY(get_norm(w, STEM("_attn.norm.query_norm.scale"), p->head_dim, &st->q_norm));
-    FG_TRY(get_norm(w, STEM("_attn.norm.key_norm.scale"), p->head_dim, &st->k_norm));
-    FG_TRY(get_linear(w, STEM("_attn.proj"), h, h, true, &st->proj));
-    FG_TRY(get_linear(w, STEM("_mlp.0"), a->mlp_hidden, h, true, &st->mlp0));
-    FG_TRY(get_linear(w, STEM("_mlp.2"), h, a->mlp_hidden, true, &st->mlp2));
-#undef STEM
-    return NULL;
-}
-
-static fg_error *load_single(const fg_weights *w, const fg_flux_params *p, int64_t n, fg_flux_single_block *b) {
-    const fg_flux_config *a = &p->arch;
-    int64_t h = a->hidden;
-    char stem[128];
-#define STEM(suffix) (snprintf(stem, sizeof stem, "single_blocks.%lld.%s", (long long)n, suffix), stem)
-    FG_TRY(get_linear(w, STEM("modulation.lin"), 3 * h, h, true, &b->mod));
-    FG_TRY(get_linear(w, STEM("linear1"), 3 * h + a->mlp_hidden, h, true, &b->linear1));
-    FG_TRY(get_linear(w, STEM("linear2"), h, h + a->mlp_hidden, true, &b->linear2));
-    FG_TRY(get_norm(w, STEM("norm.query_norm.scale"), p->head_dim, &b->q_norm));
-    FG_TRY(get_norm(w, STEM("norm.key_norm.scale"), p->head_dim, &b->k_norm));
-#undef STEM
-    return NULL;
+    fg_param_fields linear = {at + offsetof(fg_flux_linear, w), at + offsetof(fg_flux_linear, b),
+                              at + offsetof(fg_flux_linear, w_scale)};
+    ((fg_flux_linear *)(base + at))->has_bias = fg_table_has_bias(p, &x->config);
+    return fg_table_load(m->weights, &fg_flux_table, p, block, &x->config, &linear, base);
 }
 
 static fg_error *load_all(fg_flux_model *m) {
@@ -88,17 +59,13 @@ static fg_error *load_all(fg_flux_model *m) {
     m->double_blocks = calloc((size_t)(a->depth ? a->depth : 1), sizeof *m->double_blocks);
     m->single_blocks = calloc((size_t)(a->depth_single ? a->depth_single : 1), sizeof *m->single_blocks);
     if (!m->double_blocks || !m->single_blocks) return fg_errorf(FG_ERR_OUT_OF_MEMORY, "flux blocks");
-    FG_TRY(load_globals(w, m));
-    for (int64_t n = 0; n < a->depth; n++) {
-        FG_TRY(load_stream(w, &m->p, n, "img", &m->double_blocks[n].img));
-        FG_TRY(load_stream(w, &m->p, n, "txt", &m->double_blocks[n].txt));
-    }
-    for (int64_t n = 0; n < a->depth_single; n++) FG_TRY(load_single(w, &m->p, n, &m->single_blocks[n]));
-    return NULL;
+    load_ctx x = {.m = m};
+    fg_flux_config_to_table(a, &x.config);
+    return fg_table_each(&fg_flux_table, &x.config, load_param, &x);
 }
 
 bool fg_flux_is_diffusers(const fg_weights *w) {
-    return fg_weights_has(w, "x_embedder.weight") && !fg_weights_has(w, "img_in.weight");
+    return fg_weights_has(w, FG_FLUX_DIFFUSERS_ANCHOR) && !fg_weights_has(w, FG_FLUX_ANCHOR);
 }
 
 fg_error *fg_flux_load_weights(fg_weights *w, fg_flux_model **out) {
@@ -126,7 +93,7 @@ fg_error *fg_flux_load_weights(fg_weights *w, fg_flux_model **out) {
 
 /* The view holding the DiT: no prefix, or a checkpoint's "model.diffusion_model.". */
 static fg_error *find_dit(fg_weights *base, fg_weights **dit) {
-    static const char *const anchors[] = {"img_in.weight", "x_embedder.weight"};
+    static const char *const anchors[] = {FG_FLUX_ANCHOR, FG_FLUX_DIFFUSERS_ANCHOR};
     for (int a = 0; a < 2; a++) {
         if (fg_weights_has(base, anchors[a])) return fg_weights_view(base, "", dit);
         char name[64];
@@ -134,7 +101,8 @@ static fg_error *find_dit(fg_weights *base, fg_weights **dit) {
         if (fg_weights_has(base, name)) return fg_weights_view(base, CHECKPOINT_PREFIX, dit);
     }
     return fg_errorf(FG_ERR_NOT_FOUND,
-                     "%s: no FLUX DiT in this file (neither img_in.weight nor x_embedder.weight, with or without the "
+                     "%s: no FLUX DiT in this file (neither " FG_FLUX_ANCHOR " nor " FG_FLUX_DIFFUSERS_ANCHOR
+                     ", with or without the "
                      "prefix " CHECKPOINT_PREFIX ")",
                      fg_weights_path(base));
 }
@@ -152,7 +120,6 @@ fg_error *fg_flux_load(const char *path, fg_flux_model **out) {
 
 void fg_flux_free(fg_flux_model *m) {
     if (!m) return;
-    flux_rope_cache_free(m);
     free(m->double_blocks);
     free(m->single_blocks);
     fg_weights_close(m->weights);

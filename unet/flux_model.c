@@ -7,19 +7,17 @@
 
 /* ---- helpers shared by the forward's files ---------------------------------------------------- */
 
-fg_error *flux_alloc(const fg_flux_model *m, fg_tensor *t, int ndim, const int64_t *shape) {
-    return fg_tensor_alloc(t, m->device, m->act_dtype, ndim, shape);
+fg_error *flux_alloc(const fg_flux_model *m, fg_scope *s, int ndim, const int64_t *shape, fg_tensor **t) {
+    return fg_scope_alloc(s, m->device, m->act_dtype, ndim, shape, t);
 }
 
-fg_error *flux_linear(const fg_flux_model *m, const fg_flux_linear *l, const fg_tensor *x, fg_activation act,
-                      fg_tensor *out) {
+fg_error *flux_linear(const fg_flux_model *m, fg_scope *s, const fg_flux_linear *l, const fg_tensor *x,
+                      fg_activation act, fg_tensor **out) {
     int64_t shape[FG_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = l->w.shape[0];
-    FG_TRY(flux_alloc(m, out, x->ndim, shape));
-    fg_error *err = fg_linear(out, x, &l->w, l->has_bias ? &l->b : NULL, l->w_scale, act);
-    if (err) fg_tensor_free(out);
-    return err;
+    FG_TRY(flux_alloc(m, s, x->ndim, shape, out));
+    return fg_linear(*out, x, &l->w, l->has_bias ? &l->b : NULL, l->w_scale, act);
 }
 
 fg_error *flux_slab(const fg_tensor *t, int64_t index, fg_tensor *view) {
@@ -30,15 +28,18 @@ fg_error *flux_slab(const fg_tensor *t, int64_t index, fg_tensor *view) {
                           (char *)t->data + (size_t)index * slab_bytes);
 }
 
-fg_error *flux_to(const fg_flux_model *m, const fg_tensor *src, fg_dtype dt, fg_tensor *dst) {
-    FG_TRY(fg_tensor_alloc(dst, m->device, dt, src->ndim, src->shape));
-    fg_error *err = fg_tensor_convert(dst, src);
-    if (err) fg_tensor_free(dst);
-    return err;
+fg_error *flux_to(const fg_flux_model *m, fg_scope *s, const fg_tensor *src, fg_dtype dt, fg_tensor **dst) {
+    FG_TRY(fg_scope_alloc(s, m->device, dt, src->ndim, src->shape, dst));
+    return fg_tensor_convert(*dst, src);
 }
 
 fg_error *flux_clone(const fg_flux_model *m, const fg_tensor *src, fg_tensor *dst) {
-    return flux_to(m, src, FG_F32, dst);
+    fg_scope tmp = fg_scope_open(NULL);
+    fg_tensor *copy = NULL;
+    fg_error *err = flux_to(m, &tmp, src, FG_F32, &copy);
+    if (!err) fg_scope_move_out(&tmp, copy, dst); /* the trace outlives the forward */
+    fg_scope_end(&tmp);
+    return err;
 }
 
 fg_error *flux_table_rows(const fg_tensor *table, int64_t start, int64_t len, fg_tensor *view) {
@@ -150,165 +151,182 @@ fg_error *flux_check_inputs(const fg_flux_model *m, const fg_flux_inputs *in, co
 
 /* ---- stages ------------------------------------------------------------------------------------ */
 
-/* Tokens [B, h2*w2, C*4] of x, circular-padded to even sizes on the bottom/right first. */
-static fg_error *patchify(const fg_flux_model *m, const fg_tensor *x, fg_tensor *tokens) {
+/* Tokens [B, h2*w2, C*4] of x (from s), circular-padded to even sizes on the bottom/right
+ * first (the padded copy is a temporary). */
+static fg_error *patchify(const fg_flux_model *m, fg_scope *s, fg_scope *tmp, const fg_tensor *x, fg_tensor **tokens) {
     const int64_t b = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
     const int ph = (int)(h % FG_FLUX_PATCH), pw = (int)(w % FG_FLUX_PATCH);
     const int64_t h2 = (h + ph) / FG_FLUX_PATCH, w2 = (w + pw) / FG_FLUX_PATCH;
-    fg_tensor padded = {0};
     const fg_tensor *src = x;
-    fg_error *err = NULL;
     if (ph || pw) {
-        FLUX_TRY(flux_alloc(m, &padded, FG_SHAPE(b, c, h + ph, w + pw)));
-        FLUX_TRY(fg_pad2d(&padded, x, 0, ph, 0, pw, FG_PAD_CIRCULAR));
-        src = &padded;
+        fg_tensor *padded;
+        FG_TRY(flux_alloc(m, tmp, FG_SHAPE(b, c, h + ph, w + pw), &padded));
+        FG_TRY(fg_pad2d(padded, x, 0, ph, 0, pw, FG_PAD_CIRCULAR));
+        src = padded;
     }
-    FLUX_TRY(flux_alloc(m, tokens, FG_SHAPE(b, h2 * w2, c * FG_FLUX_PATCH * FG_FLUX_PATCH)));
-    FLUX_TRY(fg_patchify(tokens, src, FG_FLUX_PATCH));
-done:
-    fg_tensor_free(&padded);
-    return err;
+    FG_TRY(flux_alloc(m, s, FG_SHAPE(b, h2 * w2, c * FG_FLUX_PATCH * FG_FLUX_PATCH), tokens));
+    return fg_patchify(*tokens, src, FG_FLUX_PATCH);
 }
 
-/* out [B, C, h, w] from the final tokens [B, h2*w2, C*4]: unpatchify, then crop the padding. */
-static fg_error *unpatchify(const fg_flux_model *m, const fg_tensor *tokens, int64_t h2, int64_t w2, fg_tensor *out) {
+/* out [B, C, h, w] from the final tokens [B, h2*w2, C*4]: unpatchify, then crop the padding
+ * (through temporaries). */
+static fg_error *unpatchify(const fg_flux_model *m, fg_scope *tmp, const fg_tensor *tokens, int64_t h2, int64_t w2,
+                            fg_tensor *out) {
     const int64_t b = out->shape[0], c = out->shape[1];
-    fg_tensor full = {0}, rows = {0};
-    fg_error *err = NULL;
+    fg_tensor *full, *rows;
     if (out->shape[2] == 2 * h2 && out->shape[3] == 2 * w2) return fg_unpatchify(out, tokens, FG_FLUX_PATCH);
-    FLUX_TRY(flux_alloc(m, &full, FG_SHAPE(b, c, 2 * h2, 2 * w2)));
-    FLUX_TRY(fg_unpatchify(&full, tokens, FG_FLUX_PATCH));
-    FLUX_TRY(flux_alloc(m, &rows, FG_SHAPE(b, c, out->shape[2], 2 * w2)));
-    FLUX_TRY(fg_slice(&rows, &full, 2, 0));
-    FLUX_TRY(fg_slice(out, &rows, 3, 0));
-done:
-    fg_tensor_free(&full);
-    fg_tensor_free(&rows);
-    return err;
+    FG_TRY(flux_alloc(m, tmp, FG_SHAPE(b, c, 2 * h2, 2 * w2), &full));
+    FG_TRY(fg_unpatchify(full, tokens, FG_FLUX_PATCH));
+    FG_TRY(flux_alloc(m, tmp, FG_SHAPE(b, c, out->shape[2], 2 * w2), &rows));
+    FG_TRY(fg_slice(rows, full, 2, 0));
+    return fg_slice(out, rows, 3, 0);
 }
 
-/* tokens [B, Li, C*4] = final_layer.linear(modulate(LN(img), shift, scale)), shift first. */
-static fg_error *final_layer(const fg_flux_model *m, const fg_tensor *img, const fg_tensor *silu_vec, fg_tensor *tokens) {
-    fg_tensor mods[2] = {{0}}, a = {0};
-    fg_error *err = NULL;
-    FLUX_TRY(flux_modulation(m, &m->final_mod, silu_vec, 2, mods));
-    FLUX_TRY(flux_alloc(m, &a, 3, img->shape));
-    FLUX_TRY(fg_layer_norm(&a, img, NULL, NULL, FG_FLUX_EPS, &mods[0], &mods[1]));
-    FLUX_TRY(flux_linear(m, &m->final_linear, &a, FG_ACT_NONE, tokens));
-done:
-    fg_tensor_free(&mods[0]);
-    fg_tensor_free(&mods[1]);
-    fg_tensor_free(&a);
-    return err;
+/* tokens [B, Li, C*4] (from s) = final_layer.linear(modulate(LN(img), shift, scale)), shift
+ * first. */
+static fg_error *final_layer(const fg_flux_model *m, fg_scope *s, fg_scope *tmp, const fg_tensor *img,
+                             const fg_tensor *silu_vec, fg_tensor **tokens) {
+    fg_tensor *mods[2], *a;
+    FG_TRY(flux_modulation(m, tmp, &m->final_mod, silu_vec, 2, mods));
+    FG_TRY(flux_alloc(m, tmp, 3, img->shape, &a));
+    FG_TRY(fg_layer_norm(a, img, NULL, NULL, FG_FLUX_EPS, mods[0], mods[1]));
+    return flux_linear(m, s, &m->final_linear, a, FG_ACT_NONE, tokens);
 }
 
-/* The streams through the blocks: img [B, Li, H] and txt [B, Lt, H] in, img out (txt freed). */
-static fg_error *run_blocks(const fg_flux_model *m, fg_tensor *img, fg_tensor *txt, const fg_tensor *silu_vec,
-                            const fg_tensor *cos, const fg_tensor *sin, fg_flux_trace *trace) {
+/* The streams through the blocks: img [B, Li, H] and txt [B, Lt, H] in (from an ancestor of
+ * tmp; consumed), the image rows of the final sequence out (from s). */
+static fg_error *run_blocks(const fg_flux_model *m, fg_scope *s, fg_scope *tmp, fg_tensor *img, fg_tensor *txt,
+                            const fg_tensor *silu_vec, const fg_tensor *cos, const fg_tensor *sin,
+                            fg_flux_trace *trace, fg_tensor **img_out) {
     const fg_flux_config *a = &m->p.arch;
     const int64_t b = img->shape[0], li = img->shape[1], lt = txt->shape[1];
-    fg_tensor x = {0};
-    fg_error *err = NULL;
+    fg_tensor *x;
     for (int64_t n = 0; n < a->depth; n++) {
-        FLUX_TRY(flux_double_block(m, &m->double_blocks[n], img, txt, silu_vec, cos, sin));
+        FG_TRY(flux_double_block(m, tmp, &m->double_blocks[n], img, txt, silu_vec, cos, sin));
         if (trace && trace->enabled && n == 0) {
-            FLUX_TRY(flux_clone(m, img, &trace->double0_img));
-            FLUX_TRY(flux_clone(m, txt, &trace->double0_txt));
+            FG_TRY(flux_clone(m, img, &trace->double0_img));
+            FG_TRY(flux_clone(m, txt, &trace->double0_txt));
         }
         if (trace && trace->enabled && n == a->depth - 1) {
-            FLUX_TRY(flux_clone(m, img, &trace->doubles_img));
-            FLUX_TRY(flux_clone(m, txt, &trace->doubles_txt));
+            FG_TRY(flux_clone(m, img, &trace->doubles_img));
+            FG_TRY(flux_clone(m, txt, &trace->doubles_txt));
         }
     }
-    FLUX_TRY(flux_alloc(m, &x, FG_SHAPE(b, lt + li, a->hidden)));
-    FLUX_TRY(fg_concat(&x, (const fg_tensor *const[]){txt, img}, 2, 1)); /* text first */
-    fg_tensor_free(txt);
-    fg_tensor_free(img); /* not live through the single blocks (fg_flux_activation_bytes) */
+    FG_TRY(flux_alloc(m, tmp, FG_SHAPE(b, lt + li, a->hidden), &x));
+    FG_TRY(fg_concat(x, (const fg_tensor *const[]){txt, img}, 2, 1)); /* text first */
+    /* The streams are not live through the single blocks (fg_flux_activation_bytes). */
+    fg_scope_release(tmp, txt);
+    fg_scope_release(tmp, img);
     for (int64_t n = 0; n < a->depth_single; n++)
-        FLUX_TRY(flux_single_block(m, &m->single_blocks[n], &x, silu_vec, cos, sin));
-    FLUX_TRY(flux_alloc(m, img, FG_SHAPE(b, li, a->hidden)));
-    FLUX_TRY(fg_slice(img, &x, 1, lt)); /* drop the text rows */
-done:
-    fg_tensor_free(&x);
-    return err;
+        FG_TRY(flux_single_block(m, tmp, &m->single_blocks[n], x, silu_vec, cos, sin));
+    FG_TRY(flux_alloc(m, s, FG_SHAPE(b, li, a->hidden), img_out));
+    return fg_slice(*img_out, x, 1, lt); /* drop the text rows */
 }
 
-/* t itself when it already is an activation, else a converted copy in *tmp. */
-static fg_error *as_act(const fg_flux_model *m, const fg_tensor *t, fg_tensor *tmp, const fg_tensor **act) {
+/* t itself when it already is an activation, else a converted copy from s. */
+static fg_error *as_act(const fg_flux_model *m, fg_scope *s, const fg_tensor *t, const fg_tensor **act) {
     *act = t;
     if (t->dtype == m->act_dtype) return NULL;
-    FG_TRY(flux_to(m, t, m->act_dtype, tmp));
-    *act = tmp;
+    fg_tensor *copy;
+    FG_TRY(flux_to(m, s, t, m->act_dtype, &copy));
+    *act = copy;
     return NULL;
 }
 
-fg_error *flux_tables_build(const fg_flux_model *m, const fg_flux_inputs *in, flux_tables *tables) {
+fg_error *flux_tables_build(const fg_flux_model *m, fg_scope *s, const fg_flux_inputs *in, flux_tables *tables) {
     const int64_t lt = in->context->shape[1];
     const int64_t h2 = (in->x->shape[2] + 1) / 2, w2 = (in->x->shape[3] + 1) / 2;
     memset(tables, 0, sizeof *tables);
-    fg_error *err = flux_time_tables(m, in, &tables->t_table, &tables->g_table);
-    if (!err) err = flux_rope_tables(m, lt, h2, w2, &tables->cos, &tables->sin);
-    if (err) flux_tables_free(tables);
-    return err;
+    FG_TRY(flux_time_tables(m, s, in, &tables->t_table, &tables->g_table));
+    return flux_rope_tables(m, s, lt, h2, w2, &tables->cos, &tables->sin);
 }
 
-void flux_tables_free(flux_tables *tables) {
-    fg_tensor_free(&tables->t_table);
-    fg_tensor_free(&tables->g_table);
-    fg_tensor_free(&tables->cos);
-    fg_tensor_free(&tables->sin);
+/* The tokens of x (from s); x's activation copy is a temporary. */
+static fg_error *patchify_input(const fg_flux_model *m, fg_scope *s, fg_scope *tmp, const fg_tensor *x,
+                                fg_tensor **tokens) {
+    const fg_tensor *xa;
+    FG_TRY(as_act(m, tmp, x, &xa));
+    FG_SCOPED(tmp, pad, patchify(m, s, &pad, xa, tokens));
+    return NULL;
 }
 
-fg_error *flux_forward_prepared(const fg_flux_model *m, const fg_flux_inputs *f32_in, const flux_tables *tables,
-                                fg_tensor *out, fg_flux_trace *trace) {
-    const int64_t b = f32_in->x->shape[0], lt = f32_in->context->shape[1];
-    const int64_t h2 = (f32_in->x->shape[2] + 1) / 2, w2 = (f32_in->x->shape[3] + 1) / 2;
-    const bool tracing = trace && trace->enabled;
-    fg_tensor tokens = {0}, img = {0}, txt = {0}, vec = {0}, silu_vec = {0};
-    fg_tensor x_act = {0}, ctx_act = {0}, y_act = {0}, out_act = {0};
-    fg_flux_inputs act_in = *f32_in;
-    const fg_flux_inputs *in = &act_in;
-    fg_error *err = NULL;
-    FLUX_TRY(as_act(m, f32_in->x, &x_act, &act_in.x));
-    FLUX_TRY(as_act(m, f32_in->context, &ctx_act, &act_in.context));
-    FLUX_TRY(as_act(m, f32_in->y, &y_act, &act_in.y));
-    FLUX_TRY(patchify(m, in->x, &tokens));
-    fg_tensor_free(&x_act);
-    if (tracing) {
-        FLUX_TRY(flux_clone(m, &tokens, &trace->img_tokens));
-        FLUX_TRY(flux_ids(m, b, lt, h2, w2, &trace->img_ids, &trace->txt_ids));
+/* img [B, Li, H] (from s) = img_in(tokens of x); x's activation copy and the tokens are
+ * temporaries (the trace copies the tokens first). */
+static fg_error *embed_image(const fg_flux_model *m, fg_scope *s, fg_scope *tmp, const fg_tensor *x, int64_t lt,
+                             fg_flux_trace *trace, fg_tensor **img) {
+    const int64_t b = x->shape[0], h2 = (x->shape[2] + 1) / 2, w2 = (x->shape[3] + 1) / 2;
+    fg_tensor *tokens;
+    FG_SCOPED(tmp, input, patchify_input(m, tmp, &input, x, &tokens));
+    if (trace && trace->enabled) {
+        FG_TRY(flux_clone(m, tokens, &trace->img_tokens));
+        FG_TRY(flux_ids(m, b, lt, h2, w2, &trace->img_ids, &trace->txt_ids));
     }
-    FLUX_TRY(flux_linear(m, &m->img_in, &tokens, FG_ACT_NONE, &img));
-    fg_tensor_free(&tokens);
-    FLUX_TRY(flux_vec(m, tables, in->y, &vec));
-    if (tracing) FLUX_TRY(flux_clone(m, &vec, &trace->vec));
-    FLUX_TRY(flux_alloc(m, &silu_vec, 2, vec.shape)); /* every modulation reads silu(vec) */
-    FLUX_TRY(fg_unary(&silu_vec, &vec, FG_ACT_SILU));
-    fg_tensor_free(&vec);
-    FLUX_TRY(flux_linear(m, &m->txt_in, in->context, FG_ACT_NONE, &txt));
-    fg_tensor_free(&ctx_act);
-    FLUX_TRY(run_blocks(m, &img, &txt, &silu_vec, &tables->cos, &tables->sin, trace));
-    FLUX_TRY(final_layer(m, &img, &silu_vec, &tokens));
+    return flux_linear(m, s, &m->img_in, tokens, FG_ACT_NONE, img);
+}
+
+/* silu(vec) [B, H] (from s), which every modulation reads; vec itself is a temporary. */
+static fg_error *embed_vector(const fg_flux_model *m, fg_scope *s, fg_scope *tmp, const flux_tables *tables,
+                              const fg_tensor *y, fg_flux_trace *trace, fg_tensor **silu_vec) {
+    fg_tensor *vec;
+    FG_TRY(flux_vec(m, tmp, tables, y, &vec));
+    if (trace && trace->enabled) FG_TRY(flux_clone(m, vec, &trace->vec));
+    FG_TRY(flux_alloc(m, s, 2, vec->shape, silu_vec));
+    return fg_unary(*silu_vec, vec, FG_ACT_SILU);
+}
+
+/* txt [B, Lt, H] (from s) = txt_in(context); context's activation copy is a temporary. */
+static fg_error *embed_text(const fg_flux_model *m, fg_scope *s, fg_scope *tmp, const fg_tensor *context,
+                            fg_tensor **txt) {
+    const fg_tensor *ctx;
+    FG_TRY(as_act(m, tmp, context, &ctx));
+    return flux_linear(m, s, &m->txt_in, ctx, FG_ACT_NONE, txt);
+}
+
+/* out (F32) from the final image rows: through an activation copy when out's dtype differs. */
+static fg_error *write_output(const fg_flux_model *m, fg_scope *tmp, const fg_tensor *img, const fg_tensor *silu_vec,
+                              int64_t h2, int64_t w2, fg_tensor *out) {
+    fg_tensor *tokens, *out_act;
+    FG_SCOPED(tmp, final, final_layer(m, tmp, &final, img, silu_vec, &tokens));
     if (out->dtype == m->act_dtype) {
-        FLUX_TRY(unpatchify(m, &tokens, h2, w2, out));
-    } else {
-        FLUX_TRY(flux_alloc(m, &out_act, 4, out->shape));
-        FLUX_TRY(unpatchify(m, &tokens, h2, w2, &out_act));
-        FLUX_TRY(fg_cast(out, &out_act));
+        FG_SCOPED(tmp, crop, unpatchify(m, &crop, tokens, h2, w2, out));
+        return NULL;
     }
-done:;
-    fg_tensor *all[] = {&tokens, &img, &txt, &vec, &silu_vec, &x_act, &ctx_act, &y_act, &out_act};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fg_tensor_free(all[i]);
-    return err;
+    FG_TRY(flux_alloc(m, tmp, 4, out->shape, &out_act));
+    FG_SCOPED(tmp, crop, unpatchify(m, &crop, tokens, h2, w2, out_act));
+    return fg_cast(out, out_act);
+}
+
+static fg_error *forward(const fg_flux_model *m, fg_scope *fwd, const fg_flux_inputs *in, const flux_tables *tables,
+                         fg_tensor *out, fg_flux_trace *trace) {
+    const int64_t lt = in->context->shape[1];
+    const int64_t h2 = (in->x->shape[2] + 1) / 2, w2 = (in->x->shape[3] + 1) / 2;
+    const fg_tensor *y;
+    fg_tensor *img, *txt, *silu_vec, *img_out;
+    FG_TRY(as_act(m, fwd, in->y, &y));
+    FG_SCOPED(fwd, stage, embed_image(m, fwd, &stage, in->x, lt, trace, &img));
+    FG_SCOPED(fwd, stage, embed_vector(m, fwd, &stage, tables, y, trace, &silu_vec));
+    FG_SCOPED(fwd, stage, embed_text(m, fwd, &stage, in->context, &txt));
+    FG_SCOPED(fwd, stage, run_blocks(m, fwd, &stage, img, txt, silu_vec, tables->cos, tables->sin, trace, &img_out));
+    FG_SCOPED(fwd, stage, write_output(m, &stage, img_out, silu_vec, h2, w2, out));
+    return NULL;
+}
+
+fg_error *flux_forward_prepared(const fg_flux_model *m, fg_scope *s, const fg_flux_inputs *in,
+                                const flux_tables *tables, fg_tensor *out, fg_flux_trace *trace) {
+    FG_SCOPED(s, fwd, forward(m, &fwd, in, tables, out, trace));
+    return NULL;
 }
 
 fg_error *fg_flux_forward(const fg_flux_model *m, const fg_flux_inputs *in, fg_tensor *out, fg_flux_trace *trace) {
     FG_CHECK_ARG(m && in && out, "fg_flux_forward: NULL argument");
     FG_TRY(flux_check_inputs(m, in, out, false));
+    /* The forward's scope: the tables, then everything the forward makes (a child). */
+    fg_scope scope = fg_scope_open(NULL);
     flux_tables tables;
-    fg_error *err = flux_tables_build(m, in, &tables);
-    if (!err) err = flux_forward_prepared(m, in, &tables, out, trace);
-    flux_tables_free(&tables);
+    fg_error *err = flux_tables_build(m, &scope, in, &tables);
+    if (!err) err = flux_forward_prepared(m, &scope, in, &tables, out, trace);
+    fg_scope_end(&scope);
+    if (trace) trace->activation_peak_bytes = fg_scope_peak_bytes(&scope);
     if (err && trace) fg_flux_trace_free(trace);
     return fg_error_wrapf(err, "flux forward");
 }

@@ -1,8 +1,9 @@
 /* The FLUX.1 DiT (flux1-dev / flux1-schnell and tiny models of the same layout): the
  * denoiser's forward pass as ComfyUI runs it (models.md 1.4-1.12), written on the op interface
  * of kernels/ops.h. Weights stay in their stored dtype (BF16/F16/F32/F8 with a per-tensor
- * scale); activations are act_dtype tensors on the device holding the weights, freed as soon as
- * they are dead. Inputs and output stay F32 at this interface (cast at entry and exit); the RoPE
+ * scale); activations are act_dtype tensors on the device holding the weights, taken from
+ * nested activation scopes (kernels/scope.h: one per forward, block and stage) and freed as soon
+ * as they are dead. Inputs and output stay F32 at this interface (cast at entry and exit); the RoPE
  * tables stay F32. Load a model with flux_loader.h. */
 #ifndef FG_UNET_FLUX_MODEL_H
 #define FG_UNET_FLUX_MODEL_H
@@ -45,9 +46,6 @@ typedef struct fg_flux_model {
     fg_flux_double_block *double_blocks; /* p.arch.depth */
     fg_flux_single_block *single_blocks; /* p.arch.depth_single */
     fg_weights *weights;                 /* owned: keeps the mappings and converted tensors alive */
-    /* The RoPE tables of the last sequence shape, kept on the device so the steps of one
-     * sampling run copy nothing to it after the first (flux_embed.c; one forward at a time). */
-    struct fg_flux_rope_cache *rope_cache;
     bool diffusers;                      /* loaded from diffusers names (converted at load) */
 } fg_flux_model;
 
@@ -75,6 +73,9 @@ typedef struct fg_flux_trace {
     fg_tensor double0_txt; /* [B, Lt, H] */
     fg_tensor doubles_img; /* [B, Li, H] after the last double block */
     fg_tensor doubles_txt; /* [B, Lt, H] */
+    /* Set by every fg_flux_forward given a trace, enabled or not: the most bytes its activations
+     * (RoPE and time tables included) held at once, counted by its scopes (kernels/scope.h). */
+    size_t activation_peak_bytes;
 } fg_flux_trace;
 
 void fg_flux_trace_free(fg_flux_trace *t);

@@ -1,6 +1,7 @@
 /* The autoencoder's building blocks (models.md 2.2): loading their parameters with shape
  * checks, and their forward passes on the op interface. Activations are allocated on the
- * input's device with the input's dtype and freed as soon as they are dead. */
+ * input's device with the input's dtype, taken from activation scopes (kernels/scope.h) and
+ * freed as soon as they are dead. */
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -100,96 +101,89 @@ void vae_coder_free(vae_coder *c) {
 }
 
 /* ---- forward ------------------------------------------------------------------------ */
+/* Each function allocates what it returns from the scope it is given (`s`) with the input's
+ * device and dtype, and its temporaries from a child (`tmp`, opened by FG_SCOPED). A chain of
+ * layers (a residual block's norm -> conv -> norm -> conv, a coder's blocks) keeps one input and
+ * one output live at a time: each link releases its input once its output exists. */
 
-static fg_error *alloc_act(fg_tensor *t, const fg_tensor *like, int64_t c, int64_t h, int64_t w) {
-    return fg_tensor_alloc(t, like->device, like->dtype, FG_SHAPE(like->shape[0], c, h, w));
+static fg_error *alloc_act(fg_scope *s, const fg_tensor *like, int64_t c, int64_t h, int64_t w, fg_tensor **t) {
+    return fg_scope_alloc(s, like->device, like->dtype, FG_SHAPE(like->shape[0], c, h, w), t);
 }
 
-fg_error *vae_replace(fg_tensor *h, fg_tensor *next, fg_error *err) {
-    fg_tensor_free(h);
-    if (err) {
-        fg_tensor_free(next);
-        return err;
-    }
-    *h = *next;
-    memset(next, 0, sizeof *next);
-    return NULL;
+void vae_advance(fg_scope *s, fg_tensor **h, fg_tensor *next) {
+    fg_scope_release(s, *h);
+    *h = next;
 }
 
-static fg_error *conv_with(const vae_conv *c, const fg_tensor *x, const fg_conv2d_params *p, fg_tensor *out) {
-    memset(out, 0, sizeof *out);
+static fg_error *conv_with(fg_scope *s, const vae_conv *c, const fg_tensor *x, const fg_conv2d_params *p,
+                           fg_tensor **out) {
     int64_t k = c->w.shape[2];
     int64_t hp = p->pad_top + x->shape[2] + p->pad_bottom, wp = p->pad_left + x->shape[3] + p->pad_right;
     if (hp < k || wp < k) {
-        char s[96];
+        char sh[96];
         return fg_errorf(FG_ERR_INVALID_ARGUMENT, "VAE conv: input %s is smaller than its %lldx%lld kernel",
-                         fg_tensor_shape_str(x, s, sizeof s), (long long)k, (long long)k);
+                         fg_tensor_shape_str(x, sh, sizeof sh), (long long)k, (long long)k);
     }
-    FG_TRY(alloc_act(out, x, c->w.shape[0], (hp - k) / p->stride + 1, (wp - k) / p->stride + 1));
-    fg_error *err = fg_conv2d(out, x, &c->w, &c->b, p);
-    if (err) fg_tensor_free(out);
-    return err;
+    FG_TRY(alloc_act(s, x, c->w.shape[0], (hp - k) / p->stride + 1, (wp - k) / p->stride + 1, out));
+    return fg_conv2d(*out, x, &c->w, &c->b, p);
 }
 
-fg_error *vae_conv_forward(const vae_conv *c, const fg_tensor *x, int pad, fg_tensor *out) {
+fg_error *vae_conv_forward(fg_scope *s, const vae_conv *c, const fg_tensor *x, int pad, fg_tensor **out) {
     fg_conv2d_params p = {.stride = 1, .pad_top = pad, .pad_bottom = pad, .pad_left = pad, .pad_right = pad};
-    return conv_with(c, x, &p, out);
+    return conv_with(s, c, x, &p, out);
 }
 
-static fg_error *norm_forward(const vae_norm *n, const fg_tensor *x, bool swish, fg_tensor *out) {
-    FG_TRY(fg_tensor_alloc(out, x->device, x->dtype, x->ndim, x->shape));
-    fg_error *err = fg_group_norm(out, x, FG_VAE_NORM_GROUPS, &n->w, &n->b, FG_VAE_NORM_EPS, swish);
-    if (err) fg_tensor_free(out);
-    return err;
+static fg_error *norm_forward(fg_scope *s, const vae_norm *n, const fg_tensor *x, bool swish, fg_tensor **out) {
+    FG_TRY(fg_scope_alloc(s, x->device, x->dtype, x->ndim, x->shape, out));
+    return fg_group_norm(*out, x, FG_VAE_NORM_GROUPS, &n->w, &n->b, FG_VAE_NORM_EPS, swish);
 }
 
-fg_error *vae_norm_swish_conv(const vae_norm *n, const vae_conv *c, const fg_tensor *x, fg_tensor *out) {
-    fg_tensor t = {0};
-    FG_TRY(norm_forward(n, x, true, &t));
+static fg_error *norm_swish_conv(fg_scope *tmp, const vae_norm *n, const vae_conv *c, const fg_tensor *x,
+                                 fg_tensor *out) {
+    fg_tensor *t;
+    FG_TRY(norm_forward(tmp, n, x, true, &t));
     fg_conv2d_params p = {.stride = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
-    fg_error *err = fg_conv2d(out, &t, &c->w, &c->b, &p);
-    fg_tensor_free(&t);
-    return err;
+    return fg_conv2d(out, t, &c->w, &c->b, &p);
+}
+
+fg_error *vae_norm_swish_conv(fg_scope *s, const vae_norm *n, const vae_conv *c, const fg_tensor *x, fg_tensor *out) {
+    FG_SCOPED(s, tmp, norm_swish_conv(&tmp, n, c, x, out));
+    return NULL;
 }
 
 /* h = conv2(swish(norm2(conv1(swish(norm1(x)))))); out = shortcut(x) + h. */
-fg_error *vae_resblock_forward(const vae_resblock *b, const fg_tensor *x, fg_tensor *out) {
-    fg_tensor t = {0}, h = {0};
-    memset(out, 0, sizeof *out);
-    fg_error *err = norm_forward(&b->norm1, x, true, &t);
-    if (!err) err = vae_conv_forward(&b->conv1, &t, 1, &h);
-    fg_tensor_free(&t);
-    if (!err) err = norm_forward(&b->norm2, &h, true, &t);
-    fg_tensor_free(&h);
-    if (!err) err = vae_conv_forward(&b->conv2, &t, 1, out);
-    fg_tensor_free(&t);
-    if (!err && b->has_shortcut) {
-        err = vae_conv_forward(&b->nin_shortcut, x, 0, &t);
-        if (!err) err = fg_add(out, &t, out);
-        fg_tensor_free(&t);
-    } else if (!err) {
-        err = fg_add(out, x, out);
-    }
-    if (err) fg_tensor_free(out);
-    return err;
+static fg_error *resblock(fg_scope *s, fg_scope *tmp, const vae_resblock *b, const fg_tensor *x, fg_tensor **out) {
+    fg_tensor *t, *h, *shortcut;
+    FG_TRY(norm_forward(tmp, &b->norm1, x, true, &t));
+    FG_TRY(vae_conv_forward(tmp, &b->conv1, t, 1, &h));
+    fg_scope_release(tmp, t);
+    FG_TRY(norm_forward(tmp, &b->norm2, h, true, &t));
+    fg_scope_release(tmp, h);
+    FG_TRY(vae_conv_forward(s, &b->conv2, t, 1, out));
+    fg_scope_release(tmp, t);
+    if (!b->has_shortcut) return fg_add(*out, x, *out);
+    FG_TRY(vae_conv_forward(tmp, &b->nin_shortcut, x, 0, &shortcut));
+    return fg_add(*out, shortcut, *out);
 }
 
-static fg_error *linear_tokens(const fg_tensor *x, const fg_tensor *w, const fg_tensor *b, fg_tensor *out) {
-    FG_TRY(fg_tensor_alloc(out, x->device, x->dtype, x->ndim, x->shape));
-    fg_error *err = fg_linear(out, x, w, b, 1.0f, FG_ACT_NONE);
-    if (err) fg_tensor_free(out);
-    return err;
+fg_error *vae_resblock_forward(fg_scope *s, const vae_resblock *b, const fg_tensor *x, fg_tensor **out) {
+    FG_SCOPED(s, tmp, resblock(s, &tmp, b, x, out));
+    return NULL;
+}
+
+static fg_error *linear_tokens(fg_scope *s, const fg_tensor *x, const fg_tensor *w, const fg_tensor *b,
+                               fg_tensor **out) {
+    FG_TRY(fg_scope_alloc(s, x->device, x->dtype, x->ndim, x->shape, out));
+    return fg_linear(*out, x, w, b, 1.0f, FG_ACT_NONE);
 }
 
 /* [B, C, H, W] <-> [B, HW, C] (token index = row * W + col, features = channels). */
-static fg_error *to_tokens(const fg_tensor *x, fg_tensor *out) {
+static fg_error *to_tokens(fg_scope *s, const fg_tensor *x, fg_tensor **out) {
     int64_t b = x->shape[0], c = x->shape[1], l = x->shape[2] * x->shape[3];
     fg_tensor x3;
     FG_TRY(fg_tensor_reshape(&x3, x, FG_SHAPE(b, c, l)));
-    FG_TRY(fg_tensor_alloc(out, x->device, x->dtype, FG_SHAPE(b, l, c)));
-    fg_error *err = fg_permute(out, &x3, (const int[]){0, 2, 1});
-    if (err) fg_tensor_free(out);
-    return err;
+    FG_TRY(fg_scope_alloc(s, x->device, x->dtype, FG_SHAPE(b, l, c), out));
+    return fg_permute(*out, &x3, (const int[]){0, 2, 1});
 }
 
 static fg_error *from_tokens(const fg_tensor *tokens, fg_tensor *out /* allocated [B, C, H, W] */) {
@@ -198,66 +192,74 @@ static fg_error *from_tokens(const fg_tensor *tokens, fg_tensor *out /* allocate
     return fg_permute(&o3, tokens, (const int[]){0, 2, 1});
 }
 
-/* Single-head self-attention of q, k, v [B, L, C] (scale 1/sqrt(C)); out [B, L, C]. */
-static fg_error *attend(const fg_tensor *q, const fg_tensor *k, const fg_tensor *v, fg_tensor *out) {
+/* Single-head self-attention of q, k, v [B, L, C] (scale 1/sqrt(C)); out [B, L, C] from s. */
+static fg_error *attend(fg_scope *s, const fg_tensor *q, const fg_tensor *k, const fg_tensor *v, fg_tensor **out) {
     int64_t b = q->shape[0], l = q->shape[1], c = q->shape[2];
     fg_tensor q4, k4, v4, o4;
     FG_TRY(fg_tensor_reshape(&q4, q, FG_SHAPE(b, 1, l, c)));
     FG_TRY(fg_tensor_reshape(&k4, k, FG_SHAPE(b, 1, l, c)));
     FG_TRY(fg_tensor_reshape(&v4, v, FG_SHAPE(b, 1, l, c)));
-    FG_TRY(fg_tensor_alloc(out, q->device, q->dtype, q->ndim, q->shape));
-    fg_error *err = fg_tensor_reshape(&o4, out, FG_SHAPE(b, 1, l, c));
-    if (!err) err = fg_attention(&o4, &q4, &k4, &v4, NULL, 1.0f / sqrtf((float)c));
-    if (err) fg_tensor_free(out);
-    return err;
+    FG_TRY(fg_scope_alloc(s, q->device, q->dtype, q->ndim, q->shape, out));
+    FG_TRY(fg_tensor_reshape(&o4, *out, FG_SHAPE(b, 1, l, c)));
+    return fg_attention(&o4, &q4, &k4, &v4, NULL, 1.0f / sqrtf((float)c));
+}
+
+/* The tokens of norm(x) through q, k, v and the attention (from s); q, k, v are temporaries. */
+static fg_error *attention_tokens(fg_scope *s, fg_scope *tmp, const vae_attn *a, const fg_tensor *x,
+                                  fg_tensor **att) {
+    fg_tensor *hn, *tokens, *q, *k, *v;
+    FG_TRY(norm_forward(tmp, &a->norm, x, false, &hn));
+    FG_TRY(to_tokens(tmp, hn, &tokens));
+    fg_scope_release(tmp, hn);
+    FG_TRY(linear_tokens(tmp, tokens, &a->q_w, &a->q_b, &q));
+    FG_TRY(linear_tokens(tmp, tokens, &a->k_w, &a->k_b, &k));
+    FG_TRY(linear_tokens(tmp, tokens, &a->v_w, &a->v_b, &v));
+    fg_scope_release(tmp, tokens);
+    return attend(s, q, k, v, att);
 }
 
 /* x + proj_out(attention(q(hn), k(hn), v(hn))) with hn = norm(x), over all H*W pixels. */
-fg_error *vae_attn_forward(const vae_attn *a, const fg_tensor *x, fg_tensor *out) {
-    fg_tensor hn = {0}, tokens = {0}, q = {0}, k = {0}, v = {0}, att = {0};
-    memset(out, 0, sizeof *out);
-    fg_error *err = norm_forward(&a->norm, x, false, &hn);
-    if (!err) err = to_tokens(&hn, &tokens);
-    fg_tensor_free(&hn);
-    if (!err) err = linear_tokens(&tokens, &a->q_w, &a->q_b, &q);
-    if (!err) err = linear_tokens(&tokens, &a->k_w, &a->k_b, &k);
-    if (!err) err = linear_tokens(&tokens, &a->v_w, &a->v_b, &v);
-    fg_tensor_free(&tokens);
-    if (!err) err = attend(&q, &k, &v, &att);
-    fg_tensor_free(&q);
-    fg_tensor_free(&k);
-    fg_tensor_free(&v);
-    if (!err) err = linear_tokens(&att, &a->proj_w, &a->proj_b, &tokens);
-    fg_tensor_free(&att);
-    if (!err) err = fg_tensor_alloc(out, x->device, x->dtype, x->ndim, x->shape);
-    if (!err) err = from_tokens(&tokens, out);
-    fg_tensor_free(&tokens);
-    if (!err) err = fg_add(out, x, out);
-    if (err) fg_tensor_free(out);
-    return err;
+static fg_error *attn(fg_scope *s, fg_scope *tmp, const vae_attn *a, const fg_tensor *x, fg_tensor **out) {
+    fg_tensor *att, *proj;
+    FG_SCOPED(tmp, qkv, attention_tokens(tmp, &qkv, a, x, &att));
+    FG_TRY(linear_tokens(tmp, att, &a->proj_w, &a->proj_b, &proj));
+    fg_scope_release(tmp, att);
+    FG_TRY(fg_scope_alloc(s, x->device, x->dtype, x->ndim, x->shape, out));
+    FG_TRY(from_tokens(proj, *out));
+    return fg_add(*out, x, *out);
 }
 
-fg_error *vae_mid_forward(const vae_mid *m, const fg_tensor *x, fg_tensor *out) {
-    fg_tensor h = {0}, next = {0};
-    memset(out, 0, sizeof *out);
-    FG_TRY(vae_resblock_forward(&m->block_1, x, &h));
-    FG_TRY(vae_replace(&h, &next, vae_attn_forward(&m->attn_1, &h, &next)));
-    fg_error *err = vae_resblock_forward(&m->block_2, &h, out);
-    fg_tensor_free(&h);
-    return err;
+fg_error *vae_attn_forward(fg_scope *s, const vae_attn *a, const fg_tensor *x, fg_tensor **out) {
+    FG_SCOPED(s, tmp, attn(s, &tmp, a, x, out));
+    return NULL;
 }
 
-fg_error *vae_downsample_forward(const vae_conv *c, const fg_tensor *x, fg_tensor *out) {
+static fg_error *mid(fg_scope *s, fg_scope *tmp, const vae_mid *m, const fg_tensor *x, fg_tensor **out) {
+    fg_tensor *h, *next;
+    FG_TRY(vae_resblock_forward(tmp, &m->block_1, x, &h));
+    FG_TRY(vae_attn_forward(tmp, &m->attn_1, h, &next));
+    vae_advance(tmp, &h, next);
+    return vae_resblock_forward(s, &m->block_2, h, out);
+}
+
+fg_error *vae_mid_forward(fg_scope *s, const vae_mid *m, const fg_tensor *x, fg_tensor **out) {
+    FG_SCOPED(s, tmp, mid(s, &tmp, m, x, out));
+    return NULL;
+}
+
+fg_error *vae_downsample_forward(fg_scope *s, const vae_conv *c, const fg_tensor *x, fg_tensor **out) {
     fg_conv2d_params p = {.stride = 2, .pad_top = 0, .pad_bottom = 1, .pad_left = 0, .pad_right = 1};
-    return conv_with(c, x, &p, out);
+    return conv_with(s, c, x, &p, out);
 }
 
-fg_error *vae_upsample_forward(const vae_conv *c, const fg_tensor *x, fg_tensor *out) {
-    fg_tensor up = {0};
-    memset(out, 0, sizeof *out);
-    FG_TRY(alloc_act(&up, x, x->shape[1], 2 * x->shape[2], 2 * x->shape[3]));
-    fg_error *err = fg_upsample_nearest2x(&up, x);
-    if (!err) err = vae_conv_forward(c, &up, 1, out);
-    fg_tensor_free(&up);
-    return err;
+static fg_error *upsample(fg_scope *s, fg_scope *tmp, const vae_conv *c, const fg_tensor *x, fg_tensor **out) {
+    fg_tensor *up;
+    FG_TRY(alloc_act(tmp, x, x->shape[1], 2 * x->shape[2], 2 * x->shape[3], &up));
+    FG_TRY(fg_upsample_nearest2x(up, x));
+    return vae_conv_forward(s, c, up, 1, out);
+}
+
+fg_error *vae_upsample_forward(fg_scope *s, const vae_conv *c, const fg_tensor *x, fg_tensor **out) {
+    FG_SCOPED(s, tmp, upsample(s, &tmp, c, x, out));
+    return NULL;
 }

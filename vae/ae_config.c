@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include "models/layout_ae.h"
+
 /* A conv weight [Co, Ci, k, k]; k checked against the expected kernel. */
 static fg_error *conv_weight(const fg_weights *w, const char *name, int64_t k, fg_tensor *t) {
     FG_TRY(fg_weights_get(w, name, t));
@@ -18,7 +20,7 @@ static fg_error *count_levels(const fg_weights *w, fg_ae_config *c) {
     char name[128];
     c->levels = 0;
     for (int i = 0;; i++) {
-        snprintf(name, sizeof name, "encoder.down.%d.block.0.conv1.weight", i);
+        FG_TRY(fg_ae_module_name(false, FG_AE_BLOCK, i, 0, ".conv1.weight", name, sizeof name));
         if (!fg_weights_has(w, name)) break;
         if (i == FG_AE_MAX_LEVELS)
             return fg_errorf(FG_ERR_UNSUPPORTED, "%s: more than %d encoder levels ('%s%s' exists)",
@@ -31,9 +33,11 @@ static fg_error *count_levels(const fg_weights *w, fg_ae_config *c) {
         c->ch_mult[i] = t.shape[0] / c->ch;
         c->levels = i + 1;
     }
-    if (c->levels == 0)
-        return fg_errorf(FG_ERR_NOT_FOUND, "%s: missing tensor '%sencoder.down.0.block.0.conv1.weight'",
-                         fg_weights_path(w), fg_weights_prefix(w));
+    if (c->levels == 0) {
+        FG_TRY(fg_ae_module_name(false, FG_AE_BLOCK, 0, 0, ".conv1.weight", name, sizeof name));
+        return fg_errorf(FG_ERR_NOT_FOUND, "%s: missing tensor '%s%s'", fg_weights_path(w), fg_weights_prefix(w),
+                         name);
+    }
     return NULL;
 }
 
@@ -41,7 +45,7 @@ static fg_error *count_res_blocks(const fg_weights *w, fg_ae_config *c) {
     char name[128];
     c->num_res_blocks = 0;
     for (int j = 0;; j++) {
-        snprintf(name, sizeof name, "encoder.down.0.block.%d.conv1.weight", j);
+        FG_TRY(fg_ae_module_name(false, FG_AE_BLOCK, 0, j, ".conv1.weight", name, sizeof name));
         if (!fg_weights_has(w, name)) break;
         if (j == FG_VAE_MAX_RES_BLOCKS)
             return fg_errorf(FG_ERR_UNSUPPORTED, "%s: more than %d residual blocks per level ('%s%s' exists)",
@@ -66,15 +70,19 @@ fg_error *fg_vae_infer_config(const fg_weights *w, fg_ae_config *out) {
     FG_CHECK_ARG(w && out, "fg_vae_infer_config: NULL argument");
     fg_ae_config c = {0};
     fg_tensor t;
-    FG_TRY(conv_weight(w, "encoder.conv_in.weight", 3, &t));
+    char name[128];
+    FG_TRY(fg_ae_module_name(false, FG_AE_CONV_IN, 0, 0, ".weight", name, sizeof name));
+    FG_TRY(conv_weight(w, name, 3, &t));
     c.ch = t.shape[0];
     c.in_channels = t.shape[1];
     c.dtype = t.dtype;
     FG_TRY(count_levels(w, &c));
     FG_TRY(count_res_blocks(w, &c));
-    FG_TRY(conv_weight(w, "decoder.conv_in.weight", 3, &t));
+    FG_TRY(fg_ae_module_name(true, FG_AE_CONV_IN, 0, 0, ".weight", name, sizeof name));
+    FG_TRY(conv_weight(w, name, 3, &t));
     c.z_channels = t.shape[1];
-    FG_TRY(conv_weight(w, "decoder.conv_out.weight", 3, &t));
+    FG_TRY(fg_ae_module_name(true, FG_AE_CONV_OUT, 0, 0, ".weight", name, sizeof name));
+    FG_TRY(conv_weight(w, name, 3, &t));
     c.out_ch = t.shape[0];
     FG_TRY(check_groups(w, &c));
     /* The layout generator validates the ranges (positive sizes, ch_mult bounds). */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "kernels/ops.h"
+#include "kernels/scope.h"
 #include "vae/ae_config.h"
 #include "vae/ae_model.h"
 
@@ -73,28 +74,28 @@ fg_error *vae_load_resblock(const fg_weights *w, const char *prefix, int64_t cin
                             vae_resblock *out) FG_MUST_CHECK;
 fg_error *vae_load_mid(const fg_weights *w, const char *prefix, int64_t c, vae_mid *out) FG_MUST_CHECK;
 
-fg_error *vae_load_encoder(const fg_weights *w, const fg_ae_config *c, vae_coder *out) FG_MUST_CHECK;
-fg_error *vae_load_decoder(const fg_weights *w, const fg_ae_config *c, vae_coder *out) FG_MUST_CHECK;
 void vae_coder_free(vae_coder *c);
 
-/* ---- forward (ae_blocks.c). x is [B, C, H, W]; *out is allocated here on x's device and
- *      owned by the caller; x is left untouched. -------------------------------------- */
-fg_error *vae_conv_forward(const vae_conv *c, const fg_tensor *x, int pad, fg_tensor *out) FG_MUST_CHECK;
+/* ---- forward (ae_blocks.c). x is [B, C, H, W]; *out is allocated on x's device with x's
+ *      dtype from the scope s (kernels/scope.h), temporaries from children of s that end
+ *      before the function returns; x is left untouched. ------------------------------ */
+fg_error *vae_conv_forward(fg_scope *s, const vae_conv *c, const fg_tensor *x, int pad,
+                           fg_tensor **out) FG_MUST_CHECK;
 /* norm -> swish -> conv 3x3 (the coders' output heads), into a caller-allocated out. */
-fg_error *vae_norm_swish_conv(const vae_norm *n, const vae_conv *c, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
-fg_error *vae_resblock_forward(const vae_resblock *b, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
-fg_error *vae_attn_forward(const vae_attn *a, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
-fg_error *vae_mid_forward(const vae_mid *m, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+fg_error *vae_norm_swish_conv(fg_scope *s, const vae_norm *n, const vae_conv *c, const fg_tensor *x,
+                              fg_tensor *out) FG_MUST_CHECK;
+fg_error *vae_resblock_forward(fg_scope *s, const vae_resblock *b, const fg_tensor *x, fg_tensor **out) FG_MUST_CHECK;
+fg_error *vae_attn_forward(fg_scope *s, const vae_attn *a, const fg_tensor *x, fg_tensor **out) FG_MUST_CHECK;
+fg_error *vae_mid_forward(fg_scope *s, const vae_mid *m, const fg_tensor *x, fg_tensor **out) FG_MUST_CHECK;
 /* Zero-pad one column right and one row bottom, then 3x3 stride-2 conv. */
-fg_error *vae_downsample_forward(const vae_conv *c, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
+fg_error *vae_downsample_forward(fg_scope *s, const vae_conv *c, const fg_tensor *x, fg_tensor **out) FG_MUST_CHECK;
 /* Nearest 2x, then 3x3 conv. */
-fg_error *vae_upsample_forward(const vae_conv *c, const fg_tensor *x, fg_tensor *out) FG_MUST_CHECK;
-
-/* Step bookkeeping for a chain of blocks: `err` is the result of computing *next from *h.
- * Frees the old *h either way, then moves *next into *h (or frees it on failure), so a chain
- * holds at most one input and one output at a time:
- *     FG_TRY(vae_replace(&h, &next, vae_resblock_forward(b, &h, &next))); */
-fg_error *vae_replace(fg_tensor *h, fg_tensor *next, fg_error *err) FG_MUST_CHECK;
+fg_error *vae_upsample_forward(fg_scope *s, const vae_conv *c, const fg_tensor *x, fg_tensor **out) FG_MUST_CHECK;
+/* One link of a chain of blocks: the state *h (from s) is released and next becomes it, so a
+ * chain holds at most one input and one output at a time:
+ *     FG_TRY(vae_resblock_forward(s, b, h, &next));
+ *     vae_advance(s, &h, next); */
+void vae_advance(fg_scope *s, fg_tensor **h, fg_tensor *next);
 
 /* Argument checks of the public entry points (ae_model.c): shapes, dtypes, devices. For
  * encode, out_channels is 2*z (moments) or z (mean). */

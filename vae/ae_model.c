@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "models/layout_ae.h"
 #include "models/weights_internal.h"
 #include "vae/ae_internal.h"
 
@@ -15,6 +16,38 @@ static fg_error *refuse_quant_conv(const fg_weights *w) {
         if (fg_weights_has(w, names[i]))
             return fg_errorf(FG_ERR_UNSUPPORTED, "%s has '%s%s': an SD-style VAE, not the FLUX autoencoder",
                              fg_weights_path(w), fg_weights_prefix(w), names[i]);
+    return NULL;
+}
+
+/* The residual block `block` of a level, whose block array is made at its first block. */
+static fg_error *load_block(const fg_weights *w, const fg_ae_module *mod, vae_level *level) {
+    if (mod->block == 0) {
+        level->blocks = calloc((size_t)mod->blocks, sizeof *level->blocks);
+        if (!level->blocks)
+            return fg_errorf(FG_ERR_OUT_OF_MEMORY, "VAE %s level %lld", mod->decoder ? "decoder" : "encoder",
+                             (long long)mod->level);
+        level->block_count = mod->blocks;
+    }
+    return vae_load_resblock(w, mod->name, mod->in, mod->out, &level->blocks[mod->block]);
+}
+
+/* Loads one module of the tree models/layout_ae.c walks into its place in the encoder or the
+ * decoder (every lookup checks the shape the config implies). */
+static fg_error *load_module(void *ctx, const fg_ae_module *mod) {
+    fg_vae *m = ctx;
+    const fg_weights *w = m->weights;
+    vae_coder *coder = mod->decoder ? &m->decoder : &m->encoder;
+    vae_level *level = &coder->levels[mod->level];
+    switch (mod->slot) {
+    case FG_AE_CONV_IN: return vae_load_conv(w, mod->name, mod->out, mod->in, 3, &coder->conv_in);
+    case FG_AE_BLOCK: return load_block(w, mod, level);
+    case FG_AE_RESAMPLE:
+        level->has_resample = true;
+        return vae_load_conv(w, mod->name, mod->out, mod->in, 3, &level->resample);
+    case FG_AE_MID: return vae_load_mid(w, mod->name, mod->out, &coder->mid);
+    case FG_AE_NORM_OUT: return vae_load_norm(w, mod->name, mod->out, &coder->norm_out);
+    case FG_AE_CONV_OUT: return vae_load_conv(w, mod->name, mod->out, mod->in, 3, &coder->conv_out);
+    }
     return NULL;
 }
 
@@ -30,8 +63,7 @@ fg_error *fg_vae_load(const fg_weights *w, fg_vae **out) {
     /* The model's own reference: it sees the tensors an upload added, not only file ones. */
     if (!err) m->weights = fg_weights_ref(w);
     /* Tensors are looked up through the model's own view: the same names and file mapping. */
-    if (!err) err = vae_load_encoder(m->weights, &m->config, &m->encoder);
-    if (!err) err = vae_load_decoder(m->weights, &m->config, &m->decoder);
+    if (!err) err = fg_ae_walk(&m->config, load_module, m);
     if (err) {
         fg_vae_free(m);
         return fg_error_wrapf(err, "loading the VAE");
@@ -102,19 +134,22 @@ fg_error *fg_vae_set_act_dtype(fg_vae *m, fg_dtype act_dtype) {
 
 typedef fg_error *(*vae_coder_fn)(const fg_vae *m, const fg_tensor *in, fg_tensor *out);
 
+/* fn on activation copies of in and out (from s): the model's dtype, on its device. */
+static fg_error *run_converted(fg_scope *s, const fg_vae *m, const fg_tensor *in, fg_tensor *out, vae_coder_fn fn) {
+    fg_tensor *a_in, *a_out;
+    FG_TRY(fg_scope_alloc(s, m->device, m->act_dtype, in->ndim, in->shape, &a_in));
+    FG_TRY(fg_tensor_convert(a_in, in));
+    FG_TRY(fg_scope_alloc(s, m->device, m->act_dtype, out->ndim, out->shape, &a_out));
+    FG_TRY(fn(m, a_in, a_out));
+    return fg_tensor_convert(out, a_out);
+}
+
 static fg_error *run_act(const fg_vae *m, const fg_tensor *in, fg_tensor *out, vae_coder_fn fn) {
     if (in->dtype == m->act_dtype && in->device == m->device && out->dtype == m->act_dtype &&
         out->device == m->device)
         return fn(m, in, out);
-    fg_tensor a_in = {0}, a_out = {0};
-    fg_error *err = fg_tensor_alloc(&a_in, m->device, m->act_dtype, in->ndim, in->shape);
-    if (!err) err = fg_tensor_convert(&a_in, in);
-    if (!err) err = fg_tensor_alloc(&a_out, m->device, m->act_dtype, out->ndim, out->shape);
-    if (!err) err = fn(m, &a_in, &a_out);
-    fg_tensor_free(&a_in);
-    if (!err) err = fg_tensor_convert(out, &a_out);
-    fg_tensor_free(&a_out);
-    return err;
+    FG_SCOPED(NULL, s, run_converted(&s, m, in, out, fn));
+    return NULL;
 }
 
 fg_error *vae_encode_act(const fg_vae *m, const fg_tensor *x, fg_tensor *moments) {

@@ -25,12 +25,6 @@ float *fg_cpu_scratch(int slot, size_t n_floats) {
     return scratch_ptr[slot];
 }
 
-float fg_cpu_load_f32(const fg_tensor *t, int64_t i) {
-    float v = 0.0f;
-    fg_convert_to_f32(&v, (const char *)t->data + (size_t)i * fg_dtype_size(t->dtype), t->dtype, 1);
-    return v;
-}
-
 void fg_cpu_widen(float *dst, const fg_tensor *t, int64_t begin, int64_t n) {
     fg_convert_to_f32(dst, (const char *)t->data + (size_t)begin * fg_dtype_size(t->dtype), t->dtype, (size_t)n);
 }

@@ -9,8 +9,6 @@
  * until the thread exits. Returns NULL only on allocation failure. */
 float *fg_cpu_scratch(int slot, size_t n_floats);
 
-/* Reads element i of a float tensor of any float dtype (slow path, for small parameters). */
-float fg_cpu_load_f32(const fg_tensor *t, int64_t i);
 /* Widens a whole weight tensor's elements [begin, begin+n) to f32 into dst. */
 void fg_cpu_widen(float *dst, const fg_tensor *t, int64_t begin, int64_t n);
 

@@ -57,6 +57,7 @@ void test_runner_matches_forward(void);
 /* The GPU's path on the CPU (tests/flux/flux_device.c). */
 void test_bf16_golden(void);
 void test_activation_estimate(void);
+void test_forward_error_frees_everything(void);
 void test_memory_check(void);
 
 #endif
