@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference timing of the FLUX.1 DiT forward, for comparison with `fluxgraph bench`.
 
-Our own minimal re-statement of the block structure the C code implements (models.md 1.4-1.12,
+Our own minimal re-statement of the block structure the C code implements (docs/models.md 1.4-1.12,
 unet/flux_*.c): patchify -> img_in / txt_in; vec = time_in(temb(1000 t)) + guidance_in(temb(g))
 + vector_in(y); 19 double blocks (per-stream adaLN modulation, fused qkv, QK RMSNorm, RoPE over
 the joint text-first sequence, scaled_dot_product_attention, gated residuals, GELU-tanh MLP);

@@ -1,4 +1,4 @@
-/* PyTorch's CPU generator (mt19937 + randn), bit for bit (spec comfyui.md 5.2).
+/* PyTorch's CPU generator (mt19937 + randn), bit for bit (docs/comfyui.md 5.2).
  *
  * The AVX2 kernel of PyTorch is reproduced lane by lane in scalar C. The build uses
  * -ffp-contract=off, so every multiply-add that the reference build's compiler fused is written

@@ -1,5 +1,5 @@
 /* PyTorch's CPU generator, reproduced bit for bit: torch.manual_seed(seed) followed by
- * torch.randn(shape) in float32 gives the same numbers here (spec: comfyui.md section 5.2,
+ * torch.randn(shape) in float32 gives the same numbers here (docs/comfyui.md section 5.2,
  * fixtures README stage 1). ComfyUI's initial noise and the CPU noise of ancestral samplers
  * come from this stream, so "same seed, same image" rests on it. */
 #ifndef FG_CORE_RNG_H

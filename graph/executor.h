@@ -1,6 +1,6 @@
 /* Runs a validated prompt: only the nodes the outputs need, in dependency order, each result
  * cached by the node's input signature (class + constants + the signatures of its ancestors,
- * comfyui.md 2.4) so a batch of jobs in one process reuses loaded models and identical text
+ * docs/comfyui.md 2.4) so a batch of jobs in one process reuses loaded models and identical text
  * encodings. Reports ComfyUI-shaped events (execution_start, executing, progress, executed,
  * execution_cached, execution_error, execution_success) to a callback. */
 #ifndef FG_GRAPH_EXECUTOR_H

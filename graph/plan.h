@@ -1,5 +1,5 @@
 /* Planning for the executor (private to graph/): which nodes of a validated API prompt the
- * output nodes need, in a dependency order, and each node's input signature (comfyui.md 2.4:
+ * output nodes need, in a dependency order, and each node's input signature (docs/comfyui.md 2.4:
  * class + constants + the structure of its ancestors, independent of node ids). */
 #ifndef FG_GRAPH_PLAN_H
 #define FG_GRAPH_PLAN_H

@@ -1,4 +1,4 @@
-/* Prompt validation as ComfyUI's POST /prompt does it (comfyui.md 2.2): class types first
+/* Prompt validation as ComfyUI's POST /prompt does it (docs/comfyui.md 2.2): class types first
  * (a top-level error), then every output node and its linked ancestors, each error collected
  * in ComfyUI's node_errors shape. Cycles, which ComfyUI only meets as a recursion failure,
  * are detected here and reported on a node of the cycle. */

@@ -1,4 +1,4 @@
-/* Validation as ComfyUI's POST /prompt does it (comfyui.md 2.2): every error collected, each
+/* Validation as ComfyUI's POST /prompt does it (docs/comfyui.md 2.2): every error collected, each
  * naming the node id, class type, input and reason, in ComfyUI's node_errors shape. */
 #ifndef FG_GRAPH_VALIDATE_H
 #define FG_GRAPH_VALIDATE_H

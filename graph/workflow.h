@@ -1,7 +1,7 @@
 /* A workflow as fluxgraph runs it: the API-format prompt ({"id": {"class_type", "inputs",
  * "_meta"}}), plus the UI workflow it came from (kept to embed in saved PNGs). Readers accept
  * the API JSON, the UI/saved JSON (nodes, links, widgets_values; schema 0.4 and 1) converted
- * the way ComfyUI's frontend converts it (comfyui.md 1.3-1.4: Reroute, PrimitiveNode, Note,
+ * the way ComfyUI's frontend converts it (docs/comfyui.md 1.3-1.4: Reroute, PrimitiveNode, Note,
  * muted and bypassed nodes, control_after_generate), and PNG files carrying either in their
  * text chunks (prefer "workflow", fall back to "prompt"). */
 #ifndef FG_GRAPH_WORKFLOW_H

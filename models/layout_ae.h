@@ -1,4 +1,4 @@
-/* The FLUX autoencoder's module tree (BFL ae.safetensors, models.md 2.5), walked once for both
+/* The FLUX autoencoder's module tree (BFL ae.safetensors, docs/models.md 2.5), walked once for both
  * the layout generator (model_layouts.c) and the VAE loader: its channel counts change from
  * level to level, so it is declared as a walk over modules rather than as a flat table. Each
  * visit names one module (a conv, a norm, a residual block or the mid block) with its channels

@@ -1,4 +1,4 @@
-/* The FLUX.1 DiT, declared once (BFL names, models.md 1.3; diffusers names, 1.15; the order
+/* The FLUX.1 DiT, declared once (BFL names, docs/models.md 1.3; diffusers names, 1.15; the order
  * of the diffusers names is ComfyUI's flux_to_diffusers, which the LoRA key map follows). */
 #include "models/layout_flux.h"
 
@@ -166,7 +166,7 @@ void fg_flux_config_from_table(const fg_table_config *t, fg_flux_config *c) {
      .out_channels = 64, .context_in_dim = 4096, .vec_in_dim = 768, .time_dim = 256, .guidance_embed = guidance, \
      .qkv_bias = true, .dtype = FG_BF16}
 
-/* mkmodel's preset list (fg_preset_names) names these too. Kontext has dev's shapes. */
+/* Each is also an mkmodel preset (fg_preset_names reads this list). Kontext has dev's shapes. */
 static const fg_flux_variant variants[] = {
     {"flux-dev", "diffusion_models/flux1-dev.safetensors", FLUX_12B(64, true)},
     {"flux-schnell", "diffusion_models/flux1-schnell.safetensors", FLUX_12B(64, false)},

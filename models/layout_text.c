@@ -88,7 +88,7 @@ static const fg_param_desc t5_params[FG_T5_PARAM_COUNT] = {
     [FG_T5_WO] = T5_LINEAR("layer.1.DenseReluDense.wo", D, T(1, D_FF)),
     [FG_T5_LN1] = T5_SCALE(BLOCK, "layer.1.layer_norm.weight"),
     [FG_T5_FINAL_NORM] = T5_SCALE(MODEL, "encoder.final_layer_norm.weight"),
-    /* the token embedding, tied; exports name it either way (models.md 4.2) */
+    /* the token embedding, tied; exports name it either way (docs/models.md 4.2) */
     [FG_T5_SHARED] = {.group = FG_T5_GROUP_MODEL, .form = FG_PARAM_EMBEDDING, .name = "shared.weight",
                       .out = T(1, VOCAB), .in = D, .infer = 3, .only_block = -1,
                       .alt_name = "encoder.embed_tokens.weight"},

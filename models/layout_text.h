@@ -1,5 +1,5 @@
 /* The parameter tables (layout_table.h) of the two text encoders FLUX uses: CLIP-L (HF
- * CLIPTextModel, models.md 3.2) and the T5 v1.1 encoder (HF T5EncoderModel, models.md 4.2). */
+ * CLIPTextModel, docs/models.md 3.2) and the T5 v1.1 encoder (HF T5EncoderModel, docs/models.md 4.2). */
 #ifndef FG_MODELS_LAYOUT_TEXT_H
 #define FG_MODELS_LAYOUT_TEXT_H
 

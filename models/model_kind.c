@@ -284,7 +284,7 @@ static void note_problem(fg_model_component *comp, const char *what, const char 
     snprintf(comp->layout_problem, sizeof comp->layout_problem, "%s: %s", what, name);
 }
 
-/* The tensor under the other name some exports use (T5's tied embedding, models.md 4.2). */
+/* The tensor under the other name some exports use (T5's tied embedding, docs/models.md 4.2). */
 static const fg_st_entry *find_alt(const fg_safetensors *st, const fg_model_component *comp, const char *name) {
     const fg_param_table *t = table_of(comp->family);
     for (size_t i = 0; t && i < t->nparams; i++)

@@ -1,6 +1,6 @@
 /* Which model(s) a safetensors file holds, told from tensor names and shapes alone: FLUX DiT
  * (BFL or diffusers names), CLIP-L, T5-XXL encoder, FLUX autoencoder, each stand-alone or
- * inside a ComfyUI all-in-one checkpoint under its key prefix (models.md 1.2, 1.15, 1.17,
+ * inside a ComfyUI all-in-one checkpoint under its key prefix (docs/models.md 1.2, 1.15, 1.17,
  * 2.1, 3.1, 4.1). Hyper-parameters are inferred only where the shapes determine them; a
  * value of 0 means "cannot be read from this file". The loaders will build on this. */
 #ifndef FG_MODELS_MODEL_KIND_H
@@ -19,7 +19,7 @@
 
 typedef struct fg_model_component {
     fg_model_family family;
-    bool diffusers;                    /* FLUX with diffusers key names (models.md 1.15) */
+    bool diffusers;                    /* FLUX with diffusers key names (docs/models.md 1.15) */
     char prefix[FG_MODEL_PREFIX_MAX];  /* "" in stand-alone files, e.g. "vae." in checkpoints */
     char kind[192];                    /* "flux-dev", "clip-l (custom size: ...)", ... */
     fg_model_config config;            /* inferred; dtype = that of the main weight */

@@ -3,6 +3,7 @@
 #include "models/model_layouts.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,7 @@ fg_error *fg_layout_t5(const fg_t5_config *c, fg_layout *out) {
     return fg_table_layout(&fg_t5_table, &t, out);
 }
 
-/* ---- FLUX autoencoder (BFL ae.safetensors, models.md 2.5) ------------------------------ */
+/* ---- FLUX autoencoder (BFL ae.safetensors, docs/models.md 2.5) ------------------------------ */
 
 static void resnet_block(builder *b, const char *prefix, int64_t in, int64_t out) {
     char p[FG_LAYOUT_NAME_MAX + 32]; /* add_tensor refuses what is too long */
@@ -255,7 +256,23 @@ static fg_preset_file flux_file(const char *relpath, fg_flux_config c) {
     return (fg_preset_file){relpath, {FG_FAMILY_FLUX, {.flux = c}}};
 }
 
-const char *fg_preset_names(void) { return "tiny flux-dev flux-schnell clip-l t5xxl ae"; }
+/* "tiny", the FLUX variants of layout_flux.c, then the encoders and the AE: built once, so a
+ * variant added to that list is a preset without a second edit here. */
+static char preset_names[512];
+static pthread_once_t preset_names_once = PTHREAD_ONCE_INIT;
+
+static void build_preset_names(void) {
+    size_t n = 0, used = (size_t)snprintf(preset_names, sizeof preset_names, "tiny");
+    const fg_flux_variant *v = fg_flux_variants(&n);
+    for (size_t i = 0; i < n && used < sizeof preset_names; i++)
+        used += (size_t)snprintf(preset_names + used, sizeof preset_names - used, " %s", v[i].name);
+    if (used < sizeof preset_names) snprintf(preset_names + used, sizeof preset_names - used, " clip-l t5xxl ae");
+}
+
+const char *fg_preset_names(void) {
+    pthread_once(&preset_names_once, build_preset_names);
+    return preset_names;
+}
 
 size_t fg_preset_files(const char *preset, fg_preset_file files[FG_PRESET_MAX_FILES]) {
     if (!preset) return 0;

@@ -1,6 +1,6 @@
 /* Tensor layouts (names, dtypes, shapes, in state-dict order) of the four FLUX.1 components,
  * generated from a config struct so that one generator yields both the full-size models and
- * the tiny test models (spec: models.md sections 1.3, 2.5, 3.2, 4.2). The DiT, CLIP and T5
+ * the tiny test models (docs/models.md sections 1.3, 2.5, 3.2, 4.2). The DiT, CLIP and T5
  * come from their parameter tables (layout_flux.h, layout_text.h), the autoencoder from code
  * here. Used by `mkmodel` (random-weight files), by `info` (checking a file against the
  * layout its shapes imply) and by benchmarks that build random models in device memory. */

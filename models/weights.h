@@ -72,7 +72,7 @@ fg_error *fg_weights_get(const fg_weights *w, const char *name, fg_tensor *out) 
 fg_error *fg_weights_get_shaped(const fg_weights *w, const char *name, int ndim, const int64_t *shape,
                                 fg_tensor *out) FG_MUST_CHECK;
 /* Dequantisation scale of an fp8 weight "<layer>.weight": the scalar "<layer>.weight_scale"
- * or "<layer>.scale_weight" when present (models.md 1.16), else 1. */
+ * or "<layer>.scale_weight" when present (docs/models.md 1.16), else 1. */
 fg_error *fg_weights_scale(const fg_weights *w, const char *weight_name, float *scale) FG_MUST_CHECK;
 /* Adds a host tensor under `name` (visible through this view only, no prefix): an owned
  * tensor (freed with the view), or a borrowed view such as an alias of a file tensor under a

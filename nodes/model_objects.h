@@ -63,7 +63,7 @@ typedef enum fg_weight_dtype {
     FG_WEIGHT_FP8_E5M2,
 } fg_weight_dtype;
 
-/* comfyui.md 4.1: dev-type models (guidance_in present) default to ModelSamplingFlux with
+/* docs/comfyui.md 4.1: dev-type models (guidance_in present) default to ModelSamplingFlux with
  * shift 1.15; schnell-type to ModelSamplingDiscreteFlow with shift 1.0 and multiplier 1.0.
  * ModelSamplingFlux (the node) replaces these in a clone. Prediction is CONST for both. */
 typedef struct fg_model_sampling_params {
@@ -165,7 +165,7 @@ fg_error *fg_lora_apply_objects(const fg_model_obj *model, const fg_clip_obj *cl
 
 /* ---- all-in-one checkpoints ------------------------------------------------------------- */
 
-/* CheckpointLoaderSimple (models.md 1.17): the DiT under "model.diffusion_model.", the VAE
+/* CheckpointLoaderSimple (docs/models.md 1.17): the DiT under "model.diffusion_model.", the VAE
  * under "vae.", CLIP-L under "text_encoders.clip_l.transformer.", T5 under
  * "text_encoders.t5xxl.transformer.". A missing DiT is an error; missing text encoders or VAE
  * leave *clip / *vae NULL (the node outputs None, like ComfyUI). */

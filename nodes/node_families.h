@@ -11,7 +11,7 @@
 #include "nodes/node_decl.h"
 #include "nodes/registry.h"
 
-extern const char *const fg_sampler_names[];   /* comfyui.md 3.5, NULL-terminated */
+extern const char *const fg_sampler_names[];   /* docs/comfyui.md 3.5, NULL-terminated */
 extern const char *const fg_scheduler_names[];
 
 extern const fg_node_decl fg_nodes_loaders[];

@@ -1,4 +1,4 @@
-/* Conditioning nodes (comfyui.md 3.3): text encoding, FLUX guidance, combining. The execute
+/* Conditioning nodes (docs/comfyui.md 3.3): text encoding, FLUX guidance, combining. The execute
  * functions come first; their declarations (nodes/node_decl.h: ComfyUI's definitions give the
  * inputs) close the file, so no prototypes are needed. */
 #include "nodes/node_families.h"

@@ -1,4 +1,4 @@
-/* Image nodes (comfyui.md 3.6; the VAE nodes are in nodes_vae.c): save, preview, load, resize.
+/* Image nodes (docs/comfyui.md 3.6; the VAE nodes are in nodes_vae.c): save, preview, load, resize.
  * The execute functions come first; their declarations (nodes/node_decl.h: ComfyUI's definitions
  * give the inputs) close the file, so no prototypes are needed. */
 #include "nodes/node_families.h"
@@ -41,7 +41,7 @@ static fg_error *pass_on(const fg_image_obj *im, fg_value *out) {
     return NULL;
 }
 
-/* ---- file names (comfyui.md 6.4) ---------------------------------------------------- */
+/* ---- file names (docs/comfyui.md 6.4) ---------------------------------------------------- */
 
 static fg_error *append(char *dst, size_t cap, size_t *len, const char *s, size_t n) {
     if (*len + n + 1 > cap) return fg_errorf(FG_ERR_INVALID_ARGUMENT, "filename_prefix is too long");
@@ -152,7 +152,9 @@ static fg_error *make_folder(const char *root, const char *subfolder, char *full
     return NULL;
 }
 
-/* 1 + the largest N of existing "filename_N..." files (comfyui.md 6.4 step 3). */
+/* 1 + the largest N of existing "filename_N..." files, N read as ComfyUI 0.30's map_filename
+ * reads it: the digits up to the first '.' or '_' ("x_00012.png" and "x_00012_.png" both
+ * count as 12; docs/comfyui.md 6.4 step 3). */
 static fg_error *next_counter(const char *folder, const char *filename, int64_t *counter) {
     *counter = 1;
     DIR *d = opendir(folder);
@@ -162,7 +164,7 @@ static fg_error *next_counter(const char *folder, const char *filename, int64_t 
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, filename, flen) != 0 || e->d_name[flen] != '_') continue;
         const char *digits = e->d_name + flen + 1;
-        size_t nd = strcspn(digits, "_");
+        size_t nd = strcspn(digits, "._");
         int64_t n = 0;
         bool ok = nd > 0 && nd < 18;
         for (size_t i = 0; ok && i < nd; i++) {
@@ -192,7 +194,7 @@ static fg_error *batch_name(const char *filename, int64_t b, char *out, size_t c
 
 /* ---- pixels out --------------------------------------------------------------------- */
 
-/* v = 255 * x in float32, clipped, truncated (comfyui.md 6.3). */
+/* v = 255 * x in float32, clipped, truncated (docs/comfyui.md 6.3). */
 static fg_error *to_raster(const fg_image_obj *im, int64_t b, fg_image *out) {
     const fg_tensor *t = &im->pixels;
     int64_t h = t->shape[1], w = t->shape[2], c = t->shape[3];

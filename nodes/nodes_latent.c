@@ -1,4 +1,4 @@
-/* Latent nodes (comfyui.md 3.4): empty latents, resizing, batches. The execute functions come
+/* Latent nodes (docs/comfyui.md 3.4): empty latents, resizing, batches. The execute functions come
  * first; their declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs) close the
  * file, so no prototypes are needed. */
 #include "nodes/node_families.h"

@@ -1,4 +1,4 @@
-/* Loader nodes (comfyui.md 3.2): checkpoints, diffusion models, text encoders, VAEs. The execute
+/* Loader nodes (docs/comfyui.md 3.2): checkpoints, diffusion models, text encoders, VAEs. The execute
  * functions come first; their declarations (nodes/node_decl.h: ComfyUI's definitions give the
  * inputs) close the file, so no prototypes are needed. */
 #include "nodes/node_families.h"

@@ -1,4 +1,4 @@
-/* LoRA nodes (comfyui.md 7): LoraLoader (MODEL + CLIP) and LoraLoaderModelOnly. Stacked
+/* LoRA nodes (docs/comfyui.md 7): LoraLoader (MODEL + CLIP) and LoraLoaderModelOnly. Stacked
  * loaders compose in order, each with its own strength; the patched models live in the model
  * cache, built once per distinct (base, LoRA chain, strengths). */
 #include "nodes/node_families.h"

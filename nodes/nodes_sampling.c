@@ -1,4 +1,4 @@
-/* Sampling nodes (comfyui.md 3.5): the execute functions, which read their inputs by name and
+/* Sampling nodes (docs/comfyui.md 3.5): the execute functions, which read their inputs by name and
  * call sampling/'s two entries, fg_schedule_for_node (the sigmas) and fg_sample_latent (the
  * run); then the declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs). */
 #include "nodes/node_families.h"

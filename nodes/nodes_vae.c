@@ -1,4 +1,4 @@
-/* VAE nodes (comfyui.md 3.6): decode latents to IMAGE, encode IMAGE to latents, whole or in
+/* VAE nodes (docs/comfyui.md 3.6): decode latents to IMAGE, encode IMAGE to latents, whole or in
  * tiles. LATENT samples are raw VAE latents (the sampler applies process_in/out); IMAGE is
  * [B,H,W,3] in 0..1; the VAE works on NCHW pixels in [-1,1]. */
 #include "nodes/node_families.h"

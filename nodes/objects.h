@@ -39,7 +39,7 @@ typedef struct fg_image_obj {
 fg_error *fg_image_obj_new(fg_type type /* IMAGE or MASK */, fg_tensor *pixels, fg_image_obj **out) FG_MUST_CHECK;
 
 /* CONDITIONING: a list of entries [cond, extras]. For FLUX: cond = T5 states [1,L,4096],
- * pooled = CLIP-L pooled [1,768]; optional guidance and timestep range (comfyui.md 3.3). */
+ * pooled = CLIP-L pooled [1,768]; optional guidance and timestep range (docs/comfyui.md 3.3). */
 typedef struct fg_cond_entry {
     fg_tensor cond;
     fg_tensor pooled;         /* data NULL when absent */

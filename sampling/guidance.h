@@ -1,4 +1,4 @@
-/* The guider (comfyui.md 4.7): which conditioning entries are active at a sigma
+/* The guider (docs/comfyui.md 4.7): which conditioning entries are active at a sigma
  * (ConditioningSetTimestepRange), the average over several entries (ConditioningCombine),
  * and CFG, where cfg == 1 never evaluates the negative list. */
 #ifndef FG_SAMPLING_GUIDANCE_H

@@ -1,4 +1,4 @@
-/* The sigma tables are evaluated in float32 in PyTorch's order (comfyui.md 4.1): a double
+/* The sigma tables are evaluated in float32 in PyTorch's order (docs/comfyui.md 4.1): a double
  * evaluation rounded once differs in about half of the entries by one ulp. */
 #include "sampling/model_sampling.h"
 

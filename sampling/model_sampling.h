@@ -1,4 +1,4 @@
-/* FLUX model sampling (comfyui.md 4.1-4.3): the discretisation (a table of sigmas, sigma <->
+/* FLUX model sampling (docs/comfyui.md 4.1-4.3): the discretisation (a table of sigmas, sigma <->
  * timestep, percent -> sigma) and the CONST (rectified-flow) prediction type (velocity ->
  * denoised, noise scaling and its inverse). Latent process_in/process_out live in
  * vae/latent_format.h and are reused by sample.c. */

@@ -1,4 +1,4 @@
-/* ComfyUI's initial noise (comfyui.md 5.1) and the CPU noise stream of ancestral samplers
+/* ComfyUI's initial noise (docs/comfyui.md 5.1) and the CPU noise stream of ancestral samplers
  * (5.3), on the torch-exact generator of core/rng.h. */
 #ifndef FG_SAMPLING_NOISE_H
 #define FG_SAMPLING_NOISE_H

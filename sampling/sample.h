@@ -1,4 +1,4 @@
-/* The one entry from a sampling node to a sampled latent (comfyui.md 4.4): the empty-latent
+/* The one entry from a sampling node to a sampled latent (docs/comfyui.md 4.4): the empty-latent
  * channel fix, the initial noise from the noise source (prepare_noise, with the latent's
  * batch_index), process_in of a non-zero latent, noise scaling at the first sigma, the sampler
  * loop over the guided FLUX model, inverse noise scaling and process_out. KSampler,

@@ -1,4 +1,4 @@
-/* ComfyUI's k-diffusion samplers for flow (CONST) models (comfyui.md 4.8), on host F32
+/* ComfyUI's k-diffusion samplers for flow (CONST) models (docs/comfyui.md 4.8), on host F32
  * tensors through the ops. The model is a callback returning the guided denoised prediction
  * D(x, sigma); a progress callback sees every step and a cancel flag is read between steps. */
 #ifndef FG_SAMPLING_SAMPLERS_H

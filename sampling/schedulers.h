@@ -1,4 +1,4 @@
-/* Sigma schedules as ComfyUI's schedulers compute them (comfyui.md 4.5-4.6): float32 arrays,
+/* Sigma schedules as ComfyUI's schedulers compute them (docs/comfyui.md 4.5-4.6): float32 arrays,
  * descending, normally ending in 0. */
 #ifndef FG_SAMPLING_SCHEDULERS_H
 #define FG_SAMPLING_SCHEDULERS_H
@@ -61,7 +61,7 @@ fg_error *fg_sigmas_advanced_slice(fg_sigma_array *s, int start_at_step, int end
 
 /* ---- the sampling nodes' schedules: one entry ---------------------------------------------- */
 
-/* Which node's rules cut the schedule (comfyui.md 4.6):
+/* Which node's rules cut the schedule (docs/comfyui.md 4.6):
  * KSAMPLER: denoise with the KSampler rule, and its sampler's penultimate rule;
  * KSAMPLER_ADVANCED: the full schedule with the penultimate rule, then the end/start cut;
  * BASIC_SCHEDULER: denoise with BasicScheduler's rule, no penultimate rule. */

@@ -311,7 +311,7 @@ static void test_tiny_checkpoint_written(void) {
     CHECK(strncmp(k.kind, "checkpoint: flux (custom size", 29) == 0, "'%s'", k.kind);
 }
 
-/* Diffusers names for a tiny DiT (models.md 1.15): hidden 256, head_dim 128, 2 + 1 blocks. */
+/* Diffusers names for a tiny DiT (docs/models.md 1.15): hidden 256, head_dim 128, 2 + 1 blocks. */
 static void test_diffusers_layout(void) {
     fg_st_writer *w = NULL;
     if (!CHECK_OK(fg_st_writer_create(&w))) return;

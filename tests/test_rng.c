@@ -1,5 +1,5 @@
 /* The torch CPU generator against PyTorch 1.13.1's own numbers (tests/fixtures/golden/
- * rng.safetensors) and against properties derived from the algorithm (spec comfyui.md 5.2).
+ * rng.safetensors) and against properties derived from the algorithm (docs/comfyui.md 5.2).
  *
  *   test_rng                          all tests
  *   test_rng --compare-probe OUT [--golden FIXTURE]
@@ -253,7 +253,7 @@ static void test_native_variant(void) {
 
 /* ---- properties of the algorithm --------------------------------------------------------- */
 
-/* at::normal_distribution<double> written out from the spec, independently of core/rng.c's
+/* at::normal_distribution<double> written out from docs/comfyui.md 5.2, independently of core/rng.c's
  * code path: pairs from 53-bit uniforms, cos first, sin kept for the next element. */
 static void reference_small_normals(uint64_t seed, float *out, int n) {
     fg_torch_generator g;

@@ -1,5 +1,5 @@
 /* T5 SentencePiece tokenizer: golden ids of every fixture prompt (both vocabulary formats),
- * the spec's test vectors, the charsmap normaliser, tricky and hostile text, hostile vocabulary
+ * the test vectors of docs/models.md 5.2a, the charsmap normaliser, tricky and hostile text, hostile vocabulary
  * files and the speed of a 1 MB prompt. */
 #include <jansson.h>
 #include <stdlib.h>
@@ -114,7 +114,7 @@ static void test_golden_default(void) { if (tok_default) check_golden(tok_defaul
 static void test_golden_json(void) { if (tok_json) check_golden(tok_json, "tokenizer.json", false); }
 static void test_golden_proto(void) { if (tok_proto) check_golden(tok_proto, "spiece.model", false); }
 
-/* The charsmap mappings the spec observed in this blob. */
+/* The charsmap mappings observed in this blob (docs/models.md 5.2). */
 static void test_charsmap(void) {
     fg_sp_model m;
     fg_sp_model_init(&m);

@@ -194,7 +194,7 @@ static void test_clip_pooled_position(void) {
     CHECK(fg_clip_pooled_position(no_eos, 4) == 3, "no eos: the last position (ComfyUI's token count - 1)");
 }
 
-/* models.md 4.4: the exact integer table for 32 buckets and max distance 128. */
+/* docs/models.md 4.4: the exact integer table for 32 buckets and max distance 128. */
 static int32_t bucket_table(int64_t r) {
     static const int64_t bounds[] = {8, 12, 16, 23, 32, 46, 64, 91};
     int64_t n = r < 0 ? -r : r;

@@ -1,4 +1,4 @@
-/* CLIP-L text encoder on the op interface (models.md section 3). The forward pass keeps one
+/* CLIP-L text encoder on the op interface (docs/models.md section 3). The forward pass keeps one
  * f32 residual stream x [B, L, D] and a fixed workspace reused by every layer, so peak memory
  * is a few [B, L, max(D, I)] buffers on top of the (mapped, never widened) weights. */
 #include "text_encoders/clip_model.h"

@@ -1,14 +1,14 @@
 /* CLIP-L text encoder (OpenAI CLIP ViT-L/14 text tower, HF CLIPTextModel key names), as
  * ComfyUI runs it for FLUX: f32 activations with weights widened per call from their stored
  * dtype, causal additive mask of -FLT_MAX, quick_gelu MLP, LayerNorm eps 1e-5, head_dim 64
- * (spec: models.md section 3, fixtures README stage 3).
+ * (docs/models.md section 3, fixtures README stage 3).
  *
  * Keys: `text_model.embeddings.{token,position}_embedding.weight`,
  * `text_model.encoder.layers.N.{layer_norm1,self_attn.{q,k,v,out}_proj,layer_norm2,mlp.fc1,
  * mlp.fc2}.{weight,bias}`, `text_model.final_layer_norm.{weight,bias}`; optional
  * `text_projection.weight` and `text_model.embeddings.position_ids` (ignored). Every size comes
  * from the shapes; heads = hidden / 64 (not stored in the file). fp8 weights may carry a
- * `weight_scale`/`scale_weight` per Linear (models.md 1.16). */
+ * `weight_scale`/`scale_weight` per Linear (docs/models.md 1.16). */
 #ifndef FG_TEXT_ENCODERS_CLIP_MODEL_H
 #define FG_TEXT_ENCODERS_CLIP_MODEL_H
 

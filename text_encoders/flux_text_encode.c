@@ -1,4 +1,4 @@
-/* ComfyUI's FLUX text conditioning from token ids and weights (models.md 5.4, 6.1). */
+/* ComfyUI's FLUX text conditioning from token ids and weights (docs/models.md 5.4, 6.1). */
 #include "text_encoders/flux_text_encode.h"
 
 #include <math.h>

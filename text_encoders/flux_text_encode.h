@@ -1,5 +1,5 @@
 /* ComfyUI's CLIPTextEncode for FLUX (FluxClipModel.encode_token_weights): token ids and
- * per-token weights of the two streams in, the conditioning out (models.md 5.4 and 6.1).
+ * per-token weights of the two streams in, the conditioning out (docs/models.md 5.4 and 6.1).
  *
  *   cond   = T5 output [1, L, d_model] with the prompt weights applied;
  *   pooled = CLIP-L pooled output (unprojected) of the FIRST chunk [1, hidden].

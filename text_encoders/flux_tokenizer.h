@@ -1,6 +1,6 @@
 /* ComfyUI's FluxTokenizer.tokenize_with_weights: one prompt becomes a CLIP-L stream (chunks of
  * 77: bos, up to 75 tokens, eos, padded with eos) and a T5-XXL stream (one row: tokens, eos 1,
- * padded with 0 to at least 256, no truncation), both with per-token weights. Spec: models.md
+ * padded with 0 to at least 256, no truncation), both with per-token weights. Spec: docs/models.md
  * section 5, fixtures README stage 2.
  *
  * Per stream, as SDTokenizer does it: the prompt is split into weighted segments

@@ -1,5 +1,5 @@
 /* ComfyUI's prompt weighting syntax (sd1_clip.py escape_important / token_weights /
- * unescape_important; spec: models.md sections 5.3-5.4), reproduced step for step:
+ * unescape_important; docs/models.md sections 5.3-5.4), reproduced step for step:
  *   - "\(" and "\)" are protected as "\0\2" / "\0\1" before parsing and restored in each segment
  *     afterwards (so, as in ComfyUI, a prompt that itself contains those byte pairs gets them
  *     turned into parentheses);

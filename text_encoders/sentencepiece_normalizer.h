@@ -1,5 +1,5 @@
 /* Internal: the precompiled-charsmap normaliser of T5's tokenizer, as the Hugging Face tokenizers
- * library applies it (spec models.md 5.2, docs/tokenizers.md). Blob layout: u32 little-endian
+ * library applies it (docs/models.md 5.2, docs/tokenizers.md). Blob layout: u32 little-endian
  * trie size in bytes, a Darts-clone double-array trie of that size (u32 units), then a pool of
  * NUL-terminated replacement strings. The text is walked by extended grapheme cluster
  * (utf8proc): a cluster shorter than 6 bytes that has any key as a prefix is replaced whole by

@@ -1,4 +1,4 @@
-/* T5 v1.1 encoder on the op interface (models.md section 4). One f32 residual stream
+/* T5 v1.1 encoder on the op interface (docs/models.md section 4). One f32 residual stream
  * x [B, L, D], one fixed workspace reused by every block, and the [1, H, L, L] position bias
  * built once per call (from block 0's table, through the embedding op) and shared by all
  * blocks. */

@@ -2,7 +2,7 @@
  * activations with weights widened per call from their stored dtype (F32/F16/BF16/F8), RMS
  * norms (eps 1e-6), attention without 1/sqrt(d) scaling plus the relative position bias of
  * block 0 in every layer, gated-GELU (tanh) feed-forward, no clamping
- * (spec: models.md section 4, fixtures README stage 4).
+ * (docs/models.md section 4, fixtures README stage 4).
  *
  * Keys: `shared.weight` and/or `encoder.embed_tokens.weight`,
  * `encoder.block.N.layer.0.{layer_norm.weight,SelfAttention.{q,k,v,o}.weight}`,
@@ -11,7 +11,7 @@
  * `encoder.final_layer_norm.weight`. Sizes come from the shapes (heads from the bias table);
  * the maximum relative distance is 128 by convention (not stored). fp8 weights may carry a
  * `weight_scale`/`scale_weight` each; fp8 embeddings have their NaN entries read as 0, like
- * ComfyUI's nan_to_num on the embedding output of fp8 T5 models (models.md 1.16). */
+ * ComfyUI's nan_to_num on the embedding output of fp8 T5 models (docs/models.md 1.16). */
 #ifndef FG_TEXT_ENCODERS_T5_MODEL_H
 #define FG_TEXT_ENCODERS_T5_MODEL_H
 

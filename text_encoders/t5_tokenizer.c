@@ -1,5 +1,5 @@
 /* T5 v1.1 SentencePiece unigram tokenizer as the Hugging Face tokenizers library runs it for
- * ComfyUI (spec models.md 5.2; rules per compatibility mode: docs/tokenizers.md).
+ * ComfyUI (docs/models.md 5.2; rules per compatibility mode: docs/tokenizers.md).
  *
  * The text is first split at special tokens (<pad>, </s>, <unk>, <extra_id_N>; leftmost,
  * longest, case-sensitive), which become their ids. Every other stretch gets the precompiled

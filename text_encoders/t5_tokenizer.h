@@ -1,7 +1,7 @@
 /* T5 v1.1 SentencePiece unigram tokenizer, as ComfyUI's T5 tokenizer (Hugging Face tokenizers,
  * driven by transformers 5.x or 4.x: tokenizer_compat.h) produces ids: the nmt_nfkc precompiled
  * charsmap, the mode's whitespace handling and "▁" prefixes, Viterbi segmentation over piece
- * scores, unknown characters as <unk> (spec: models.md section 5.2, docs/tokenizers.md). */
+ * scores, unknown characters as <unk> (docs/models.md section 5.2, docs/tokenizers.md). */
 #ifndef FG_TEXT_ENCODERS_T5_TOKENIZER_H
 #define FG_TEXT_ENCODERS_T5_TOKENIZER_H
 

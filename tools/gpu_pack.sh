@@ -34,4 +34,4 @@ grep -qx '/.gpupack/' "$exclude" 2>/dev/null || echo '/.gpupack/' >>"$exclude"
 tar -C "$stage" -cf - bin lib | xz -9e --lzma2=dict=64MiB >.gpupack/pack.tar.xz
 echo "packed $(du -h .gpupack/pack.tar.xz | cut -f1) for sm_$arch into .gpupack/pack.tar.xz"
 echo "tracked tree: $(git ls-files -z | xargs -0 cat | wc -c | awk '{printf "%.1f MiB", $1/1048576}') (tree + pack must stay under 64 MiB;"
-echo "  if over, untrack the LoRA fixtures for the session: see BENCHMARKS.md, GPU)"
+echo "  if over, untrack the LoRA fixtures for the session: see docs/gpu.md)"

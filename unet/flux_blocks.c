@@ -1,4 +1,4 @@
-/* The transformer blocks (models.md 1.9-1.11): modulation, QK-normalised multi-head attention
+/* The transformer blocks (docs/models.md 1.9-1.11): modulation, QK-normalised multi-head attention
  * with RoPE over the joint text+image sequence, double-stream and single-stream blocks. Heads
  * are laid out [B, heads, L, head_dim] for fg_attention by one permute of the fused qkv.
  *

@@ -1,4 +1,4 @@
-/* FLUX.1 DiT hyper-parameters, inferred from the tensor shapes of a checkpoint (models.md 1.2)
+/* FLUX.1 DiT hyper-parameters, inferred from the tensor shapes of a checkpoint (docs/models.md 1.2)
  * so that the full-size models and the tiny test models go through the same code. Only
  * what the file cannot say is fixed by convention: patch 2, RoPE theta 10000, the timestep
  * embedding constants, eps 1e-6, and axes_dim, which is (16, 56, 56) for head_dim 128 and

@@ -1,4 +1,4 @@
-/* Diffusers FLUX names -> BFL names (models.md 1.15). Renamed tensors become aliases of the
+/* Diffusers FLUX names -> BFL names (docs/models.md 1.15). Renamed tensors become aliases of the
  * file's bytes (a borrowed view added to the weights view, so nothing is copied); q/k/v (and
  * the single block's MLP input) are fused along the output dimension into one tensor in the
  * stored dtype; the final modulation's two halves are swapped (diffusers stores scale, shift;

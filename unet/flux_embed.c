@@ -1,4 +1,4 @@
-/* The conditioning vector (timestep, guidance and pooled-text embeddings, models.md 1.8) and
+/* The conditioning vector (timestep, guidance and pooled-text embeddings, docs/models.md 1.8) and
  * the position tables (ids 1.6, RoPE 1.7). The sinusoidal embeddings and the RoPE cos/sin are
  * small host-side tables built with the reference's exact arithmetic, then copied to the
  * device; everything else goes through the ops. */

@@ -1,13 +1,13 @@
 /* Loading a FLUX DiT from any of the common checkpoint layouts:
  *   - BFL names, stand-alone (flux1-dev.safetensors);
- *   - BFL names under "model.diffusion_model." (ComfyUI all-in-one checkpoints, models.md 1.17);
+ *   - BFL names under "model.diffusion_model." (ComfyUI all-in-one checkpoints, docs/models.md 1.17);
  *   - diffusers names (x_embedder, transformer_blocks.N.attn.to_q, ...), one file or shards
- *     listed by a `*.safetensors.index.json` (models.md 1.15), converted at load into the BFL
+ *     listed by a `*.safetensors.index.json` (docs/models.md 1.15), converted at load into the BFL
  *     tensors: renamed tensors become zero-copy aliases, fused ones (q/k/v into qkv, the single
  *     block's q/k/v/mlp into linear1, the final modulation with its halves swapped) are built
  *     once in the stored dtype;
  * with weights in BF16, F16, F32 or F8_E4M3/E5M2 (plain, or scaled by a per-tensor
- * "<layer>.weight_scale" / "<layer>.scale_weight", models.md 1.16). A missing tensor or a
+ * "<layer>.weight_scale" / "<layer>.scale_weight", docs/models.md 1.16). A missing tensor or a
  * wrong shape is an error naming the tensor and the file. */
 #ifndef FG_UNET_FLUX_LOADER_H
 #define FG_UNET_FLUX_LOADER_H

@@ -1,4 +1,4 @@
-/* The FLUX forward (models.md 1.4): patchify (with ComfyUI's circular padding of odd sizes),
+/* The FLUX forward (docs/models.md 1.4): patchify (with ComfyUI's circular padding of odd sizes),
  * embeddings, the double and single blocks, the final layer, unpatchify and crop. */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* The FLUX.1 DiT (flux1-dev / flux1-schnell and tiny models of the same layout): the
- * denoiser's forward pass as ComfyUI runs it (models.md 1.4-1.12), written on the op interface
+ * denoiser's forward pass as ComfyUI runs it (docs/models.md 1.4-1.12), written on the op interface
  * of kernels/ops.h. Weights stay in their stored dtype (BF16/F16/F32/F8 with a per-tensor
  * scale); activations are act_dtype tensors on the device holding the weights, taken from
  * nested activation scopes (kernels/scope.h: one per forward, block and stage) and freed as soon
@@ -49,7 +49,7 @@ typedef struct fg_flux_model {
     bool diffusers;                      /* loaded from diffusers names (converted at load) */
 } fg_flux_model;
 
-/* ComfyUI's calling convention (models.md 1.4), all F32 on the model's device except that
+/* ComfyUI's calling convention (docs/models.md 1.4), all F32 on the model's device except that
  * timestep and guidance may also be host tensors:
  *   x        [B, C, h, w]  latent in model space; odd h/w are circular-padded, then cropped
  *   timestep [B]           sigma (the model multiplies by 1000)

@@ -1,4 +1,4 @@
-/* The autoencoder's building blocks (models.md 2.2): loading their parameters with shape
+/* The autoencoder's building blocks (docs/models.md 2.2): loading their parameters with shape
  * checks, and their forward passes on the op interface. Activations are allocated on the
  * input's device with the input's dtype, taken from activation scopes (kernels/scope.h) and
  * freed as soon as they are dead. */

@@ -1,4 +1,4 @@
-/* Config inference from shapes (models.md 2.1). */
+/* Config inference from shapes (docs/models.md 2.1). */
 #include "vae/ae_config.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* The FLUX autoencoder's hyper-parameters, inferred from tensor shapes (models.md 2.1) so the
+/* The FLUX autoencoder's hyper-parameters, inferred from tensor shapes (docs/models.md 2.1) so the
  * real ae.safetensors and the tiny fixture go through the same code. The config struct is the
  * one models/model_layouts.h generates layouts from. */
 #ifndef FG_VAE_AE_CONFIG_H
@@ -8,7 +8,7 @@
 #include "models/model_layouts.h"
 #include "models/weights.h"
 
-/* GroupNorm settings are not stored in the file (models.md 2.1): fixed by the architecture. */
+/* GroupNorm settings are not stored in the file (docs/models.md 2.1): fixed by the architecture. */
 #define FG_VAE_NORM_GROUPS 32
 #define FG_VAE_NORM_EPS 1e-6f
 /* More residual blocks per level than any known VAE; bounds the search on hostile files. */

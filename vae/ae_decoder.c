@@ -1,4 +1,4 @@
-/* The decoder (models.md 2.4): conv_in from z, the mid block, then the levels from the deepest
+/* The decoder (docs/models.md 2.4): conv_in from z, the mid block, then the levels from the deepest
  * up (the state dict indexes `up` by resolution, 0 = full size, but runs it last), each with
  * num_res_blocks + 1 residual blocks and an upsample (all but level 0), then
  * norm -> swish -> conv_out. Its parameters are loaded by ae_model.c over the module tree of

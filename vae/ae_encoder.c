@@ -1,4 +1,4 @@
-/* The encoder (models.md 2.3): conv_in, per level num_res_blocks residual blocks and a
+/* The encoder (docs/models.md 2.3): conv_in, per level num_res_blocks residual blocks and a
  * downsample (all but the deepest level), the mid block, norm -> swish -> conv_out into the
  * 2*z_channels moments (mean, logvar). Its parameters are loaded by ae_model.c over the module
  * tree of models/layout_ae.c. */

@@ -1,5 +1,5 @@
 /* Internals shared by the autoencoder's files: the parameter structs (views into the
- * checkpoint, in its stored dtype) and the building blocks of models.md 2.2. Not part of the
+ * checkpoint, in its stored dtype) and the building blocks of docs/models.md 2.2. Not part of the
  * public API (vae/ae_model.h). */
 #ifndef FG_VAE_AE_INTERNAL_H
 #define FG_VAE_AE_INTERNAL_H

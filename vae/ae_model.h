@@ -1,4 +1,4 @@
-/* The FLUX autoencoder (models.md 2): a KL autoencoder with z_channels latent channels and
+/* The FLUX autoencoder (docs/models.md 2): a KL autoencoder with z_channels latent channels and
  * 2^(levels-1) spatial scaling (16 and 8 for FLUX), run through the op interface.
  *
  * Spaces. decode takes and encode returns RAW VAE latents: the 0.3611 / 0.1159 scale and shift

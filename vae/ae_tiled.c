@@ -1,5 +1,5 @@
 /* Tiled decode and encode with ComfyUI's semantics (comfy.utils.tiled_scale_multidim as
- * VAE.decode_tiled_ / encode_tiled_ call it, comfyui.md 3.6):
+ * VAE.decode_tiled_ / encode_tiled_ call it, docs/comfyui.md 3.6):
  *   - per sample; a pass whose tile covers the whole input is one plain call;
  *   - otherwise tile origins run over range(0, size - overlap, tile - overlap) per dim, each
  *     tile is min(tile, size - origin) long, its output lands at round(origin * scale);

@@ -1,4 +1,4 @@
-/* FLUX's latent format and the pixel conversions around the VAE (models.md 2.6, fixtures
+/* FLUX's latent format and the pixel conversions around the VAE (docs/models.md 2.6, fixtures
  * README stage 6). The VAE works on raw latents; the DiT on model-space latents:
  *     model = (vae - 0.1159) * 0.3611     (process_in, applied by the sampler)
  *     vae   = model / 0.3611 + 0.1159     (process_out)

@@ -55,6 +55,12 @@ static void test_counter_and_batch(void) {
         CHECK(exists(test_path("counter", "output/b_1_00002_.png")));
     }
     free(ui);
+    /* ComfyUI 0.30 reads the number up to the first '.' or '_': a file named without the
+     * trailing '_' (another tool's "x_00012.png") counts too. */
+    touch(test_path("counter", "output/x_00012.png"));
+    ui = save(&s, "SaveImage", 1, "x", &err);
+    if (CHECK_OK(err)) CHECK(exists(test_path("counter", "output/x_00013_.png")), "x_00012.png counts as 12");
+    free(ui);
 }
 
 static void test_subfolders_and_tokens(void) {

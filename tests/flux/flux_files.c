@@ -102,7 +102,7 @@ fg_error *tf_prefixed(const tf_set *bfl, const char *prefix, tf_set *out) {
     return NULL;
 }
 
-/* ---- BFL -> diffusers (models.md 1.15, read backwards) ---------------------------------------- */
+/* ---- BFL -> diffusers (docs/models.md 1.15, read backwards) ---------------------------------------- */
 
 typedef struct plain_map {
     const char *bfl, *diffusers; /* suffixes after the block prefix (or whole names) */

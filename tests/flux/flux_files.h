@@ -1,7 +1,7 @@
 /* Test helpers for test_flux: a checkpoint held in memory as a list of named host tensors, and
  * rewrites of the tiny BFL model into the other layouts the loader accepts (prefixed,
  * diffusers, diffusers sharded with an index, fp8 with and without scales). The diffusers
- * rewrite is written independently of unet/flux_diffusers.c, straight from models.md 1.15, as
+ * rewrite is written independently of unet/flux_diffusers.c, straight from docs/models.md 1.15, as
  * the inverse of the loader's conversion, so a round trip tests the conversion. */
 #ifndef FG_TESTS_FLUX_FILES_H
 #define FG_TESTS_FLUX_FILES_H
@@ -37,7 +37,7 @@ fg_error *tf_write(const tf_set *s, const char *path) FG_MUST_CHECK;
 
 /* Every name with `prefix` in front. */
 fg_error *tf_prefixed(const tf_set *bfl, const char *prefix, tf_set *out) FG_MUST_CHECK;
-/* BFL names -> diffusers names (models.md 1.15), splitting fused tensors and swapping the final
+/* BFL names -> diffusers names (docs/models.md 1.15), splitting fused tensors and swapping the final
  * modulation's halves. hidden: H. */
 fg_error *tf_to_diffusers(const tf_set *bfl, int64_t hidden, tf_set *out) FG_MUST_CHECK;
 /* Writes dir/diffusion_pytorch_model-0000K-of-00002.safetensors (the first `split` entries,

@@ -1,6 +1,6 @@
 /* Conditioning nodes: CLIPTextEncode against the golden tiny-model encodings, and the
  * semantics of CLIPTextEncodeFlux, FluxGuidance, ConditioningZeroOut, ConditioningCombine and
- * ConditioningSetTimestepRange (comfyui.md 3.3). */
+ * ConditioningSetTimestepRange (docs/comfyui.md 3.3). */
 #include <string.h>
 
 #include "model_nodes.h"

@@ -1,5 +1,5 @@
 /* Straightforward double-precision evaluations of ComfyUI's sampler formulas
- * (k_diffusion/sampling.py, deis.py; comfyui.md 4.8) on a synthetic per-element model, for
+ * (k_diffusion/sampling.py, deis.py; docs/comfyui.md 4.8) on a synthetic per-element model, for
  * checking the float32 tensor samplers of sampling/. Written from the formulas, sharing no code
  * with sampling/ (LMS integrates with Simpson's rule, DEIS sums its own Riemann sum). */
 #ifndef FG_TESTS_SAMPLING_REFERENCE_H

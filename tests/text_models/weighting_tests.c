@@ -1,4 +1,4 @@
-/* ComfyUI's prompt-weight application (models.md 5.4) and the FLUX conditioning glue. */
+/* ComfyUI's prompt-weight application (docs/models.md 5.4) and the FLUX conditioning glue. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Independent references: the autoencoder in double precision with plain loops (models.md
+/* Independent references: the autoencoder in double precision with plain loops (docs/models.md
  * 2.2-2.4; nothing shared with vae/), and ComfyUI's tiled_scale_multidim blending written out
  * the way the Python does it. Small sizes only: the loops are naive. */
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Helpers of test_vae: modified copies of a checkpoint, and an independent double-precision
- * reference of the autoencoder (plain loops straight from models.md 2.2-2.4) and of ComfyUI's
+ * reference of the autoencoder (plain loops straight from docs/models.md 2.2-2.4) and of ComfyUI's
  * tiled blending (comfy.utils.tiled_scale_multidim written out directly). */
 #ifndef FG_TESTS_VAE_HELPERS_H
 #define FG_TESTS_VAE_HELPERS_H
