@@ -47,6 +47,11 @@ fg_error *fg_arg_int(const fg_node_args *a, const char *name, int64_t *out) {
     return read_scalar(a, name, FG_TYPE_INT, out);
 }
 
+fg_error *fg_arg_size(const fg_node_args *a, int64_t *width, int64_t *height) {
+    FG_TRY(fg_arg_int(a, "width", width));
+    return fg_arg_int(a, "height", height);
+}
+
 fg_error *fg_arg_seed(const fg_node_args *a, const char *name, uint64_t *out) {
     int64_t i = 0;
     FG_TRY(fg_arg_int(a, name, &i));

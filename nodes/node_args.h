@@ -34,6 +34,8 @@ fg_error *fg_arg_int(const fg_node_args *a, const char *name, int64_t *out) FG_M
 fg_error *fg_arg_seed(const fg_node_args *a, const char *name, uint64_t *out) FG_MUST_CHECK;
 fg_error *fg_arg_float(const fg_node_args *a, const char *name, double *out) FG_MUST_CHECK;
 fg_error *fg_arg_bool(const fg_node_args *a, const char *name, bool *out) FG_MUST_CHECK;
+/* The "width" and "height" INT inputs that image, latent and model-sampling nodes declare. */
+fg_error *fg_arg_size(const fg_node_args *a, int64_t *width, int64_t *height) FG_MUST_CHECK;
 /* STRING or COMBO; the string is borrowed for the duration of the call. */
 fg_error *fg_arg_string(const fg_node_args *a, const char *name, const char **out) FG_MUST_CHECK;
 

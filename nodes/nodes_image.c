@@ -415,8 +415,7 @@ static fg_error *exec_image_scale(fg_node_ctx *ctx, const fg_node_args *args, fg
     int64_t width, height;
     FG_TRY(image_in(args, "image", &im));
     FG_TRY(fg_arg_string(args, "upscale_method", &method));
-    FG_TRY(fg_arg_int(args, "width", &width));
-    FG_TRY(fg_arg_int(args, "height", &height));
+    FG_TRY(fg_arg_size(args, &width, &height));
     FG_TRY(fg_arg_string(args, "crop", &crop));
     double ih = (double)im->pixels.shape[1], iw = (double)im->pixels.shape[2];
     if (width == 0 && height == 0) {

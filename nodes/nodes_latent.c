@@ -21,8 +21,7 @@ static fg_error *output_latent(fg_latent *l, fg_value *out) {
 
 static fg_error *empty_latent(const fg_node_args *args, fg_value *out, int64_t channels) {
     int64_t width, height, batch;
-    FG_TRY(fg_arg_int(args, "width", &width));
-    FG_TRY(fg_arg_int(args, "height", &height));
+    FG_TRY(fg_arg_size(args, &width, &height));
     FG_TRY(fg_arg_int(args, "batch_size", &batch));
     FG_CHECK_ARG(width >= 8 && height >= 8 && width <= MAX_RES && height <= MAX_RES && batch >= 1 && batch <= 4096,
                  "empty latent: %lldx%lld x %lld is out of range", (long long)width, (long long)height,
@@ -92,8 +91,7 @@ static fg_error *exec_latent_upscale(fg_node_ctx *ctx, const fg_node_args *args,
     int64_t width, height;
     FG_TRY(samples_in(args, &l));
     FG_TRY(fg_arg_string(args, "upscale_method", &method));
-    FG_TRY(fg_arg_int(args, "width", &width));
-    FG_TRY(fg_arg_int(args, "height", &height));
+    FG_TRY(fg_arg_size(args, &width, &height));
     FG_TRY(fg_arg_string(args, "crop", &crop));
     double lat_h = (double)l->samples.shape[2], lat_w = (double)l->samples.shape[3];
     if (width == 0 && height == 0) {

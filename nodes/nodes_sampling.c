@@ -366,8 +366,7 @@ static fg_error *exec_model_sampling_flux(fg_node_ctx *ctx, const fg_node_args *
     FG_TRY(model_arg(args, "model", &m));
     FG_TRY(fg_arg_float(args, "max_shift", &max_shift));
     FG_TRY(fg_arg_float(args, "base_shift", &base_shift));
-    FG_TRY(fg_arg_int(args, "width", &width));
-    FG_TRY(fg_arg_int(args, "height", &height));
+    FG_TRY(fg_arg_size(args, &width, &height));
     const double shift = fg_flux_shift_for_size(max_shift, base_shift, (double)width, (double)height);
     FG_CHECK_ARG(isfinite(shift), "ModelSamplingFlux: the shift is not finite");
     fg_model_obj *clone = NULL;

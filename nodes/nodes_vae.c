@@ -30,21 +30,6 @@ static fg_error *get_vae(const fg_node_args *args, const fg_vae **vae) {
     return NULL;
 }
 
-static fg_error *get_latent(const fg_node_args *args, const fg_latent **l) {
-    const fg_object *obj;
-    FG_TRY(fg_arg_object(args, "samples", FG_TYPE_LATENT, &obj));
-    *l = (const fg_latent *)obj;
-    return NULL;
-}
-
-static fg_error *get_image(const fg_node_args *args, const fg_image_obj **im) {
-    const fg_object *obj;
-    FG_TRY(fg_arg_object(args, "pixels", FG_TYPE_IMAGE, &obj));
-    *im = (const fg_image_obj *)obj;
-    return NULL;
-}
-
-/* The tiled nodes' tile_size and overlap. */
 /* The tiled nodes' tile_size and overlap (ComfyUI's ranges keep both sane; checked anyway). */
 static fg_error *get_tiles(const fg_node_args *args, int64_t *tile, int64_t *overlap) {
     FG_TRY(fg_arg_int(args, "tile_size", tile));
@@ -103,11 +88,8 @@ static fg_error *decoded_to_image(fg_tensor *decoded, fg_value *out) {
     return NULL;
 }
 
-static fg_error *decode(const fg_node_args *args, bool tiled, int64_t tile, int64_t overlap, fg_value *out) {
-    const fg_latent *l = NULL;
-    const fg_vae *vae = NULL;
-    FG_TRY(get_latent(args, &l));
-    FG_TRY(get_vae(args, &vae));
+static fg_error *decode(const fg_vae *vae, const fg_latent *l, bool tiled, int64_t tile, int64_t overlap,
+                        fg_value *out) {
     fg_tensor z;
     FG_TRY(decoder_input(vae, l, &z));
     int64_t f = fg_vae_factor(vae), h = z.shape[2], w = z.shape[3];
@@ -153,11 +135,8 @@ static fg_error *encoder_input(const fg_vae *vae, const fg_image_obj *im, fg_ten
     return err;
 }
 
-static fg_error *encode(const fg_node_args *args, bool tiled, int64_t tile, int64_t overlap, fg_value *out) {
-    const fg_image_obj *im = NULL;
-    const fg_vae *vae = NULL;
-    FG_TRY(get_image(args, &im));
-    FG_TRY(get_vae(args, &vae));
+static fg_error *encode(const fg_vae *vae, const fg_image_obj *im, bool tiled, int64_t tile, int64_t overlap,
+                        fg_value *out) {
     fg_tensor pixels;
     FG_TRY(encoder_input(vae, im, &pixels));
     int64_t f = fg_vae_factor(vae);
@@ -187,7 +166,12 @@ static fg_error *vae_node(fg_node_ctx *ctx, const fg_node_args *args, fg_value *
     int64_t tile = 0, overlap = 0;
     if (tiled) FG_TRY(get_tiles(args, &tile, &overlap));
     if (decoding && tile < 4 * overlap) overlap = tile / 4;
-    return decoding ? decode(args, tiled, tile, overlap, out) : encode(args, tiled, tile, overlap, out);
+    const fg_object *input; /* the latent to decode or the image to encode */
+    FG_TRY(fg_arg_object(args, decoding ? "samples" : "pixels", decoding ? FG_TYPE_LATENT : FG_TYPE_IMAGE, &input));
+    const fg_vae *vae = NULL;
+    FG_TRY(get_vae(args, &vae));
+    if (decoding) return decode(vae, (const fg_latent *)input, tiled, tile, overlap, out);
+    return encode(vae, (const fg_image_obj *)input, tiled, tile, overlap, out);
 }
 
 /* ---- the declarations (nodes/node_decl.h: ComfyUI's definitions give the inputs) ---- */
