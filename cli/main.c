@@ -87,14 +87,20 @@ static bool apply_tokenizer_compat(const char *name) {
  * runtime-failure exit code; anything else gets the default action. Async-signal-safe. */
 static void on_bus_error(int sig, siginfo_t *info, void *context) {
     (void)context;
+    static int claimed; /* several worker threads fault at once: one reports, the others wait */
     char path[512];
     if (info && fg_mapped_files_find(info->si_addr, path, sizeof path)) {
+        if (__atomic_exchange_n(&claimed, 1, __ATOMIC_SEQ_CST))
+            for (;;) pause(); /* the first thread's _exit ends the process */
         static const char a[] = "\nfluxgraph: error: the model file ";
         static const char b[] = " changed while in use (truncated or rewritten in place); stopping. Replace a model "
                                 "by moving a finished file over it (mv), which running jobs do not notice.\n";
-        ssize_t ignored = write(STDERR_FILENO, a, sizeof a - 1);
-        ignored = write(STDERR_FILENO, path, strlen(path));
-        ignored = write(STDERR_FILENO, b, sizeof b - 1);
+        char msg[sizeof a + sizeof path + sizeof b];
+        size_t n = strlen(path);
+        memcpy(msg, a, sizeof a - 1);
+        memcpy(msg + sizeof a - 1, path, n);
+        memcpy(msg + sizeof a - 1 + n, b, sizeof b - 1);
+        ssize_t ignored = write(STDERR_FILENO, msg, sizeof a - 1 + n + sizeof b - 1); /* one write: one line */
         (void)ignored;
         _exit(3);
     }
